@@ -1,0 +1,6 @@
+#![doc = include_str!("../../README.md")]
+
+pub mod patch;
+pub mod tarball;
+pub mod tree;
+pub mod version;

@@ -1,0 +1,1 @@
+//! patchkit-signing: placeholder.
