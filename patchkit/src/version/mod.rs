@@ -389,10 +389,7 @@ struct Groups<'a> {
 /// and one final underscore group.
 fn scan(s: &str) -> Result<Groups<'_>, ParseErrorKind> {
     let digits_at = |from: usize| -> &str {
-        let len = s[from..]
-            .bytes()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let len = s[from..].bytes().take_while(|b| b.is_ascii_digit()).count();
         &s[from..from + len]
     };
     let integer = digits_at(0);

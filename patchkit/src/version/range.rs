@@ -190,7 +190,9 @@ impl VersionRange {
             // Every version is >= 0, so only a maximum of 0 that is itself
             // excluded leaves nothing; other empty combinations are refused
             // by `constrain`.
-            Shape::Bounds { max, exclusions, .. } => max
+            Shape::Bounds {
+                max, exclusions, ..
+            } => max
                 .as_ref()
                 .is_some_and(|max| *max == zero() && exclusions.contains(max)),
         }
@@ -344,9 +346,8 @@ fn simplify(
             ));
         }
     }
-    exclusions.retain(|x| {
-        min.as_ref().is_none_or(|lo| x >= lo) && max.as_ref().is_none_or(|hi| x <= hi)
-    });
+    exclusions
+        .retain(|x| min.as_ref().is_none_or(|lo| x >= lo) && max.as_ref().is_none_or(|hi| x <= hi));
     // Sorted and unique, so that equal ranges compare and print alike.
     exclusions.sort();
     exclusions.dedup();
