@@ -35,6 +35,7 @@
 //!   CPAN::Meta::Requirements reads the first as `0` (with a warning) and
 //!   the second as "no requirement at all"; in a security record both are
 //!   far more likely a mistake than a claim that every release is affected.
+//! * At most [`MAX_CLAUSES`] (100) clauses, a bound on untrusted input.
 //! * Versions follow [`CpanVersion`]'s stricter rules, so `undef` or
 //!   `99999999999` are refused. `-TRIAL` is not accepted inside a range,
 //!   because CPAN::Meta::Requirements does not accept it either.
@@ -43,6 +44,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{excerpt, CpanVersion, ParseError};
+
+/// The most clauses a range may have. Real ranges have two or three; the
+/// bound keeps the (quadratic) exclusion bookkeeping cheap on hostile input.
+pub const MAX_CLAUSES: usize = 100;
 
 /// How many characters of a bad range an error message quotes. Ranges are
 /// longer than versions, so a little more than for a version.
@@ -107,6 +112,12 @@ impl VersionRange {
         let clauses = split_clauses(s);
         if clauses.is_empty() {
             return Err(RangeError::Empty { input: input() });
+        }
+        if clauses.len() > MAX_CLAUSES {
+            return Err(RangeError::TooManyClauses {
+                input: input(),
+                count: clauses.len(),
+            });
         }
         let mut range = VersionRange::unconstrained();
         for (index, clause) in clauses.iter().enumerate() {
@@ -509,6 +520,14 @@ pub enum RangeError {
     Empty {
         /// The quoted excerpt of the range.
         input: String,
+    },
+    /// More than [`MAX_CLAUSES`] clauses.
+    #[error("{input} is not a version range: it has {count} clauses, more than the limit of 100")]
+    TooManyClauses {
+        /// The quoted excerpt of the range.
+        input: String,
+        /// How many clauses it has.
+        count: usize,
     },
     /// An empty clause before another one (`>= 1,, < 2`).
     #[error("{input} is not a version range: clause {number} is empty")]
