@@ -12,7 +12,9 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{ancestors, check_symlink, show, ChangeProblem, EntryProblem, Error, InputProblem, Limits};
+use super::{
+    ancestors, check_symlink, show, ChangeProblem, EntryProblem, Error, InputProblem, Limits,
+};
 use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
 /// Read the unpacked distribution directory at `path` (its top directory).
@@ -287,7 +289,7 @@ pub fn write_dir(path: &Path, changes: &[Change]) -> Result<(), Error> {
         }
     }
     let mut created: Vec<PathBuf> = Vec::new();
-    let result = stage(path, &plan, &mut created).and_then(|staged| commit(staged));
+    let result = stage(path, &plan, &mut created).and_then(commit);
     if result.is_err() {
         // Deepest first, and only if empty: a directory someone else filled
         // meanwhile is left alone.
@@ -299,11 +301,17 @@ pub fn write_dir(path: &Path, changes: &[Change]) -> Result<(), Error> {
 }
 
 /// Phase 1: temporary files with the new content, backups reserved.
-fn stage(root: &Path, plan: &BTreeMap<&InTreePath, &Change>, created: &mut Vec<PathBuf>) -> Result<Vec<Staged>, Error> {
+fn stage(
+    root: &Path,
+    plan: &BTreeMap<&InTreePath, &Change>,
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<Staged>, Error> {
     let mut staged = Vec::with_capacity(plan.len());
     for (p, change) in plan {
         let dest = on_disk(root, p.as_str());
-        let parent = dest.parent().map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+        let parent = dest
+            .parent()
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
         let fail = |action, path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Io {
@@ -337,7 +345,9 @@ fn stage(root: &Path, plan: &BTreeMap<&InTreePath, &Change>, created: &mut Vec<P
             Change::Delete(_) => None,
         };
         let backup = match change {
-            Change::Modify(..) | Change::Delete(_) => Some(temp(".patchkit-old-")?.into_temp_path()),
+            Change::Modify(..) | Change::Delete(_) => {
+                Some(temp(".patchkit-old-")?.into_temp_path())
+            }
             Change::Add(..) => None,
         };
         staged.push(Staged { dest, new, backup });

@@ -30,9 +30,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 #[cfg(doc)]
 use crate::tree::{Change, Tree};
+use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 
 mod dir;
 mod limits;
@@ -166,7 +166,9 @@ pub enum EntryProblem {
         target: String,
     },
     /// A hard link to something other than an earlier regular file.
-    #[error("is a hard link to \"{target}\", which is not an earlier regular file of the distribution")]
+    #[error(
+        "is a hard link to \"{target}\", which is not an earlier regular file of the distribution"
+    )]
     HardLinkBad {
         /// The link target (escaped, bounded).
         target: String,

@@ -438,7 +438,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 .or(p.long_name)
                 .map_or_else(|| header_name.clone(), <[u8]>::to_vec)
         };
-        let corrupt = |e: std::io::Error| refuse(&header_name, EntryProblem::CorruptHeader(e.to_string()));
+        let corrupt =
+            |e: std::io::Error| refuse(&header_name, EntryProblem::CorruptHeader(e.to_string()));
         let stored = header.cksum().map_err(corrupt)?;
         if !checksum_ok(block, stored) {
             return Err(refuse(
@@ -498,7 +499,10 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                     ));
                 }
                 let records = pax_records(body).ok_or_else(|| {
-                    refuse(&header_name, EntryProblem::BadExtension("malformed PAX record"))
+                    refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("malformed PAX record"),
+                    )
                 })?;
                 for (key, value) in records {
                     let bad = |why| refuse(&header_name, EntryProblem::BadExtension(why));
@@ -543,13 +547,18 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 if pending.start.is_some() {
                     return Err(refuse(
                         &header_name,
-                        EntryProblem::BadExtension("a global header sits between an extended header and its entry"),
+                        EntryProblem::BadExtension(
+                            "a global header sits between an extended header and its entry",
+                        ),
                     ));
                 }
                 // Readers disagree on whether a global path or size applies
                 // to the following members; refuse rather than guess.
                 let records = pax_records(body).ok_or_else(|| {
-                    refuse(&header_name, EntryProblem::BadExtension("malformed PAX record"))
+                    refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("malformed PAX record"),
+                    )
                 })?;
                 if records.iter().any(|(k, _)| {
                     matches!(*k, b"path" | b"linkpath" | b"size") || k.starts_with(b"GNU.sparse.")
@@ -673,13 +682,15 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 if !seen.insert(p.clone()) {
                     return Err(problem(EntryProblem::Duplicate));
                 }
-                let link_raw: Vec<u8> = pending
-                    .pax_linkpath
-                    .or(pending.long_link)
-                    .map_or_else(
-                        || header.link_name_bytes().map(Cow::into_owned).unwrap_or_default(),
-                        <[u8]>::to_vec,
-                    );
+                let link_raw: Vec<u8> = pending.pax_linkpath.or(pending.long_link).map_or_else(
+                    || {
+                        header
+                            .link_name_bytes()
+                            .map(Cow::into_owned)
+                            .unwrap_or_default()
+                    },
+                    <[u8]>::to_vec,
+                );
                 match t {
                     T::Dir => {
                         tree.dirs.insert(p.clone());

@@ -127,11 +127,17 @@ impl Archive {
             .chain(tree.dirs.iter())
             .flat_map(ancestors)
             .chain(tree.dirs.iter().map(InTreePath::as_str))
-            .chain(added.iter().flat_map(|a| a.match_indices('/').map(|(i, _)| &a[..i])))
+            .chain(
+                added
+                    .iter()
+                    .flat_map(|a| a.match_indices('/').map(|(i, _)| &a[..i])),
+            )
             .collect();
         for (path, change) in &plan {
             match change {
-                Change::Modify(_, f) | Change::Add(_, f) if f.data.len() as u64 > 0o77_777_777_777 => {
+                Change::Modify(_, f) | Change::Add(_, f)
+                    if f.data.len() as u64 > 0o77_777_777_777 =>
+                {
                     return Err(refuse(path, ChangeProblem::TooLarge));
                 }
                 Change::Modify(..) | Change::Delete(_) if !tree.files.contains_key(*path) => {
@@ -206,9 +212,7 @@ impl Archive {
         put_octal(&mut header[SIZE], size as u64);
         // Only the permission bits change; some archivers store the file
         // type bits (0o100000) in the mode field too, and those stay.
-        let old_mode = to_header(&header)
-            .and_then(|h| h.mode().ok())
-            .unwrap_or(0);
+        let old_mode = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         let new_mode = (old_mode & !0o7777) | (file.mode & 0o7777);
         if new_mode != old_mode {
             put_octal(&mut header[MODE], u64::from(new_mode));
@@ -258,9 +262,7 @@ impl Archive {
             .members
             .get(self.template)
             .map_or([0; BLOCK], |m| block_at(&self.tar, m.header));
-        let old_mode = to_header(&header)
-            .and_then(|h| h.mode().ok())
-            .unwrap_or(0);
+        let old_mode = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         header[NAME].fill(0);
         header[LINKNAME].fill(0);
         // ustar: device numbers and prefix; GNU: atime, ctime, sparse map;
@@ -278,9 +280,7 @@ impl Archive {
     /// Append one new member (with a long-name extension block if needed).
     fn push_new(&self, out: &mut Vec<u8>, name: &str, typeflag: u8, perm: u32, data: &[u8]) {
         let mut header = self.template();
-        let type_bits = to_header(&header)
-            .and_then(|h| h.mode().ok())
-            .unwrap_or(0);
+        let type_bits = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         let mode = if type_bits == 0 {
             perm
         } else if typeflag == b'5' {
@@ -295,7 +295,9 @@ impl Archive {
         let is_ustar = &header[MAGIC] == b"ustar\x0000";
         if bytes.len() <= NAME.len() {
             header[..bytes.len()].copy_from_slice(bytes);
-        } else if let Some(split) = ustar_split(bytes).filter(|_| is_ustar && self.long_names == LongNames::Pax) {
+        } else if let Some(split) =
+            ustar_split(bytes).filter(|_| is_ustar && self.long_names == LongNames::Pax)
+        {
             header[PREFIX.start..PREFIX.start + split].copy_from_slice(&bytes[..split]);
             let rest = &bytes[split + 1..];
             header[..rest.len()].copy_from_slice(rest);
