@@ -33,6 +33,8 @@ pub fn read_dir(path: &Path, limits: &Limits) -> Result<Tree, Error> {
             source,
         }
     };
+    // The distribution directory itself must be a real directory: through
+    // a symlink, "inside the tree" would mean inside somewhere else.
     if !fs::symlink_metadata(path)
         .map_err(io_err("inspect", path))?
         .is_dir()
@@ -69,6 +71,8 @@ pub fn read_dir(path: &Path, limits: &Limits) -> Result<Tree, Error> {
                 ));
             };
             let rel_name = shown_rel(name);
+            // File names may still hold a backslash or control character,
+            // which would become an unsafe name once packed or patched.
             let rel_path = InTreePath::parse(&rel_name)
                 .map_err(|e| refuse(&rel_name, EntryProblem::Path(e)))?;
             entries += 1;
@@ -114,6 +118,8 @@ pub fn read_dir(path: &Path, limits: &Limits) -> Result<Tree, Error> {
                 if !same_file(&listed, &opened) {
                     return Err(refuse(&rel_name, EntryProblem::Raced));
                 }
+                // Read at most one byte over the limit: the file may have
+                // grown since it was listed.
                 let mut data = Vec::with_capacity(usize::try_from(listed.len()).unwrap_or(0));
                 file.take(limits.max_file_bytes + 1)
                     .read_to_end(&mut data)
@@ -288,6 +294,8 @@ pub fn write_dir(path: &Path, changes: &[Change]) -> Result<(), Error> {
             _ => return Err(refuse(p, ChangeProblem::NotAFile)),
         }
     }
+    // Directories this call created, in creation order, so that a failure
+    // can remove exactly those and nothing the user had.
     let mut created: Vec<PathBuf> = Vec::new();
     let result = stage(path, &plan, &mut created).and_then(commit);
     if result.is_err() {
@@ -333,6 +341,9 @@ fn stage(
                 .tempfile_in(&parent)
                 .map_err(fail("create a temporary file in", &parent))
         };
+        // Same directory as the destination, so the later rename is atomic
+        // (never a copy across file systems). Synced before the rename so a
+        // crash cannot leave a renamed but empty file.
         let new = match change {
             Change::Modify(_, file) | Change::Add(_, file) => {
                 let mut tmp = temp(".patchkit-new-")?;
@@ -344,6 +355,8 @@ fn stage(
             }
             Change::Delete(_) => None,
         };
+        // Originals are moved aside, not deleted, until every rename has
+        // worked: that is what makes the commit phase reversible.
         let backup = match change {
             Change::Modify(..) | Change::Delete(_) => {
                 Some(temp(".patchkit-old-")?.into_temp_path())
@@ -385,6 +398,8 @@ fn commit(staged: Vec<Staged>) -> Result<(), Error> {
         }
     }
     if outcome.is_err() {
+        // Undo in reverse order. Best effort: a rename back within one
+        // directory fails only if the file system itself is failing.
         for (from, to) in done.iter().rev() {
             let _ = fs::rename(to, from);
         }

@@ -399,6 +399,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
     let mut regular: HashSet<InTreePath> = HashSet::new();
     let mut seen: HashSet<InTreePath> = HashSet::new();
     let mut top_seen = false;
+    // Logical members so far: a PAX or GNU extension block is part of its
+    // member, so the limit means the same for every archiver.
     let mut entries = 0usize;
     let mut pos = 0usize;
     let members_end = loop {
@@ -447,6 +449,9 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 EntryProblem::CorruptHeader("checksum mismatch".into()),
             ));
         }
+        // The member's span must lie wholly inside the buffer, padding
+        // included: a member cut short is the "truncated tar" attack, where
+        // tools that pad with zeros and tools that stop see different files.
         let size64 = header.entry_size().map_err(corrupt)?;
         let data = pos + BLOCK;
         let (size, end) = match usize::try_from(size64)
@@ -613,6 +618,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 "the PAX size record disagrees with the header",
             )));
         }
+        // Non-UTF-8 names cannot become an `InTreePath`, and a patch could
+        // not name them anyway; CPAN's own tools expect UTF-8 or ASCII.
         let full = std::str::from_utf8(&full_raw).map_err(|_| problem(EntryProblem::NotUtf8))?;
         #[derive(PartialEq)]
         enum T {
@@ -632,6 +639,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
             b'6' => return Err(problem(EntryProblem::Fifo)),
             other => return Err(problem(EntryProblem::UnsupportedType(char::from(other)))),
         };
+        // Readers differ on whether a link or directory's data is skipped;
+        // refusing non-zero sizes keeps every reader on the same block.
         if t != T::File && size != 0 {
             return Err(problem(EntryProblem::DataOnNonFile { size: size64 }));
         }
@@ -640,8 +649,13 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 limit: limits.max_file_bytes,
             }));
         }
+        // The whole name must be a safe relative path (no root, no `..`,
+        // no control characters) before its first component is taken as
+        // the top directory: `Foo/../../x` must fail here, not later.
         let path = match InTreePath::parse(full) {
             Ok(path) => path,
+            // `tar -C dir -cf x.tar .` writes a `./` entry first. It names
+            // nothing new, so it is kept as is and otherwise ignored.
             Err(PathError::Empty) if t == T::Dir => {
                 members.push(Member {
                     start: pending.start.unwrap_or(pos),
@@ -660,6 +674,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
             Some((first, rest)) => (first, Some(rest)),
             None => (path.as_str(), None),
         };
+        // Only directories may sit at the top level: a file there would
+        // land beside the distribution, outside the directory we patch.
         if rest.is_none() && t != T::Dir {
             return Err(problem(EntryProblem::TopLevel));
         }
@@ -679,6 +695,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
             }
             Some(rest) => {
                 let p = InTreePath::parse(rest).map_err(|e| problem(EntryProblem::Path(e)))?;
+                // Compared after normalisation, so `a//b` and `./a/b`
+                // count as the same path as `a/b`.
                 if !seen.insert(p.clone()) {
                     return Err(problem(EntryProblem::Duplicate));
                 }
@@ -709,6 +727,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                         Kind::File(p)
                     }
                     T::Symlink => {
+                        // Checked in `check_layout`, once every symlink is
+                        // known (a target may pass through a later one).
                         let target = String::from_utf8(link_raw).map_err(|e| {
                             problem(EntryProblem::SymlinkBadTarget {
                                 target: show(e.as_bytes()),
@@ -718,6 +738,10 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                         Kind::Symlink(p)
                     }
                     T::HardLink => {
+                        // Hard-link targets are archive names (with the top
+                        // directory), not relative to the link. Only an
+                        // *earlier regular* member is accepted, so the
+                        // content is known now and links cannot chain.
                         let bad = || {
                             problem(EntryProblem::HardLinkBad {
                                 target: show(&link_raw),
