@@ -91,7 +91,11 @@ pub fn parse(text: &[u8], strip: usize) -> Result<ParsedPatch, ParseError> {
     // the extended headers (renames, modes) matter and diffy's git mode
     // must read them. Plain `diff -u` output has none.
     let git = lines(text).any(|(_, line)| line.starts_with(b"diff --git "));
-    let start = first_diff_offset(text, git).ok_or(ParseError::NoDiff)?;
+    let Some(start) = first_diff_offset(text, git) else {
+        // `diff -r` output of binary files only has no `---` line at all.
+        refuse_binary(text)?;
+        return Err(ParseError::NoDiff);
+    };
     let (head, body) = text.split_at(start);
     let preamble = String::from_utf8_lossy(head).into_owned();
 
