@@ -15,7 +15,7 @@
 //!   files the patch names are copied); the tree is written once, at the
 //!   end, when every file diff applied.
 //! - **No path outside the distribution**: paths are [`InTreePath`]s from
-//!   [`parse`](super::parse); here we also refuse to write through or onto a
+//!   [`parse()`](super::parse()); here we also refuse to write through or onto a
 //!   symbolic link, or to put a file where a directory is.
 
 use std::collections::{BTreeMap, BTreeSet};

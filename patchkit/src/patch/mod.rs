@@ -2,13 +2,13 @@
 //! in-memory [`Tree`](crate::tree::Tree).
 //!
 //! What it owns:
-//! - [`parse`]: a patch file (plain `diff -u`/`diff -Naur` output, or
+//! - [`parse()`]: a patch file (plain `diff -u`/`diff -Naur` output, or
 //!   `git diff` output with its extended headers, optionally below free text
 //!   or DEP-3 headers) becomes a [`ParsedPatch`] whose every path is an
 //!   [`InTreePath`]. Parsing of the diff syntax itself is diffy's
 //!   (`diffy::patch_set`); this module turns diffy's raw paths and modes into
 //!   checked values and adds the refusals below.
-//! - [`apply`]: places each hunk the way GNU patch does (same search order,
+//! - [`apply()`]: places each hunk the way GNU patch does (same search order,
 //!   same offsets, same output bytes), with fuzz only when asked, and detects
 //!   a patch that is already applied.
 //!

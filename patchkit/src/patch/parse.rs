@@ -28,9 +28,16 @@ pub enum ParseError {
     /// No `---`/`+++` or `diff --git` file diff at all.
     #[error("the patch contains no file diffs")]
     NoDiff,
-    /// diffy could not parse the diff syntax.
-    #[error("the patch is malformed: {0}")]
-    Syntax(#[from] diffy::patch_set::PatchSetParseError),
+    /// diffy could not parse the diff syntax. diffy counts bytes from the
+    /// first diff, i.e. after the preamble.
+    #[error("the patch is malformed (the diffs start at byte {diffs_start}): {source}")]
+    Syntax {
+        /// Length of the preamble: add it to diffy's byte offset.
+        diffs_start: usize,
+        /// diffy's error.
+        #[source]
+        source: diffy::patch_set::PatchSetParseError,
+    },
     /// A path would name something outside the distribution (or cannot be
     /// a path at all once stripped).
     #[error("patch path \"{path}\" leaves the distribution: {reason}")]
@@ -108,7 +115,11 @@ pub fn parse(text: &[u8], strip: usize) -> Result<ParsedPatch, ParseError> {
     };
     let mut files = Vec::new();
     for file in PatchSet::parse_bytes(body, options) {
-        files.push(convert(file?, strip, git)?);
+        let file = file.map_err(|source| ParseError::Syntax {
+            diffs_start: start,
+            source,
+        })?;
+        files.push(convert(file, strip, git)?);
     }
     if files.is_empty() {
         return Err(ParseError::NoDiff);

@@ -614,7 +614,7 @@ fn parse_refuses_context_after_no_newline_marker() {
     let patch = "--- a/f\n+++ b/f\n@@ -1,2 +1,3 @@\n a\n b\n\\ No newline at end of file\n+c\n";
     assert!(matches!(
         parse(patch.as_bytes(), 1).unwrap_err(),
-        ParseError::Syntax(_)
+        ParseError::Syntax { .. }
     ));
 }
 
