@@ -31,6 +31,7 @@
 
 mod engine;
 mod parse;
+pub mod record;
 #[cfg(test)]
 mod tests;
 
