@@ -1,0 +1,3 @@
+//! The patch repository: its signed form (TUF 1.0, [`tuf`]).
+
+pub mod tuf;
