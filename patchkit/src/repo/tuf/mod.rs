@@ -25,6 +25,9 @@ pub mod publish;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod interop_tests;
+
 use std::io::Write;
 use std::path::Path;
 
