@@ -219,11 +219,13 @@ pub fn publish(
     let staged_dir = out.join("staged");
     let prev = Previous::load(&meta_dir)?;
 
+    // Versions start as published, so that a pending report still says what
+    // clients currently see (0: nothing published yet).
     let mut report = PublishReport {
-        root_version: 0,
-        targets_version: 0,
-        snapshot_version: 0,
-        timestamp_version: 0,
+        root_version: prev.root.as_ref().map_or(0, |(_, r)| r.version),
+        targets_version: prev.targets.as_ref().map_or(0, |(_, t)| t.version),
+        snapshot_version: prev.snapshot.as_ref().map_or(0, |(_, s)| s.version),
+        timestamp_version: prev.timestamp.as_ref().map_or(0, |(_, t)| t.version),
         written: Vec::new(),
         pending: None,
     };
@@ -234,7 +236,7 @@ pub fn publish(
     let new_root = desired_root(keys)?;
     let root_roles = keys_of(&new_root, "root")?;
     let mut root_checks = vec![root_roles];
-    if let Some((_, prev_root)) = &prev.root {
+    if let Some(prev_root) = &prev.root {
         // A rotation must also satisfy the previous root's threshold.
         root_checks.push(keys_of(&prev_root.1, "root")?);
     }
@@ -243,7 +245,7 @@ pub fn publish(
         envelope_of(&new_root)?,
         prev.root
             .as_ref()
-            .map(|(_, (env, r))| (env, r.version, r.expires)),
+            .map(|(env, r)| (env, r.version, r.expires)),
         &staged_dir,
         expiry.root,
         now,
@@ -764,7 +766,7 @@ pub(crate) fn role_keys_of(
 /// The published state found in `OUT/metadata/`, unverified: it is our own
 /// output, used only to decide what changed.
 struct Previous {
-    root: Option<(PathBuf, (Envelope, Root))>,
+    root: Option<(Envelope, Root)>,
     timestamp: Option<(Envelope, Timestamp)>,
     snapshot: Option<(Envelope, Snapshot)>,
     targets: Option<(Envelope, Targets)>,
@@ -809,7 +811,7 @@ impl Previous {
         };
         let root_path = meta_dir.join(format!("{root_version}.root.json"));
         let root = read_role::<Root>(&root_path)?.ok_or_else(|| missing(&root_path))?;
-        prev.root = Some((root_path, root));
+        prev.root = Some(root);
 
         let ts_path = meta_dir.join("timestamp.json");
         let Some(timestamp) = read_role::<Timestamp>(&ts_path)? else {

@@ -936,6 +936,8 @@ fn root_rotation_signed_only_by_new_keys_is_refused() {
         (pending.role, pending.valid, pending.threshold),
         ("root", 0, 1)
     );
+    // The report still names what clients see.
+    assert_eq!((r.root_version, r.timestamp_version), (1, 1));
     assert!(!f.meta("2.root.json").exists());
     // An attacker who holds only the new key serves it anyway.
     std::fs::copy(&pending.path, f.meta("2.root.json")).unwrap();
