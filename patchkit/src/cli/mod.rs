@@ -5,6 +5,7 @@
 
 mod apply;
 pub mod output;
+mod reference;
 
 use std::path::PathBuf;
 
