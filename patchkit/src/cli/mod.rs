@@ -5,7 +5,7 @@
 
 mod apply;
 pub mod output;
-mod reference;
+pub mod reference;
 
 use std::path::PathBuf;
 
