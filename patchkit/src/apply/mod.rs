@@ -89,6 +89,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Extra lines for people: for a hunk that did not apply, the context
+    /// it expected (at most 6 lines, each cut at 80 characters).
+    pub fn detail(&self) -> Vec<String> {
+        match self {
+            Error::PatchFailed {
+                source: patch::ApplyError::HunkFailed { expected, .. },
+                ..
+            } => expected.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The exit status for this error (DESIGN.md: 1 a patch did not apply or
     /// an operation failed, 2 bad usage or unreadable input, 3 a hash check
     /// failed).
@@ -262,6 +274,9 @@ pub struct TargetReport {
     pub warnings: Vec<String>,
     /// The error, for failed targets.
     pub error: Option<String>,
+    /// For a hunk that did not apply: the context it expected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expected_context: Vec<String>,
     /// The exit status this target asks for.
     #[serde(skip)]
     pub exit_code: i32,
@@ -287,6 +302,7 @@ impl TargetReport {
             tree_digest: None,
             warnings: Vec::new(),
             error: None,
+            expected_context: Vec::new(),
             exit_code: 0,
         }
     }
@@ -315,6 +331,7 @@ pub fn run(target: &Target, catalog: &Catalog, opts: &Options) -> TargetReport {
     if let Err(e) = run_inner(target, catalog, opts, &mut report) {
         report.result = TargetResult::Failed;
         report.exit_code = e.exit_code();
+        report.expected_context = e.detail();
         report.error = Some(e.to_string());
     }
     report

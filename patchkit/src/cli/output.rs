@@ -47,6 +47,12 @@ pub fn targets(
         }
         if let Some(e) = &r.error {
             eprintln!("error: {e}");
+            if !r.expected_context.is_empty() {
+                eprintln!("  the hunk expected:");
+                for line in &r.expected_context {
+                    eprintln!("  | {line}");
+                }
+            }
         }
     }
     if json_out {
