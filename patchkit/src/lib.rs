@@ -1,6 +1,15 @@
 #![doc = include_str!("../../README.md")]
 
+pub mod apply;
+pub mod audit;
+pub mod cli;
+pub mod dist;
+pub mod error;
 pub mod patch;
+pub mod repo;
+pub mod state;
 pub mod tarball;
 pub mod tree;
 pub mod version;
+
+pub use error::Error;

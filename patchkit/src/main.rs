@@ -1,6 +1,18 @@
-//! The `patchkit` binary: parse the command line, run, map errors to exit
-//! statuses. Everything else lives in the library.
+//! The `patchkit` binary: parse the command line, run, map the error to an
+//! exit status and print its cause once. Everything else is the library's.
+
+use clap::Parser;
 
 fn main() {
-    std::process::exit(0);
+    let cli = patchkit::cli::Cli::parse();
+    let code = match patchkit::cli::run(cli) {
+        Ok(code) => code,
+        // A closed pipe (`patchkit check … | head`) is not an error.
+        Err(patchkit::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
 }

@@ -216,7 +216,12 @@ impl Tree {
             if !skip(path) {
                 lines.insert(
                     path,
-                    format!("{:o} {} {}\n", file.git_mode(), sha256_hex(&file.data), path),
+                    format!(
+                        "{:o} {} {}\n",
+                        file.git_mode(),
+                        sha256_hex(&file.data),
+                        path
+                    ),
                 );
             }
         }

@@ -1,0 +1,587 @@
+//! The client's core path: read a target (a tarball or an unpacked
+//! distribution directory), identify it, find the records that match it,
+//! apply them in order to the in-memory tree, check the binding of input to
+//! output, write the record, and produce the patched tarball or update the
+//! directory.
+//!
+//! Invariants kept here (DESIGN.md):
+//! - *Nothing half-done*: every patch of a target is applied to memory
+//!   first; only when all succeeded, and the binding checked, is anything
+//!   written, through a temporary name and a rename (tarballs) or the
+//!   staged all-or-nothing directory writer.
+//! - *Strict by default*: fuzz only when the caller passes `Fuzz::Lines`.
+//! - *Already applied* is detected twice over: by the record the target
+//!   carries (same id and patch sha256), and by the engine (the reverse
+//!   patch applies cleanly); either way nothing is applied twice and a
+//!   target that already carries everything is left byte-for-byte alone.
+//! - *Deterministic*: nothing here reads the clock.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::audit::record::{self, NewlyApplied};
+use crate::dist::{self, DistInfo};
+use crate::patch::{self, ApplyOptions, Outcome};
+use crate::repo::catalog::{Catalog, Entry};
+use crate::state;
+use crate::tarball::{self, Archive, Limits};
+use crate::tree::{sha256_hex, Change, InTreePath, Tree};
+
+/// What went wrong with one target; each variant maps to an exit status.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The target could not be read at all.
+    #[error("cannot read {target}: {source}")]
+    Unreadable {
+        /// The target's file name.
+        target: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The archive or directory was refused (hostile or corrupt).
+    #[error(transparent)]
+    Refused(#[from] tarball::Error),
+    /// The target is not an identifiable distribution.
+    #[error(transparent)]
+    Unidentified(#[from] dist::Error),
+    /// A patch did not apply; nothing was written.
+    #[error("{target}: {id} does not apply to {source}")]
+    PatchFailed {
+        /// The target's file name.
+        target: String,
+        /// The record id.
+        id: String,
+        /// The engine's error (file, hunk, context).
+        source: patch::ApplyError,
+    },
+    /// The result differs from what reviewers saw for this input.
+    #[error(
+        "{target}: {id} produced tree {got} but its record lists {want} for this tarball; \
+         refusing output that differs from what was reviewed"
+    )]
+    BindingMismatch {
+        /// The target's file name.
+        target: String,
+        /// The record id.
+        id: String,
+        /// The digest produced.
+        got: String,
+        /// The digest in the record.
+        want: String,
+    },
+    /// The target's existing patchkit record could not be read or updated.
+    #[error("{target}: {reason}")]
+    Record {
+        /// The target's file name.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// Writing the output failed.
+    #[error(transparent)]
+    Write(#[from] state::Error),
+    /// Bad usage for this target (e.g. no output directory).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// The exit status for this error (DESIGN.md: 1 a patch did not apply or
+    /// an operation failed, 2 bad usage or unreadable input, 3 a hash check
+    /// failed).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::PatchFailed { .. } | Error::Write(_) | Error::Record { .. } => 1,
+            Error::Unreadable { .. }
+            | Error::Refused(_)
+            | Error::Unidentified(_)
+            | Error::Usage(_) => 2,
+            Error::BindingMismatch { .. } => 3,
+        }
+    }
+}
+
+/// Whether to only report (`check`) or also write (`apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Report what would happen; write nothing.
+    #[default]
+    Check,
+    /// Apply and write.
+    Apply,
+}
+
+/// Options for [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Check or apply.
+    pub mode: Mode,
+    /// Patch engine options (fuzz).
+    pub engine: ApplyOptions,
+    /// Archive limits.
+    pub limits: Limits,
+    /// Where patched tarballs go (required to apply to tarballs).
+    pub out_dir: Option<PathBuf>,
+}
+
+/// A target as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A `.tar.gz`, `.tgz` or `.tar.bz2` file.
+    Tarball(PathBuf),
+    /// An unpacked distribution directory, patched in place.
+    Dir(PathBuf),
+}
+
+impl Target {
+    /// Classify a path: a directory, or else a tarball.
+    pub fn classify(path: &Path) -> Target {
+        if path.is_dir() {
+            Target::Dir(path.to_path_buf())
+        } else {
+            Target::Tarball(path.to_path_buf())
+        }
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        match self {
+            Target::Tarball(p) | Target::Dir(p) => p,
+        }
+    }
+
+    /// The file name, for messages.
+    pub fn file_name(&self) -> String {
+        let p = self.path();
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    }
+}
+
+/// What happened to one patch on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchStatus {
+    /// Check mode: it would apply.
+    WouldApply,
+    /// Apply mode: it was applied.
+    Applied,
+    /// The target already carries it.
+    AlreadyApplied,
+}
+
+/// One hunk that did not apply at its stated line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HunkNote {
+    /// The file.
+    pub file: String,
+    /// 1-based hunk number in that file.
+    pub hunk: usize,
+    /// Lines moved (+ later, - earlier).
+    pub offset: isize,
+    /// Context lines ignored.
+    pub fuzz: usize,
+}
+
+/// One patch's outcome on a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatchReport {
+    /// The record id.
+    pub id: String,
+    /// The record title.
+    pub title: String,
+    /// CVE / GHSA ids.
+    pub aliases: Vec<String>,
+    /// What happened.
+    pub status: PatchStatus,
+    /// Files it changes.
+    pub files: Vec<String>,
+    /// Hunks that needed an offset or fuzz.
+    pub moved_hunks: Vec<HunkNote>,
+    /// Whether the output was checked against the record's reviewed digest.
+    pub binding_checked: bool,
+}
+
+/// A withdrawn record that would otherwise match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithdrawnNote {
+    /// The record id.
+    pub id: String,
+    /// The reason given.
+    pub reason: String,
+    /// When.
+    pub date: String,
+}
+
+/// The overall outcome for one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetResult {
+    /// Patches were applied (or would be, in check mode).
+    Patched,
+    /// Everything matching is already applied.
+    AlreadyPatched,
+    /// No record matches.
+    NothingMatched,
+    /// Failed; see `error`.
+    Failed,
+}
+
+/// Everything `check`/`apply` learned about one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// The target as given.
+    pub target: String,
+    /// `tarball` or `directory`.
+    pub kind: &'static str,
+    /// The distribution name, when identified.
+    pub dist: Option<String>,
+    /// The version, when identified.
+    pub version: Option<String>,
+    /// The package URL, when identified.
+    pub purl: Option<String>,
+    /// sha256 of the input tarball.
+    pub input_sha256: Option<String>,
+    /// The outcome.
+    pub result: TargetResult,
+    /// Per-patch outcomes, in application order.
+    pub patches: Vec<PatchReport>,
+    /// Withdrawn records in range, with the reason.
+    pub withdrawn: Vec<WithdrawnNote>,
+    /// Output file written (apply on a tarball).
+    pub output: Option<String>,
+    /// sha256 of the output tarball.
+    pub output_sha256: Option<String>,
+    /// Tree digest of the result, before the record was added.
+    pub tree_digest: Option<String>,
+    /// Warnings (META disagreements and the like).
+    pub warnings: Vec<String>,
+    /// The error, for failed targets.
+    pub error: Option<String>,
+    /// The exit status this target asks for.
+    #[serde(skip)]
+    pub exit_code: i32,
+}
+
+impl TargetReport {
+    fn new(target: &Target) -> TargetReport {
+        TargetReport {
+            target: target.path().display().to_string(),
+            kind: match target {
+                Target::Tarball(_) => "tarball",
+                Target::Dir(_) => "directory",
+            },
+            dist: None,
+            version: None,
+            purl: None,
+            input_sha256: None,
+            result: TargetResult::Failed,
+            patches: Vec::new(),
+            withdrawn: Vec::new(),
+            output: None,
+            output_sha256: None,
+            tree_digest: None,
+            warnings: Vec::new(),
+            error: None,
+            exit_code: 0,
+        }
+    }
+}
+
+/// The input, read into memory.
+enum Loaded {
+    Tarball { archive: Archive, bytes: Vec<u8> },
+    Dir { tree: Tree },
+}
+
+impl Loaded {
+    fn tree(&self) -> &Tree {
+        match self {
+            Loaded::Tarball { archive, .. } => archive.tree(),
+            Loaded::Dir { tree } => tree,
+        }
+    }
+}
+
+/// Process one target: check or apply every matching record.
+/// Never panics and never stops other targets: failures come back inside
+/// the report, with `exit_code` set.
+pub fn run(target: &Target, catalog: &Catalog, opts: &Options) -> TargetReport {
+    let mut report = TargetReport::new(target);
+    if let Err(e) = run_inner(target, catalog, opts, &mut report) {
+        report.result = TargetResult::Failed;
+        report.exit_code = e.exit_code();
+        report.error = Some(e.to_string());
+    }
+    report
+}
+
+fn run_inner(
+    target: &Target,
+    catalog: &Catalog,
+    opts: &Options,
+    report: &mut TargetReport,
+) -> Result<(), Error> {
+    let name = target.file_name();
+    let loaded = load(target, &opts.limits, report)?;
+    let (info, warnings) = dist::identify(&name, loaded.tree())?;
+    report.warnings.extend(warnings);
+    report.dist = Some(info.name.to_string());
+    report.version = Some(info.version.to_string());
+    report.purl = Some(info.purl());
+
+    let matches = catalog.matching(&info);
+    report.withdrawn = matches
+        .withdrawn
+        .iter()
+        .filter_map(|e| {
+            e.record.withdrawn.as_ref().map(|w| WithdrawnNote {
+                id: e.record.id.to_string(),
+                reason: w.reason.clone(),
+                date: w.date.clone(),
+            })
+        })
+        .collect();
+
+    let pristine = loaded.tree();
+    let previous = record::read_applied(pristine).map_err(|reason| Error::Record {
+        target: name.clone(),
+        reason,
+    })?;
+    let mut tree = pristine.clone();
+    let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
+    let mut newly: Vec<NewlyApplied<'_>> = Vec::new();
+    for entry in &matches.apply {
+        let rec = &entry.record;
+        let carried = previous.as_ref().is_some_and(|a| {
+            a.patches
+                .iter()
+                .any(|p| p.id == rec.id.as_str() && p.patch_sha256 == entry.patch_sha256)
+        });
+        let mut pr = PatchReport {
+            id: rec.id.to_string(),
+            title: rec.title.clone(),
+            aliases: rec.aliases.iter().map(|a| a.as_str().to_string()).collect(),
+            status: PatchStatus::AlreadyApplied,
+            files: entry
+                .parsed
+                .files
+                .iter()
+                .map(|f| f.new_path.to_string())
+                .collect(),
+            moved_hunks: Vec::new(),
+            binding_checked: false,
+        };
+        if carried {
+            report.patches.push(pr);
+            continue;
+        }
+        let applied = patch::apply(&mut tree, &entry.parsed, &opts.engine).map_err(|source| {
+            Error::PatchFailed {
+                target: name.clone(),
+                id: rec.id.to_string(),
+                source,
+            }
+        })?;
+        match applied.outcome {
+            Outcome::AlreadyApplied => {}
+            Outcome::Applied(files) => {
+                pr.status = match opts.mode {
+                    Mode::Check => PatchStatus::WouldApply,
+                    Mode::Apply => PatchStatus::Applied,
+                };
+                for f in &files {
+                    for h in &f.hunks {
+                        if h.offset != 0 || h.fuzz != 0 {
+                            pr.moved_hunks.push(HunkNote {
+                                file: f.path.to_string(),
+                                hunk: h.number,
+                                offset: h.offset,
+                                fuzz: h.fuzz,
+                            });
+                        }
+                    }
+                }
+                if let Some(sha) = &report.input_sha256 {
+                    if let Some(t) = rec.tested_for(sha) {
+                        check_binding(&name, entry, pristine, &t.patched_tree, opts)?;
+                        pr.binding_checked = true;
+                    }
+                }
+                touched.extend(applied.touched.iter().cloned());
+                newly.push(NewlyApplied {
+                    entry,
+                    paths: applied.touched.into_iter().collect(),
+                });
+            }
+        }
+        report.patches.push(pr);
+    }
+
+    report.result = if newly.is_empty() {
+        if matches.apply.is_empty() {
+            TargetResult::NothingMatched
+        } else {
+            TargetResult::AlreadyPatched
+        }
+    } else {
+        TargetResult::Patched
+    };
+    report.tree_digest = Some(tree.digest());
+    if opts.mode == Mode::Check {
+        return Ok(());
+    }
+
+    let mut changes = tree.changes_from(pristine, &touched);
+    if !newly.is_empty() {
+        let record_changes = record::record_changes(
+            &tree,
+            previous,
+            &newly,
+            &catalog.origin,
+            info.name.as_str(),
+            info.version.as_str(),
+        )
+        .map_err(|reason| Error::Record {
+            target: name.clone(),
+            reason,
+        })?;
+        // A record change replaces any patch change to the same path
+        // (META files), keeping one change per path.
+        let recorded: BTreeSet<InTreePath> =
+            record_changes.iter().map(|c| c.path().clone()).collect();
+        changes.retain(|c| !recorded.contains(c.path()));
+        changes.extend(record_changes);
+        changes.sort_by(|a, b| a.path().cmp(b.path()));
+    }
+    write_output(target, &loaded, &changes, opts, report)?;
+    Ok(())
+}
+
+fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<Loaded, Error> {
+    let name = target.file_name();
+    match target {
+        Target::Tarball(path) => {
+            let bytes = read_bounded(path, limits.max_compressed_bytes).map_err(|source| {
+                Error::Unreadable {
+                    target: name.clone(),
+                    source,
+                }
+            })?;
+            report.input_sha256 = Some(sha256_hex(&bytes));
+            let archive = Archive::read(&name, &bytes, limits)?;
+            Ok(Loaded::Tarball { archive, bytes })
+        }
+        Target::Dir(path) => Ok(Loaded::Dir {
+            tree: tarball::read_dir(path, limits)?,
+        }),
+    }
+}
+
+/// Read a file, refusing one larger than `max` before reading it whole.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max}-byte limit for archives"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Apply `entry` alone to the pristine tree and compare the tree digest
+/// with the one reviewers recorded for this input tarball.
+fn check_binding(
+    name: &str,
+    entry: &Entry,
+    pristine: &Tree,
+    want: &str,
+    opts: &Options,
+) -> Result<(), Error> {
+    let mut alone = pristine.clone();
+    let got = match patch::apply(&mut alone, &entry.parsed, &opts.engine) {
+        Ok(_) => alone.digest(),
+        Err(source) => {
+            return Err(Error::PatchFailed {
+                target: name.to_string(),
+                id: entry.record.id.to_string(),
+                source,
+            })
+        }
+    };
+    if got.eq_ignore_ascii_case(want) {
+        Ok(())
+    } else {
+        Err(Error::BindingMismatch {
+            target: name.to_string(),
+            id: entry.record.id.to_string(),
+            got,
+            want: want.to_string(),
+        })
+    }
+}
+
+fn write_output(
+    target: &Target,
+    loaded: &Loaded,
+    changes: &[Change],
+    opts: &Options,
+    report: &mut TargetReport,
+) -> Result<(), Error> {
+    match (target, loaded) {
+        (Target::Tarball(input), Loaded::Tarball { archive, bytes }) => {
+            let Some(out_dir) = &opts.out_dir else {
+                return Err(Error::Usage(format!(
+                    "{}: apply needs -o DIR to write a patched tarball",
+                    target.file_name()
+                )));
+            };
+            let out = out_dir.join(target.file_name());
+            if same_file(input, &out) {
+                return Err(Error::Usage(format!(
+                    "{}: -o would overwrite the input; choose another directory",
+                    target.file_name()
+                )));
+            }
+            // With nothing to change the input is copied as is, so that a
+            // build pipeline always finds its tarball in DIR.
+            let data = if changes.is_empty() {
+                bytes.clone()
+            } else {
+                archive.write(changes)?
+            };
+            state::write_atomic(&out, &data, None)?;
+            report.output_sha256 = Some(sha256_hex(&data));
+            report.output = Some(out.display().to_string());
+        }
+        (Target::Dir(dir), Loaded::Dir { .. }) => {
+            if !changes.is_empty() {
+                tarball::write_dir(dir, changes)?;
+            }
+            report.output = Some(dir.display().to_string());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Load a catalog from an unsigned source tree (a convenience for tests).
+pub fn dist_info_of(target: &Target, limits: &Limits) -> Result<DistInfo, Error> {
+    let mut scratch = TargetReport::new(target);
+    let loaded = load(target, limits, &mut scratch)?;
+    Ok(dist::identify(&target.file_name(), loaded.tree())?.0)
+}

@@ -1,0 +1,88 @@
+//! `check` and `apply`: many targets in one call, processed in parallel,
+//! reported in the order given.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{load_catalog, output, Context, TargetArgs};
+use crate::apply::{self, Mode, Options, Target, TargetResult};
+use crate::error::Error;
+use crate::patch::ApplyOptions;
+use crate::state::log::{self, LogEntry};
+
+/// Run `check` (mode Check) or `apply` (mode Apply).
+pub(super) fn run(
+    ctx: &Context,
+    args: &TargetArgs,
+    out: Option<&Path>,
+    mode: Mode,
+) -> Result<i32, Error> {
+    let catalog = load_catalog(&args.repo)?;
+    let targets: Vec<Target> = args.targets.iter().map(|p| Target::classify(p)).collect();
+    if mode == Mode::Apply
+        && out.is_none()
+        && targets.iter().any(|t| matches!(t, Target::Tarball(_)))
+    {
+        return Err(Error::Usage(
+            "apply needs -o DIR to write patched tarballs (directories are patched in place)"
+                .into(),
+        ));
+    }
+    let opts = Options {
+        mode,
+        engine: ApplyOptions {
+            fuzz: args.repo.fuzz(),
+        },
+        out_dir: out.map(Path::to_path_buf),
+        ..Options::default()
+    };
+    // Targets are independent: patch them in parallel, report in order.
+    let reports: Vec<apply::TargetReport> = targets
+        .par_iter()
+        .map(|t| apply::run(t, &catalog, &opts))
+        .collect();
+
+    if mode == Mode::Apply {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        for r in &reports {
+            let entry = LogEntry {
+                time: now.clone(),
+                target: r.target.clone(),
+                dist: match (&r.dist, &r.version) {
+                    (Some(d), Some(v)) => format!("{d}-{v}"),
+                    _ => String::new(),
+                },
+                input_sha256: r.input_sha256.clone(),
+                output_sha256: r.output_sha256.clone(),
+                tree_digest: r.tree_digest.clone(),
+                applied: r
+                    .patches
+                    .iter()
+                    .filter(|p| p.status == apply::PatchStatus::Applied)
+                    .map(|p| p.id.clone())
+                    .collect(),
+                already_applied: r
+                    .patches
+                    .iter()
+                    .filter(|p| p.status == apply::PatchStatus::AlreadyApplied)
+                    .map(|p| p.id.clone())
+                    .collect(),
+                result: match r.result {
+                    TargetResult::Patched => "applied",
+                    TargetResult::Failed => "failed",
+                    _ => "unchanged",
+                }
+                .into(),
+                output: r.output.clone(),
+                repository: catalog.origin.to_string(),
+                error: r.error.clone(),
+            };
+            if let Err(e) = log::append(&ctx.home.log_path(), &entry) {
+                output::warn(&format!("could not record this apply in the log: {e}"));
+            }
+        }
+    }
+    output::targets(ctx.json, mode, &catalog.origin, &reports)?;
+    Ok(reports.iter().map(|r| r.exit_code).max().unwrap_or(0))
+}

@@ -1,0 +1,43 @@
+//! The crate's error: wraps each module's errors and decides the exit
+//! status in one place.
+//!
+//! Exit statuses (DESIGN.md "The contract of the command line"): 0 success
+//! (also when nothing matched); 1 a patch did not apply or an operation
+//! failed; 2 bad usage or unreadable input; 3 a signature, hash or
+//! freshness check failed.
+
+use crate::{apply, repo, state};
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad usage: a missing option, a wrong combination.
+    #[error("{0}")]
+    Usage(String),
+    /// A target failed.
+    #[error(transparent)]
+    Apply(#[from] apply::Error),
+    /// The source tree could not be read or has invalid records.
+    #[error(transparent)]
+    Source(#[from] repo::source::Error),
+    /// The home directory or a state file.
+    #[error(transparent)]
+    State(#[from] state::Error),
+    /// Writing to stdout failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Apply(e) => e.exit_code(),
+            Error::Source(_) => 2,
+            Error::State(_) => 1,
+            Error::Output(_) => 1,
+        }
+    }
+}

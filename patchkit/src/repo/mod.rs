@@ -1,0 +1,7 @@
+//! Patch repositories: the source tree the security team edits
+//! ([`source`]), the catalog every client command reads ([`catalog`]), and
+//! the signed form, a TUF 1.0 repository ([`tuf`]).
+
+pub mod catalog;
+pub mod source;
+pub mod tuf;

@@ -1,0 +1,173 @@
+//! Interop with python-tuf (the reference implementation), both ways:
+//!
+//! - (a) python-tuf's ngclient `Updater` refreshes from a repository our
+//!   [`publish`] wrote, served over HTTP by a tiny_http server in this test,
+//!   and downloads every target (`tests/tuf/ngclient_refresh.py`);
+//! - (b) python-tuf's Metadata API writes and signs a repository with its
+//!   own keys, including a cross-signed root rotation and a 2-of-2 targets
+//!   role (`tests/tuf/make_repo.py`), and our [`update`] verifies it and
+//!   fetches every target.
+//!
+//! python-tuf is required: when `import tuf` fails these tests fail, saying
+//! to `pip install tuf`; they never skip.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::client::{update, FilesystemTransport, Limits};
+use super::publish::{publish, Expiry, RoleKeys, RoleSetup};
+use super::sha256_hex;
+use super::tests::{sample_targets, Keys};
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/tuf")
+        .join(name)
+}
+
+fn require_python_tuf() {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import tuf.ngclient, tuf.api.metadata, securesystemslib.signer",
+        ])
+        .output()
+        .expect("python3 must be installed for the python-tuf interop tests");
+    assert!(
+        out.status.success(),
+        "python-tuf is not importable: run `pip install tuf` (CI installs it)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Serves `root` read-only over HTTP on 127.0.0.1; returns the base URL
+/// and the server (call `unblock()` to stop it).
+fn serve(root: PathBuf) -> (String, Arc<tiny_http::Server>) {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let port = server.server_addr().to_ip().unwrap().port();
+    let worker = Arc::clone(&server);
+    std::thread::spawn(move || {
+        for request in worker.incoming_requests() {
+            let path = percent_decode(request.url().trim_start_matches('/'));
+            let safe = super::check_target_path(&path).is_ok();
+            let response = match std::fs::read(root.join(&path)) {
+                Ok(bytes) if safe => tiny_http::Response::from_data(bytes),
+                _ => tiny_http::Response::from_data(Vec::new()).with_status_code(404),
+            };
+            let _ = request.respond(response);
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), server)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn python_ngclient_verifies_what_publish_wrote() {
+    require_python_tuf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let keys = Keys::new();
+    // ngclient checks expiry against the real clock, so publish "now".
+    let now = Utc::now();
+    let mut targets = sample_targets();
+    // Non-ASCII and quotes inside signed strings exercise canonical JSON.
+    targets.insert("Caf\u{e9}-Dist/\"quoted\".patch".into(), b"x".to_vec());
+    publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
+    // A second version with a cross-signed root rotation, so that ngclient
+    // also follows 2.root.json and an update of every role.
+    targets.insert("More/CPANSEC-2025-0003.patch".into(), b"more".to_vec());
+    let new_root = patchkit_signing::SigningKey::generate();
+    let rotated = RoleKeys {
+        root: RoleSetup {
+            keys: vec![new_root.public_key().clone()],
+            threshold: 1,
+            signers: vec![&keys.root, &new_root],
+        },
+        ..keys.setup()
+    };
+    let r = publish(&targets, &out, &rotated, &Expiry::default(), now).unwrap();
+    assert_eq!((r.root_version, r.targets_version), (2, 2));
+
+    let (base, server) = serve(out.clone());
+    let mut cmd = Command::new("python3");
+    cmd.arg(script("ngclient_refresh.py"))
+        .arg(out.join("metadata/1.root.json"))
+        .arg(&base)
+        .arg(tmp.path().join("ngclient"));
+    for (name, bytes) in &targets {
+        cmd.arg(format!("{name}={}", sha256_hex(bytes)));
+    }
+    let output = cmd.output().unwrap();
+    server.unblock();
+    assert!(
+        output.status.success(),
+        "ngclient refused our repository:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["root_version"], 2);
+    assert_eq!(report["timestamp_version"], 2);
+    assert_eq!(
+        report["downloaded"].as_object().unwrap().len(),
+        targets.len()
+    );
+}
+
+#[test]
+fn our_client_verifies_what_python_tuf_wrote() {
+    require_python_tuf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let output = Command::new("python3")
+        .arg(script("make_repo.py"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "make_repo.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let digests: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+    let trusted = tmp.path().join("trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::copy(out.join("metadata/1.root.json"), trusted.join("root.json")).unwrap();
+
+    let transport = FilesystemTransport::new(&out);
+    let report = update(&trusted, &transport, Utc::now(), &Limits::default()).unwrap();
+    assert_eq!((report.root_version, report.root_rotations), (2, 1));
+    assert_eq!(report.targets().len(), digests.len());
+    assert_eq!(
+        report.targets()["README.txt"].custom,
+        Some(serde_json::json!({"x": [1, "\u{e9}"]}))
+    );
+    for (name, digest) in &digests {
+        let bytes = report.fetch_target(&transport, name).unwrap();
+        assert_eq!(&sha256_hex(&bytes), digest, "{name}");
+    }
+    // The cache holds python-tuf's bytes verbatim and verifies again.
+    let again = update(&trusted, &transport, Utc::now(), &Limits::default()).unwrap();
+    assert!(again.updated.is_empty());
+}

@@ -1,0 +1,476 @@
+//! TUF 1.0 metadata types for the four top-level roles, shaped exactly as
+//! the specification (§4 "Document formats") and python-tuf's
+//! `tuf.api.metadata` write them, plus the signed envelope.
+//!
+//! Every map is a `BTreeMap`, so serialisation is deterministic (DESIGN.md
+//! "Deterministic output"). Fields this module does not know are kept in
+//! `unrecognized` and written back, as python-tuf keeps
+//! `unrecognized_fields`: a maintainer adding a signature must not drop
+//! what another tool signed.
+//!
+//! Signatures are never checked over a re-serialised struct: [`Envelope`]
+//! keeps the `signed` object as the raw JSON value that was read, and its
+//! canonical bytes are what signatures cover. Typed parsing comes after.
+//!
+//! Refused here: a `_type` other than the expected role, a `spec_version`
+//! whose major version is not 1, version 0, and `expires` not in the form
+//! `YYYY-MM-DDTHH:MM:SSZ`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use patchkit_signing::{canonical_json, KeyId, Signature};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::Value;
+
+/// The `spec_version` we write (python-tuf 6/7 write "1.0.31").
+pub const SPEC_VERSION: &str = "1.0.31";
+
+/// The four top-level role names.
+pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "snapshot", "targets", "timestamp"];
+
+/// A TUF `hashes` object: algorithm name to lowercase hex digest.
+pub type Hashes = BTreeMap<String, String>;
+
+/// Fields this crate does not interpret, kept as written.
+pub type Unrecognized = BTreeMap<String, Value>;
+
+/// Why a metadata document was refused before any role-specific check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// Not JSON, or not the shape of the role.
+    #[error("is not valid {role} metadata: {reason}")]
+    Malformed {
+        /// The role expected.
+        role: String,
+        /// What serde or our checks said.
+        reason: String,
+    },
+    /// `_type` names another role.
+    #[error("has _type {found:?} where {role:?} was expected")]
+    WrongType {
+        /// The role expected.
+        role: String,
+        /// The `_type` found (bounded).
+        found: String,
+    },
+    /// Major spec version is not 1.
+    #[error("{role} metadata has unsupported spec_version {found:?}")]
+    SpecVersion {
+        /// The role.
+        role: String,
+        /// The version found (bounded).
+        found: String,
+    },
+    /// The signed part holds something canonical JSON cannot encode.
+    #[error("{role} metadata cannot be canonicalised: {source}")]
+    Canonical {
+        /// The role.
+        role: String,
+        /// The encoder's error.
+        #[source]
+        source: patchkit_signing::Error,
+    },
+}
+
+/// `expires` in the one form TUF and python-tuf use:
+/// `YYYY-MM-DDTHH:MM:SSZ`, always UTC, no fractions.
+pub mod tuf_time {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    /// The strftime format of `expires`.
+    pub const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+    /// Formats a time as TUF writes it (sub-second part dropped).
+    pub fn format(t: &DateTime<Utc>) -> String {
+        t.format(FORMAT).to_string()
+    }
+
+    /// Parses a TUF time, refusing any other form.
+    pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+        // python-tuf uses strptime with this exact format: no offsets, no
+        // fractions. chrono's %Y would also take a sign or 5 digits, so
+        // insist on the fixed 20-character shape first.
+        if s.len() != 20 || !s.is_ascii() {
+            return None;
+        }
+        NaiveDateTime::parse_from_str(s, FORMAT)
+            .ok()
+            .map(|n| n.and_utc())
+    }
+
+    pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(t))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expires {:?} is not of the form YYYY-MM-DDTHH:MM:SSZ",
+                s.chars().take(40).collect::<String>()
+            ))
+        })
+    }
+}
+
+/// A TUF key object as listed in root's `keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    /// `ed25519` for every key we verify with.
+    pub keytype: String,
+    /// `ed25519` for every key we verify with.
+    pub scheme: String,
+    /// `{"public": "<hex>"}`.
+    pub keyval: BTreeMap<String, Value>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+impl Key {
+    /// The key object of one of our public keys.
+    pub fn from_public(key: &patchkit_signing::PublicKey) -> Self {
+        let mut keyval = BTreeMap::new();
+        keyval.insert("public".to_string(), Value::String(key.to_hex()));
+        Key {
+            keytype: patchkit_signing::ED25519.into(),
+            scheme: patchkit_signing::ED25519.into(),
+            keyval,
+            unrecognized: BTreeMap::new(),
+        }
+    }
+
+    /// The public key, when it is an ed25519 key.
+    ///
+    /// # Errors
+    /// The signing crate's error for any other key type or a bad key.
+    pub fn to_public(&self) -> Result<patchkit_signing::PublicKey, patchkit_signing::Error> {
+        let value = serde_json::to_value(self)
+            .map_err(|e| patchkit_signing::Error::BadPublicKey(e.to_string()))?;
+        patchkit_signing::PublicKey::from_tuf_key(&value)
+    }
+}
+
+/// One entry of root's `roles`: who may sign, and how many must.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// Key ids of the role's keys, in the order written.
+    pub keyids: Vec<KeyId>,
+    /// Signatures required.
+    pub threshold: u32,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// An entry of snapshot's or timestamp's `meta`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaFile {
+    /// Version of the metadata file described.
+    pub version: u64,
+    /// Its exact length in bytes, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Its digests, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Hashes>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// An entry of targets' `targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetFile {
+    /// Exact length in bytes.
+    pub length: u64,
+    /// Digests; we write and require `sha256`.
+    pub hashes: Hashes,
+    /// Application data, signed with the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+impl TargetFile {
+    /// The sha256 digest in hex, if listed.
+    pub fn sha256(&self) -> Option<&str> {
+        self.hashes.get("sha256").map(String::as_str)
+    }
+}
+
+/// The signed part of `root.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Root {
+    /// Always `"root"`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// TUF spec version written by the producer.
+    pub spec_version: String,
+    /// Version, starting at 1 and growing by exactly 1 per rotation.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "tuf_time")]
+    pub expires: DateTime<Utc>,
+    /// Whether files are named `VERSION.role.json` and `HASH.name`.
+    /// Absent means false, as in python-tuf (`consistent_snapshot: None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistent_snapshot: Option<bool>,
+    /// Every key any top-level role uses, by key id.
+    pub keys: BTreeMap<KeyId, Key>,
+    /// The four top-level roles.
+    pub roles: BTreeMap<String, Role>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// The signed part of `timestamp.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timestamp {
+    /// Always `"timestamp"`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// TUF spec version written by the producer.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "tuf_time")]
+    pub expires: DateTime<Utc>,
+    /// `{"snapshot.json": MetaFile}`.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// The signed part of `snapshot.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Always `"snapshot"`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// TUF spec version written by the producer.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "tuf_time")]
+    pub expires: DateTime<Utc>,
+    /// `{"targets.json": MetaFile, ...delegated roles}`.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// The signed part of `targets.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Targets {
+    /// Always `"targets"`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// TUF spec version written by the producer.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    #[serde(with = "tuf_time")]
+    pub expires: DateTime<Utc>,
+    /// Target path (`/`-separated) to its description.
+    pub targets: BTreeMap<String, TargetFile>,
+    /// Delegations, kept as written: this client refuses to follow them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegations: Option<Value>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// What the four role types share, for generic checks.
+pub trait RoleMetadata: Serialize + DeserializeOwned {
+    /// The `_type` value, which is also the role name.
+    const TYPE: &'static str;
+    /// `_type` as read.
+    fn type_(&self) -> &str;
+    /// `spec_version` as read.
+    fn spec_version(&self) -> &str;
+    /// `version`.
+    fn version(&self) -> u64;
+    /// `expires`.
+    fn expires(&self) -> DateTime<Utc>;
+}
+
+macro_rules! role_metadata {
+    ($ty:ty, $name:literal) => {
+        impl RoleMetadata for $ty {
+            const TYPE: &'static str = $name;
+            fn type_(&self) -> &str {
+                &self.type_
+            }
+            fn spec_version(&self) -> &str {
+                &self.spec_version
+            }
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn expires(&self) -> DateTime<Utc> {
+                self.expires
+            }
+        }
+    };
+}
+role_metadata!(Root, "root");
+role_metadata!(Timestamp, "timestamp");
+role_metadata!(Snapshot, "snapshot");
+role_metadata!(Targets, "targets");
+
+/// A metadata file: the raw `signed` object and its signatures.
+///
+/// `signed` stays a [`Value`] so that signatures are checked over exactly
+/// what was read, unknown fields and all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The signatures, in the order written.
+    pub signatures: Vec<Signature>,
+    /// The signed object as read.
+    pub signed: Value,
+}
+
+impl Envelope {
+    /// Reads a metadata file's bytes (any role; nothing verified yet).
+    ///
+    /// # Errors
+    /// [`MetadataError::Malformed`] when it is not a JSON object with
+    /// `signed` and `signatures`.
+    pub fn from_slice(role: &str, bytes: &[u8]) -> Result<Self, MetadataError> {
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| MetadataError::Malformed {
+                role: role.to_string(),
+                reason: e.to_string(),
+            })?;
+        if !envelope.signed.is_object() {
+            return Err(MetadataError::Malformed {
+                role: role.to_string(),
+                reason: "\"signed\" is not an object".into(),
+            });
+        }
+        Ok(envelope)
+    }
+
+    /// Wraps a typed role, unsigned.
+    ///
+    /// # Errors
+    /// [`MetadataError::Malformed`] if it cannot be turned into JSON.
+    pub fn unsigned<T: RoleMetadata>(signed: &T) -> Result<Self, MetadataError> {
+        let signed = serde_json::to_value(signed).map_err(|e| MetadataError::Malformed {
+            role: T::TYPE.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Envelope {
+            signatures: Vec::new(),
+            signed,
+        })
+    }
+
+    /// The bytes signatures cover: canonical JSON of `signed`.
+    ///
+    /// # Errors
+    /// [`MetadataError::Canonical`] when `signed` holds a float.
+    pub fn canonical_signed(&self, role: &str) -> Result<Vec<u8>, MetadataError> {
+        canonical_json(&self.signed).map_err(|source| MetadataError::Canonical {
+            role: role.to_string(),
+            source,
+        })
+    }
+
+    /// Parses `signed` as role `T` and checks `_type`, `spec_version` and
+    /// `version >= 1`.
+    ///
+    /// # Errors
+    /// The [`MetadataError`] naming the first problem.
+    pub fn parse_signed<T: RoleMetadata>(&self) -> Result<T, MetadataError> {
+        let role = T::TYPE;
+        // Check _type before the shape, so that a timestamp served as
+        // snapshot says so instead of "missing field".
+        let found = self
+            .signed
+            .get("_type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if found != role {
+            return Err(MetadataError::WrongType {
+                role: role.to_string(),
+                found: found.chars().take(40).collect(),
+            });
+        }
+        let parsed: T =
+            serde_json::from_value(self.signed.clone()).map_err(|e| MetadataError::Malformed {
+                role: role.to_string(),
+                reason: e.to_string(),
+            })?;
+        let spec = parsed.spec_version();
+        let mut parts = spec.split('.');
+        let major_ok = parts.next() == Some("1");
+        let rest_ok = parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !major_ok || !rest_ok || spec.split('.').count() > 3 {
+            return Err(MetadataError::SpecVersion {
+                role: role.to_string(),
+                found: spec.chars().take(40).collect(),
+            });
+        }
+        if parsed.version() == 0 {
+            return Err(MetadataError::Malformed {
+                role: role.to_string(),
+                reason: "version must be at least 1".into(),
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// The file's bytes: sorted keys, one-space indent, trailing newline
+    /// (deterministic; clients re-canonicalise `signed` anyway).
+    ///
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let value = serde_json::json!({
+            "signatures": self.signatures,
+            "signed": self.signed,
+        });
+        let mut out = Vec::new();
+        write_pretty(&sorted(&value), &mut out);
+        out.push(b'\n');
+        out
+    }
+}
+
+/// A copy of `value` with every object's keys in code-point order
+/// (serde_json keeps insertion order in this workspace).
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+fn write_pretty(value: &Value, out: &mut Vec<u8>) {
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(out, formatter);
+    // Serialising a Value into a Vec cannot fail.
+    let _ = value.serialize(&mut ser);
+}

@@ -1,0 +1,83 @@
+//! The signed repository: a standard TUF 1.0 repository (root, targets,
+//! snapshot, timestamp; ed25519; canonical JSON; consistent snapshots) that
+//! any conforming client, python-tuf's ngclient in particular, can verify,
+//! and a client that verifies repositories python-tuf wrote.
+//!
+//! - [`metadata`]: the document formats (TUF 1.0.31 §4), kept exactly.
+//! - [`publish`]: writes `OUT/metadata/` and `OUT/targets/` as python-tuf
+//!   lays them out (DESIGN.md "Details"), bumping versions only on change,
+//!   and lets several maintainers add signatures one at a time.
+//! - [`client`]: the TUF 1.0 "detailed client workflow" (§5.3–5.7) over a
+//!   small [`client::Transport`], with length limits and atomic cache
+//!   updates.
+//!
+//! Left out on purpose: delegated targets roles (refused cleanly by the
+//! client, never written by `publish`), hash algorithms other than sha256,
+//! key types other than ed25519, and TAP extensions.
+//!
+//! Key bytes never appear here: keys, canonical JSON and signatures come
+//! from `patchkit-signing` (DESIGN.md "Crypto stays in `signing/`").
+
+pub mod client;
+pub mod metadata;
+pub mod publish;
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod interop_tests;
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, creating parent directories (DESIGN.md "Nothing
+/// half-done").
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    // Metadata and targets are public; NamedTempFile starts at 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Lowercase hex sha256 of `data`.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}
+
+/// Checks a target path as TUF names it: `/`-separated, relative, no empty,
+/// `.` or `..` components, no control characters or backslashes. The same
+/// rule guards the publisher's output paths and the client's cache and
+/// request paths.
+pub(crate) fn check_target_path(name: &str) -> Result<(), String> {
+    match crate::tree::InTreePath::parse(name) {
+        // parse() normalises `a//b` and `./a`; a target name must already be
+        // in normal form so that it names exactly one file.
+        Ok(p) if p.as_str() == name => Ok(()),
+        Ok(_) => Err("is not in normal form (empty or `.` components)".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// File name of a target under consistent snapshots: `dir/HASH.base`.
+pub(crate) fn hashed_target_path(name: &str, sha256: &str) -> String {
+    match name.rsplit_once('/') {
+        Some((dir, base)) => format!("{dir}/{sha256}.{base}"),
+        None => format!("{sha256}.{name}"),
+    }
+}

@@ -1,0 +1,886 @@
+//! Publishing: turns a set of target files into a signed TUF repository in
+//! `OUT/metadata/` and `OUT/targets/`, laid out as python-tuf's repository
+//! examples do with consistent snapshots (`N.root.json`, `timestamp.json`,
+//! `V.snapshot.json`, `V.targets.json`, `targets/<dirs>/<sha256>.<name>`).
+//!
+//! # When a role gets a new version
+//!
+//! Publishing twice with the same input at the same time writes nothing the
+//! second time. A role is re-signed with version + 1 only when
+//! - its content changed (targets: the target list; snapshot: the version,
+//!   length or hash of the targets file; timestamp: those of the snapshot
+//!   file; root: keys, thresholds, consistent_snapshot), or
+//! - it expires within half of its lifetime (see [`Expiry`]), or
+//! - the signatures it carries no longer meet the threshold of its role
+//!   (its keys were rotated).
+//!
+//! A new targets file therefore leads to a new snapshot and a new timestamp;
+//! an expiring timestamp alone leads to a new timestamp only.
+//!
+//! # Threshold signing by several maintainers
+//!
+//! When the keys at hand do not reach a role's threshold, nothing under
+//! `OUT/metadata/` changes: the partly signed file goes to
+//! `OUT/staged/V.role.json` and [`PublishReport::pending`] says so. Each
+//! maintainer then runs [`sign_metadata_file`] on it. The next `publish`
+//! with the same input picks the staged file up (same content, version
+//! `published + 1`, not near expiry), adds the signatures of the keys at
+//! hand, and publishes it once the threshold is met.
+//!
+//! # Root rotation
+//!
+//! A new root version must be signed by a threshold of the *previous* root's
+//! keys and a threshold of its own (TUF §5.3.4): pass the old root keys
+//! among the `root` signers; each signer is used where the old or new root
+//! lists it.
+//!
+//! Every file goes through a temporary file and a rename; `timestamp.json`
+//! is written last, so a client never sees a timestamp that points at a file
+//! not yet written (DESIGN.md "Nothing half-done", "Deterministic output").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use patchkit_signing::{sign, verify_threshold, KeyId, PublicKey, SigningKey};
+use serde_json::Value;
+
+use super::metadata::{
+    Envelope, Key, MetaFile, MetadataError, Role, RoleMetadata, Root, Snapshot, TargetFile,
+    Targets, Timestamp, SPEC_VERSION,
+};
+use super::{check_target_path, hashed_target_path, sha256_hex, write_atomic};
+
+/// Errors of [`publish`] and [`sign_metadata_file`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An existing metadata file is unreadable.
+    #[error("{}: {source}", path.display())]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: MetadataError,
+    },
+    /// The published repository in OUT is inconsistent.
+    #[error("{}: {reason}", path.display())]
+    PreviousState {
+        /// The file at fault.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A target name is not a safe relative path.
+    #[error("target {name:?} {reason}")]
+    BadTargetPath {
+        /// The name (bounded).
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A role's key setup cannot produce valid metadata.
+    #[error("{role}: {reason}")]
+    BadRoleSetup {
+        /// The role.
+        role: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The keys of one role: who is listed in root, how many must sign, and the
+/// private keys available to this run (possibly fewer than the threshold).
+#[derive(Debug, Clone)]
+pub struct RoleSetup<'k> {
+    /// Public keys listed for the role in root.
+    pub keys: Vec<PublicKey>,
+    /// Signatures required (at least 1, at most `keys.len()`).
+    pub threshold: u32,
+    /// Private keys at hand. For `root` this may include keys of the
+    /// previous root, which cross-sign a rotation.
+    pub signers: Vec<&'k SigningKey>,
+}
+
+impl<'k> RoleSetup<'k> {
+    /// One key, threshold 1, and that key at hand.
+    pub fn single(key: &'k SigningKey) -> Self {
+        RoleSetup {
+            keys: vec![key.public_key().clone()],
+            threshold: 1,
+            signers: vec![key],
+        }
+    }
+}
+
+/// The key setup of the four top-level roles.
+#[derive(Debug, Clone)]
+pub struct RoleKeys<'k> {
+    /// Signs root.
+    pub root: RoleSetup<'k>,
+    /// Signs the list of targets.
+    pub targets: RoleSetup<'k>,
+    /// Signs snapshot (an online key in most setups).
+    pub snapshot: RoleSetup<'k>,
+    /// Signs timestamp (an online key in most setups).
+    pub timestamp: RoleSetup<'k>,
+}
+
+/// Lifetimes of freshly signed metadata. A role is re-signed once less than
+/// half of its lifetime remains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expiry {
+    /// Default 365 days.
+    pub root: TimeDelta,
+    /// Default 90 days ("3 months").
+    pub targets: TimeDelta,
+    /// Default 7 days.
+    pub snapshot: TimeDelta,
+    /// Default 1 day.
+    pub timestamp: TimeDelta,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            root: TimeDelta::days(365),
+            targets: TimeDelta::days(90),
+            snapshot: TimeDelta::days(7),
+            timestamp: TimeDelta::days(1),
+        }
+    }
+}
+
+/// A role left below its threshold; see the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Role name.
+    pub role: &'static str,
+    /// The staged file, to pass to [`sign_metadata_file`].
+    pub path: PathBuf,
+    /// Valid signatures so far (the smaller count for a cross-signed root).
+    pub valid: usize,
+    /// Threshold to reach.
+    pub threshold: u32,
+}
+
+/// What [`publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Root version now published (or the one before, when pending).
+    pub root_version: u64,
+    /// Targets version now published.
+    pub targets_version: u64,
+    /// Snapshot version now published.
+    pub snapshot_version: u64,
+    /// Timestamp version now published.
+    pub timestamp_version: u64,
+    /// Files written, relative to OUT, in the order written.
+    pub written: Vec<String>,
+    /// Set when a role lacks signatures and nothing was published.
+    pub pending: Option<Pending>,
+}
+
+/// Publishes `targets` (target path → bytes) into `out`; see the module docs
+/// for the versioning rule, staging and root rotation.
+///
+/// # Errors
+/// [`PublishError`] naming the file or role at fault; nothing under
+/// `out/metadata/` has changed then.
+pub fn publish(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+) -> Result<PublishReport, PublishError> {
+    // Sub-second parts never reach metadata: the same second gives the same
+    // bytes.
+    let now = now.trunc_subsecs(0);
+    for (name, setup) in [
+        ("root", &keys.root),
+        ("targets", &keys.targets),
+        ("snapshot", &keys.snapshot),
+        ("timestamp", &keys.timestamp),
+    ] {
+        check_setup(name, setup)?;
+    }
+    let meta_dir = out.join("metadata");
+    let staged_dir = out.join("staged");
+    let prev = Previous::load(&meta_dir)?;
+
+    // Versions start as published, so that a pending report still says what
+    // clients currently see (0: nothing published yet).
+    let mut report = PublishReport {
+        root_version: prev.root.as_ref().map_or(0, |(_, r)| r.version),
+        targets_version: prev.targets.as_ref().map_or(0, |(_, t)| t.version),
+        snapshot_version: prev.snapshot.as_ref().map_or(0, |(_, s)| s.version),
+        timestamp_version: prev.timestamp.as_ref().map_or(0, |(_, t)| t.version),
+        written: Vec::new(),
+        pending: None,
+    };
+    // Files to write under OUT, in this order, once every role is complete.
+    let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
+
+    // --- root -----------------------------------------------------------
+    let new_root = desired_root(keys)?;
+    let root_roles = keys_of(&new_root, "root")?;
+    let mut root_checks = vec![root_roles];
+    if let Some(prev_root) = &prev.root {
+        // A rotation must also satisfy the previous root's threshold.
+        root_checks.push(keys_of(&prev_root.1, "root")?);
+    }
+    let root_plan = plan_role(
+        "root",
+        envelope_of(&new_root)?,
+        prev.root
+            .as_ref()
+            .map(|(env, r)| (env, r.version, r.expires)),
+        &staged_dir,
+        expiry.root,
+        now,
+        &keys.root.signers,
+        &root_checks,
+    )?;
+    if let Some(p) = root_plan.pending {
+        return stage(
+            report,
+            &staged_dir,
+            "root",
+            root_plan.version,
+            &root_plan.envelope,
+            p,
+            out,
+        );
+    }
+    report.root_version = root_plan.version;
+    let root_bytes = root_plan.envelope.to_bytes();
+    let root_write = root_plan.changed.then(|| {
+        (
+            format!("metadata/{}.root.json", root_plan.version),
+            root_bytes,
+        )
+    });
+
+    // --- targets --------------------------------------------------------
+    let mut target_files = BTreeMap::new();
+    for (name, bytes) in targets {
+        check_target_path(name).map_err(|reason| PublishError::BadTargetPath {
+            name: name.chars().take(80).collect(),
+            reason,
+        })?;
+        let digest = sha256_hex(bytes);
+        let mut hashes = BTreeMap::new();
+        hashes.insert("sha256".to_string(), digest.clone());
+        target_files.insert(
+            name.clone(),
+            TargetFile {
+                length: bytes.len() as u64,
+                hashes,
+                custom: None,
+                unrecognized: BTreeMap::new(),
+            },
+        );
+        let path = format!("targets/{}", hashed_target_path(name, &digest));
+        // Content-addressed: an existing file with this name already holds
+        // these bytes unless someone tampered with OUT; rewrite if so.
+        if std::fs::read(out.join(&path)).ok().as_deref() != Some(bytes.as_slice()) {
+            writes.push((path, bytes.clone()));
+        }
+    }
+    let new_targets = Targets {
+        type_: "targets".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: 1,
+        expires: now,
+        targets: target_files,
+        delegations: None,
+        unrecognized: BTreeMap::new(),
+    };
+    let targets_plan = plan_role(
+        "targets",
+        envelope_of(&new_targets)?,
+        prev.targets
+            .as_ref()
+            .map(|(env, t)| (env, t.version, t.expires)),
+        &staged_dir,
+        expiry.targets,
+        now,
+        &keys.targets.signers,
+        &[keys_of(&new_root, "targets")?],
+    )?;
+    if let Some(p) = targets_plan.pending {
+        let v = targets_plan.version;
+        return stage(
+            report,
+            &staged_dir,
+            "targets",
+            v,
+            &targets_plan.envelope,
+            p,
+            out,
+        );
+    }
+    report.targets_version = targets_plan.version;
+    let targets_bytes = targets_plan.envelope.to_bytes();
+
+    // --- snapshot -------------------------------------------------------
+    let new_snapshot = Snapshot {
+        type_: "snapshot".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: 1,
+        expires: now,
+        meta: meta_entry("targets.json", targets_plan.version, &targets_bytes),
+        unrecognized: BTreeMap::new(),
+    };
+    let snapshot_plan = plan_role(
+        "snapshot",
+        envelope_of(&new_snapshot)?,
+        prev.snapshot
+            .as_ref()
+            .map(|(env, s)| (env, s.version, s.expires)),
+        &staged_dir,
+        expiry.snapshot,
+        now,
+        &keys.snapshot.signers,
+        &[keys_of(&new_root, "snapshot")?],
+    )?;
+    if let Some(p) = snapshot_plan.pending {
+        let v = snapshot_plan.version;
+        return stage(
+            report,
+            &staged_dir,
+            "snapshot",
+            v,
+            &snapshot_plan.envelope,
+            p,
+            out,
+        );
+    }
+    report.snapshot_version = snapshot_plan.version;
+    let snapshot_bytes = snapshot_plan.envelope.to_bytes();
+
+    // --- timestamp ------------------------------------------------------
+    let new_timestamp = Timestamp {
+        type_: "timestamp".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: 1,
+        expires: now,
+        meta: meta_entry("snapshot.json", snapshot_plan.version, &snapshot_bytes),
+        unrecognized: BTreeMap::new(),
+    };
+    let timestamp_plan = plan_role(
+        "timestamp",
+        envelope_of(&new_timestamp)?,
+        prev.timestamp
+            .as_ref()
+            .map(|(env, t)| (env, t.version, t.expires)),
+        &staged_dir,
+        expiry.timestamp,
+        now,
+        &keys.timestamp.signers,
+        &[keys_of(&new_root, "timestamp")?],
+    )?;
+    if let Some(p) = timestamp_plan.pending {
+        let v = timestamp_plan.version;
+        return stage(
+            report,
+            &staged_dir,
+            "timestamp",
+            v,
+            &timestamp_plan.envelope,
+            p,
+            out,
+        );
+    }
+    report.timestamp_version = timestamp_plan.version;
+
+    // --- write, timestamp last -----------------------------------------
+    if targets_plan.changed {
+        let path = format!("metadata/{}.targets.json", targets_plan.version);
+        writes.push((path, targets_bytes));
+    }
+    if snapshot_plan.changed {
+        let path = format!("metadata/{}.snapshot.json", snapshot_plan.version);
+        writes.push((path, snapshot_bytes));
+    }
+    writes.extend(root_write);
+    if timestamp_plan.changed {
+        writes.push((
+            "metadata/timestamp.json".into(),
+            timestamp_plan.envelope.to_bytes(),
+        ));
+    }
+    for (rel, bytes) in writes {
+        let path = out.join(&rel);
+        write_atomic(&path, &bytes).map_err(|source| PublishError::Io { path, source })?;
+        report.written.push(rel);
+    }
+    // Staged files that were published (or superseded) are no longer needed.
+    for (role, plan) in [
+        ("root", &root_plan),
+        ("targets", &targets_plan),
+        ("snapshot", &snapshot_plan),
+        ("timestamp", &timestamp_plan),
+    ] {
+        let staged = staged_dir.join(format!("{}.{role}.json", plan.version));
+        if plan.changed && staged.exists() {
+            std::fs::remove_file(&staged).map_err(|source| PublishError::Io {
+                path: staged,
+                source,
+            })?;
+        }
+    }
+    Ok(report)
+}
+
+/// Adds `key`'s signature to the metadata file at `path` (typically one
+/// under `OUT/staged/`), in place, atomically. Returns false, writing
+/// nothing, when that key had already signed.
+///
+/// The signature covers the canonical JSON of `signed` exactly as found in
+/// the file, so fields this tool does not know are signed too.
+///
+/// # Errors
+/// [`PublishError`] naming the file.
+pub fn sign_metadata_file(path: &Path, key: &SigningKey) -> Result<bool, PublishError> {
+    let bytes = std::fs::read(path).map_err(|source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let role = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".json"))
+        .and_then(|n| n.rsplit('.').next())
+        .unwrap_or("metadata")
+        .to_string();
+    let meta_err = |source| PublishError::Metadata {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut envelope = Envelope::from_slice(&role, &bytes).map_err(meta_err)?;
+    if envelope.signatures.iter().any(|s| &s.keyid == key.key_id()) {
+        return Ok(false);
+    }
+    let canonical = envelope.canonical_signed(&role).map_err(meta_err)?;
+    envelope.signatures.push(sign(key, &canonical));
+    envelope.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    write_atomic(path, &envelope.to_bytes()).map_err(|source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// What to publish for one role.
+struct Plan {
+    envelope: Envelope,
+    version: u64,
+    /// A new version (to be written); false when the published file stays.
+    changed: bool,
+    pending: Option<(usize, u32)>,
+}
+
+/// Decides whether `role` keeps its published file or gets a new version,
+/// and signs the new version with the signers the checks know.
+#[allow(clippy::too_many_arguments)]
+fn plan_role(
+    role: &'static str,
+    desired: Envelope,
+    prev: Option<(&Envelope, u64, DateTime<Utc>)>,
+    staged_dir: &Path,
+    lifetime: TimeDelta,
+    now: DateTime<Utc>,
+    signers: &[&SigningKey],
+    checks: &[(BTreeMap<KeyId, PublicKey>, u32)],
+) -> Result<Plan, PublishError> {
+    let fresh_enough = |expires: DateTime<Utc>| expires - now > lifetime / 2;
+    if let Some((env, version, expires)) = prev {
+        // The last check is the role itself in the new root (for root, the
+        // first is the new root's own role and the second the old one: the
+        // published root only needs its own).
+        let still_valid = match (checks.first(), env.canonical_signed(role)) {
+            (Some((keys, threshold)), Ok(canonical)) => {
+                verify_threshold(keys, *threshold, &env.signatures, &canonical).is_ok()
+            }
+            _ => false,
+        };
+        if same_content(role, &env.signed, &desired.signed)? && fresh_enough(expires) && still_valid
+        {
+            return Ok(Plan {
+                envelope: env.clone(),
+                version,
+                changed: false,
+                pending: None,
+            });
+        }
+    }
+    let version = prev.map_or(1, |(_, v, _)| v + 1);
+    let staged_path = staged_dir.join(format!("{version}.{role}.json"));
+    let staged = read_staged(role, &staged_path)?;
+    let mut envelope = match staged {
+        Some((env, expires))
+            if same_content(role, &env.signed, &desired.signed)? && fresh_enough(expires) =>
+        {
+            env
+        }
+        _ => {
+            let mut env = desired;
+            if let Value::Object(map) = &mut env.signed {
+                map.insert("version".into(), Value::from(version));
+                let expires = super::metadata::tuf_time::format(&(now + lifetime));
+                map.insert("expires".into(), Value::String(expires));
+            }
+            env
+        }
+    };
+    let canonical =
+        envelope
+            .canonical_signed(role)
+            .map_err(|source| PublishError::BadRoleSetup {
+                role,
+                reason: source.to_string(),
+            })?;
+    for signer in signers {
+        let listed = checks
+            .iter()
+            .any(|(keys, _)| keys.contains_key(signer.key_id()));
+        let signed = envelope
+            .signatures
+            .iter()
+            .any(|s| &s.keyid == signer.key_id());
+        if listed && !signed {
+            envelope.signatures.push(sign(signer, &canonical));
+        }
+    }
+    envelope.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+    let mut pending = None;
+    for (keys, threshold) in checks {
+        if let Err(patchkit_signing::VerifyError::BelowThreshold { valid, threshold }) =
+            verify_threshold(keys, *threshold, &envelope.signatures, &canonical)
+        {
+            if pending.is_none_or(|(v, _)| valid < v) {
+                pending = Some((valid, threshold));
+            }
+        }
+    }
+    Ok(Plan {
+        envelope,
+        version,
+        changed: true,
+        pending,
+    })
+}
+
+/// Writes a role that lacks signatures to `OUT/staged/` and returns the
+/// report; `OUT/metadata/` is untouched.
+fn stage(
+    mut report: PublishReport,
+    staged_dir: &Path,
+    role: &'static str,
+    version: u64,
+    envelope: &Envelope,
+    (valid, threshold): (usize, u32),
+    out: &Path,
+) -> Result<PublishReport, PublishError> {
+    let path = staged_dir.join(format!("{version}.{role}.json"));
+    write_atomic(&path, &envelope.to_bytes()).map_err(|source| PublishError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if let Ok(rel) = path.strip_prefix(out) {
+        report.written.push(rel.to_string_lossy().into_owned());
+    }
+    report.pending = Some(Pending {
+        role,
+        path,
+        valid,
+        threshold,
+    });
+    Ok(report)
+}
+
+fn read_staged(role: &str, path: &Path) -> Result<Option<(Envelope, DateTime<Utc>)>, PublishError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(PublishError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let meta_err = |source| PublishError::Metadata {
+        path: path.to_path_buf(),
+        source,
+    };
+    let env = Envelope::from_slice(role, &bytes).map_err(meta_err)?;
+    let expires = env
+        .signed
+        .get("expires")
+        .and_then(Value::as_str)
+        .and_then(super::metadata::tuf_time::parse)
+        .ok_or_else(|| PublishError::PreviousState {
+            path: path.to_path_buf(),
+            reason: "has no valid expires".into(),
+        })?;
+    Ok(Some((env, expires)))
+}
+
+/// True when two `signed` objects differ at most in `version` and
+/// `expires`.
+fn same_content(role: &'static str, a: &Value, b: &Value) -> Result<bool, PublishError> {
+    let strip = |v: &Value| -> Result<Vec<u8>, PublishError> {
+        let mut v = v.clone();
+        if let Value::Object(map) = &mut v {
+            map.remove("version");
+            map.remove("expires");
+        }
+        patchkit_signing::canonical_json(&v).map_err(|e| PublishError::BadRoleSetup {
+            role,
+            reason: e.to_string(),
+        })
+    };
+    Ok(strip(a)? == strip(b)?)
+}
+
+fn envelope_of<T: RoleMetadata>(signed: &T) -> Result<Envelope, PublishError> {
+    Envelope::unsigned(signed).map_err(|e| PublishError::BadRoleSetup {
+        role: T::TYPE,
+        reason: e.to_string(),
+    })
+}
+
+fn meta_entry(name: &str, version: u64, bytes: &[u8]) -> BTreeMap<String, MetaFile> {
+    let mut hashes = BTreeMap::new();
+    hashes.insert("sha256".to_string(), sha256_hex(bytes));
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        name.to_string(),
+        MetaFile {
+            version,
+            length: Some(bytes.len() as u64),
+            hashes: Some(hashes),
+            unrecognized: BTreeMap::new(),
+        },
+    );
+    meta
+}
+
+fn check_setup(role: &'static str, setup: &RoleSetup<'_>) -> Result<(), PublishError> {
+    let mut ids: Vec<KeyId> = setup.keys.iter().map(PublicKey::key_id).collect();
+    ids.sort();
+    ids.dedup();
+    let reason = if setup.threshold == 0 {
+        Some("threshold 0 is invalid, it must be at least 1".to_string())
+    } else if ids.len() != setup.keys.len() {
+        Some("the same key is listed twice".to_string())
+    } else if u64::from(setup.threshold) > ids.len() as u64 {
+        Some(format!(
+            "threshold {} is higher than its {} key(s)",
+            setup.threshold,
+            ids.len()
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(PublishError::BadRoleSetup { role, reason }),
+        None => Ok(()),
+    }
+}
+
+/// The root the key setup describes (version and expiry filled in later).
+fn desired_root(keys: &RoleKeys<'_>) -> Result<Root, PublishError> {
+    let mut all_keys = BTreeMap::new();
+    let mut roles = BTreeMap::new();
+    for (name, setup) in [
+        ("root", &keys.root),
+        ("targets", &keys.targets),
+        ("snapshot", &keys.snapshot),
+        ("timestamp", &keys.timestamp),
+    ] {
+        let mut keyids = Vec::new();
+        for key in &setup.keys {
+            let id = key.key_id();
+            all_keys.insert(id.clone(), Key::from_public(key));
+            keyids.push(id);
+        }
+        // Sorted, so that the order keys were passed in does not change root.
+        keyids.sort();
+        roles.insert(
+            name.to_string(),
+            Role {
+                keyids,
+                threshold: setup.threshold,
+                unrecognized: BTreeMap::new(),
+            },
+        );
+    }
+    Ok(Root {
+        type_: "root".into(),
+        spec_version: SPEC_VERSION.into(),
+        version: 1,
+        expires: DateTime::<Utc>::UNIX_EPOCH,
+        consistent_snapshot: Some(true),
+        keys: all_keys,
+        roles,
+        unrecognized: BTreeMap::new(),
+    })
+}
+
+/// The keys and threshold root gives `role` (unusable keys are skipped: they
+/// can never sign validly).
+pub(crate) fn role_keys_of(
+    root: &Root,
+    role: &str,
+) -> Result<(BTreeMap<KeyId, PublicKey>, u32), MetadataError> {
+    let def = root
+        .roles
+        .get(role)
+        .ok_or_else(|| MetadataError::Malformed {
+            role: "root".into(),
+            reason: format!("no {role} role"),
+        })?;
+    let mut keys = BTreeMap::new();
+    for id in &def.keyids {
+        if let Some(public) = root.keys.get(id).and_then(|k| k.to_public().ok()) {
+            keys.insert(id.clone(), public);
+        }
+    }
+    Ok((keys, def.threshold))
+}
+
+/// The published state found in `OUT/metadata/`, unverified: it is our own
+/// output, used only to decide what changed.
+struct Previous {
+    root: Option<(Envelope, Root)>,
+    timestamp: Option<(Envelope, Timestamp)>,
+    snapshot: Option<(Envelope, Snapshot)>,
+    targets: Option<(Envelope, Targets)>,
+}
+
+impl Previous {
+    fn load(meta_dir: &Path) -> Result<Self, PublishError> {
+        let mut prev = Previous {
+            root: None,
+            timestamp: None,
+            snapshot: None,
+            targets: None,
+        };
+        let entries = match std::fs::read_dir(meta_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(prev),
+            Err(source) => {
+                return Err(PublishError::Io {
+                    path: meta_dir.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut newest_root: Option<u64> = None;
+        for entry in entries {
+            let entry = entry.map_err(|source| PublishError::Io {
+                path: meta_dir.to_path_buf(),
+                source,
+            })?;
+            let name = entry.file_name();
+            let Some(v) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            newest_root = newest_root.max(Some(v));
+        }
+        let Some(root_version) = newest_root else {
+            return Ok(prev);
+        };
+        let root_path = meta_dir.join(format!("{root_version}.root.json"));
+        let root = read_role::<Root>(&root_path)?.ok_or_else(|| missing(&root_path))?;
+        prev.root = Some(root);
+
+        let ts_path = meta_dir.join("timestamp.json");
+        let Some(timestamp) = read_role::<Timestamp>(&ts_path)? else {
+            // Root was written but the first timestamp never was: start the
+            // other roles afresh.
+            return Ok(prev);
+        };
+        let snap_version = timestamp
+            .1
+            .meta
+            .get("snapshot.json")
+            .map(|m| m.version)
+            .ok_or_else(|| PublishError::PreviousState {
+                path: ts_path.clone(),
+                reason: "lists no snapshot.json".into(),
+            })?;
+        prev.timestamp = Some(timestamp);
+        let snap_path = meta_dir.join(format!("{snap_version}.snapshot.json"));
+        let snapshot = read_role::<Snapshot>(&snap_path)?.ok_or_else(|| missing(&snap_path))?;
+        let targets_version = snapshot
+            .1
+            .meta
+            .get("targets.json")
+            .map(|m| m.version)
+            .ok_or_else(|| PublishError::PreviousState {
+                path: snap_path.clone(),
+                reason: "lists no targets.json".into(),
+            })?;
+        prev.snapshot = Some(snapshot);
+        let targets_path = meta_dir.join(format!("{targets_version}.targets.json"));
+        prev.targets =
+            Some(read_role::<Targets>(&targets_path)?.ok_or_else(|| missing(&targets_path))?);
+        Ok(prev)
+    }
+}
+
+fn missing(path: &Path) -> PublishError {
+    PublishError::PreviousState {
+        path: path.to_path_buf(),
+        reason: "is referenced by the published metadata but missing".into(),
+    }
+}
+
+fn read_role<T: RoleMetadata>(path: &Path) -> Result<Option<(Envelope, T)>, PublishError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(PublishError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let meta_err = |source| PublishError::Metadata {
+        path: path.to_path_buf(),
+        source,
+    };
+    let env = Envelope::from_slice(T::TYPE, &bytes).map_err(meta_err)?;
+    let parsed = env.parse_signed::<T>().map_err(meta_err)?;
+    Ok(Some((env, parsed)))
+}
+
+fn keys_of(
+    root: &Root,
+    role: &'static str,
+) -> Result<(BTreeMap<KeyId, PublicKey>, u32), PublishError> {
+    role_keys_of(root, role).map_err(|e| PublishError::BadRoleSetup {
+        role,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,162 @@
+//! Client state on disk: the home directory, atomic writes and the local
+//! application log.
+//!
+//! Owns the one helper through which every output and every piece of cached
+//! state is written ([`write_atomic`]): a temporary file in the destination's
+//! directory, flushed, then renamed over the destination. This keeps the
+//! DESIGN.md invariant "nothing half-done": a reader sees the old bytes or
+//! the new bytes, never a torn file, and a crash leaves at most a stray
+//! temporary file that is never mistaken for state.
+
+pub mod log;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Errors of the state layer; each names the path it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done ("write", "read", "create directory").
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// No home directory could be found.
+    #[error("no home directory: pass --home DIR or set PATCHKIT_HOME")]
+    NoHome,
+}
+
+impl Error {
+    /// Wrap an I/O error with what was done and to which path.
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Write `data` to `path` through a temporary file in the same directory and
+/// a rename, creating the parent directory if needed. `mode`, when given,
+/// sets Unix permission bits before the rename (e.g. `0o600` for secrets).
+pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".patchkit-tmp-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("create a temporary file in", &dir, e))?;
+    tmp.write_all(data)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("write", tmp.path(), e))?;
+    if let Some(mode) = mode {
+        set_mode(tmp.path(), mode)?;
+    }
+    tmp.persist(path)
+        .map_err(|e| Error::io("rename into place", path, e.error))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("set permissions of", path, e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<(), Error> {
+    Ok(())
+}
+
+/// The state directory: `--home DIR`, else `$PATCHKIT_HOME`, else
+/// `$XDG_DATA_HOME/patchkit`, else `~/.local/share/patchkit`.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// Resolve the home directory from an explicit option and the
+    /// environment (read here once, so that the rest of the code is pure).
+    pub fn resolve(explicit: Option<&Path>) -> Result<Home, Error> {
+        if let Some(p) = explicit {
+            return Ok(Home::at(p));
+        }
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        if let Some(p) = env("PATCHKIT_HOME") {
+            return Ok(Home::at(Path::new(&p)));
+        }
+        if let Some(p) = env("XDG_DATA_HOME") {
+            return Ok(Home::at(&Path::new(&p).join("patchkit")));
+        }
+        if let Some(p) = env("HOME") {
+            return Ok(Home::at(&Path::new(&p).join(".local/share/patchkit")));
+        }
+        Err(Error::NoHome)
+    }
+
+    /// A home rooted at `root` (created lazily on first write).
+    pub fn at(root: &Path) -> Home {
+        Home {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The append-only application log.
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("log.jsonl")
+    }
+
+    /// Where the configured repositories live (one directory each).
+    pub fn repos_dir(&self) -> PathBuf {
+        self.root.join("repos")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/file");
+        write_atomic(&p, b"one", None).unwrap();
+        write_atomic(&p, b"two", Some(0o600)).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("file")]);
+    }
+
+    #[test]
+    fn explicit_home_wins() {
+        let h = Home::resolve(Some(Path::new("/tmp/x"))).unwrap();
+        assert_eq!(h.root(), Path::new("/tmp/x"));
+    }
+}

@@ -1,0 +1,834 @@
+//! Reading an archive: detect the compression, decompress once through a
+//! bounded reader, then walk the tar members over the in-memory buffer.
+//!
+//! The walk is written here rather than with `tar::Archive::entries`
+//! because the writer needs the exact byte span of every member *including*
+//! its PAX and GNU extension blocks, and because a length-delimited PAX
+//! parser is needed: `tar::PaxExtensions` splits records on newlines, which
+//! a hostile value may contain. Header fields are still decoded by
+//! [`tar::Header`] (octal and base-256 numbers, the ustar prefix).
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::io::Read;
+
+use super::{
+    ancestors, check_symlink, show, Compression, EntryProblem, Error, InputProblem, Limits,
+};
+use crate::tree::{FileEntry, InTreePath, PathError, Tree};
+
+/// The tar block size.
+pub(super) const BLOCK: usize = 512;
+
+/// `n` rounded up to whole blocks, or `None` on overflow.
+pub(super) fn padded(n: usize) -> Option<usize> {
+    n.checked_add(BLOCK - 1).map(|x| x & !(BLOCK - 1))
+}
+
+/// The kind of an extension block that precedes a member's own header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ExtKind {
+    /// GNU `L`: the member's long name.
+    LongName,
+    /// GNU `K`: the member's long link target.
+    LongLink,
+    /// PAX `x`: extended records for the member.
+    Pax,
+}
+
+/// One extension block: a header at `header`, `size` data bytes after it.
+#[derive(Debug, Clone)]
+pub(super) struct Ext {
+    pub(super) kind: ExtKind,
+    pub(super) header: usize,
+    pub(super) size: usize,
+}
+
+/// What a member is, with its path below the top directory.
+#[derive(Debug, Clone)]
+pub(super) enum Kind {
+    /// A PAX global header (`git archive` writes one first). Kept as is.
+    Global,
+    /// The top directory's own entry.
+    TopDir,
+    /// A directory entry named `.` or `./`: harmless, kept as is.
+    Unnamed,
+    Dir(InTreePath),
+    File(InTreePath),
+    Symlink(InTreePath),
+    /// A hard link and its target (an earlier regular file).
+    HardLink(InTreePath, InTreePath),
+}
+
+/// One logical member: extension blocks, header, data and padding.
+#[derive(Debug, Clone)]
+pub(super) struct Member {
+    /// First byte of the first extension block, or of the header.
+    pub(super) start: usize,
+    /// The member's own header block.
+    pub(super) header: usize,
+    /// One past the padding after the data.
+    pub(super) end: usize,
+    pub(super) exts: Vec<Ext>,
+    pub(super) kind: Kind,
+}
+
+/// How the archive spells names longer than the 100-byte header field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LongNames {
+    /// GNU `././@LongLink` members.
+    Gnu,
+    /// POSIX PAX `path` records (and the ustar prefix field when it fits).
+    Pax,
+}
+
+/// A distribution tarball read into memory.
+///
+/// Holds the decompressed tar bytes, so that [`Archive::write`] can copy
+/// unchanged members verbatim, and the [`Tree`] of the content below the
+/// top directory.
+///
+/// Hard links are materialised in the tree as regular files with their
+/// target's content and mode (what unpacking them yields); in the written
+/// archive they stay hard-link members unless they or their target change,
+/// in which case they become regular files carrying their own content.
+pub struct Archive {
+    pub(super) name: String,
+    pub(super) compression: Compression,
+    pub(super) tar: Vec<u8>,
+    pub(super) members: Vec<Member>,
+    /// Offset of the end-of-archive zero blocks (or of the end of data).
+    pub(super) members_end: usize,
+    pub(super) top_dir: String,
+    pub(super) tree: Tree,
+    pub(super) long_names: LongNames,
+    /// Index of the member whose header new members copy their metadata from.
+    pub(super) template: usize,
+    /// Whether the archive lists directories explicitly.
+    pub(super) has_dir_entries: bool,
+}
+
+impl fmt::Debug for Archive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The tar bytes and file contents would swamp any log.
+        f.debug_struct("Archive")
+            .field("name", &self.name)
+            .field("compression", &self.compression)
+            .field("top_dir", &self.top_dir)
+            .field("members", &self.members.len())
+            .field("tar_bytes", &self.tar.len())
+            .finish()
+    }
+}
+
+impl Archive {
+    /// Read and check a compressed distribution tarball.
+    ///
+    /// `name` is the file name for messages (e.g. `"Foo-Bar-1.23.tar.gz"`);
+    /// the format is detected from magic bytes, not the name.
+    pub fn read(name: &str, compressed: &[u8], limits: &Limits) -> Result<Archive, Error> {
+        let input_err = |problem, near| Error::Input {
+            input: name.to_string(),
+            problem,
+            near,
+        };
+        let compression = if compressed.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if compressed.starts_with(b"BZh") {
+            Compression::Bzip2
+        } else {
+            return Err(input_err(InputProblem::UnknownFormat, None));
+        };
+        if compressed.len() as u64 > limits.max_compressed_bytes {
+            return Err(input_err(
+                InputProblem::CompressedTooLarge {
+                    limit: limits.max_compressed_bytes,
+                },
+                None,
+            ));
+        }
+        let tar = decompress(name, compression, compressed, limits)?;
+        let walked = walk(name, &tar, limits)?;
+        let template = walked
+            .members
+            .iter()
+            .position(|m| matches!(m.kind, Kind::TopDir))
+            .or_else(|| {
+                walked
+                    .members
+                    .iter()
+                    .position(|m| !matches!(m.kind, Kind::Global | Kind::Unnamed))
+            })
+            .ok_or_else(|| input_err(InputProblem::Empty, None))?;
+        let long_names = long_names(&tar, &walked.members, template);
+        let has_dir_entries = walked
+            .members
+            .iter()
+            .any(|m| matches!(m.kind, Kind::TopDir | Kind::Dir(_)));
+        Ok(Archive {
+            name: name.to_string(),
+            compression,
+            tar,
+            members: walked.members,
+            members_end: walked.members_end,
+            top_dir: walked.top_dir,
+            tree: walked.tree,
+            long_names,
+            template,
+            has_dir_entries,
+        })
+    }
+
+    /// The archive's file name, as given to [`Archive::read`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The single top directory, e.g. `"Foo-Bar-1.23"`.
+    pub fn top_dir(&self) -> &str {
+        &self.top_dir
+    }
+
+    /// The content below the top directory.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// How the archive was compressed (and how [`Archive::write`] compresses).
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+}
+
+/// GNU style if the archive already uses GNU long names or a GNU-format
+/// header as template; PAX otherwise (what POSIX and modern tars write).
+fn long_names(tar: &[u8], members: &[Member], template: usize) -> LongNames {
+    let exts = members.iter().flat_map(|m| m.exts.iter());
+    let mut pax = members.iter().any(|m| matches!(m.kind, Kind::Global));
+    for ext in exts {
+        match ext.kind {
+            ExtKind::LongName | ExtKind::LongLink => return LongNames::Gnu,
+            ExtKind::Pax => pax = true,
+        }
+    }
+    let is_gnu_header = members
+        .get(template)
+        .and_then(|m| tar.get(m.header + 257..m.header + 265))
+        == Some(b"ustar  \0".as_slice());
+    if !pax && is_gnu_header {
+        LongNames::Gnu
+    } else {
+        LongNames::Pax
+    }
+}
+
+/// Decompress all of `compressed`, stopping as soon as the output passes
+/// the unpacked limit or the ratio limit. The data is read to the end of
+/// the compressed stream so that a truncated or corrupt trailer (CRC,
+/// length) is noticed even if the tar inside looks complete.
+fn decompress(
+    name: &str,
+    compression: Compression,
+    compressed: &[u8],
+    limits: &Limits,
+) -> Result<Vec<u8>, Error> {
+    let by_ratio = limits
+        .max_ratio
+        .saturating_mul(compressed.len() as u64)
+        .max(limits.ratio_free_bytes);
+    let cap = limits.max_unpacked_bytes.min(by_ratio);
+    // Multi-member decoders: pigz and pbzip2 write several streams, and
+    // reading only the first would silently drop the rest of the archive.
+    let reader: Box<dyn Read + '_> = match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
+    };
+    // Most dists compress 4-10 times; start there to avoid regrowth, but
+    // never reserve more than the cap on the attacker's say-so.
+    let guess = (compressed.len() as u64).saturating_mul(6).min(cap);
+    let mut out = Vec::with_capacity(usize::try_from(guess).unwrap_or(0));
+    let result = reader.take(cap.saturating_add(1)).read_to_end(&mut out);
+    let fail = |problem, out: &[u8]| Error::Input {
+        input: name.to_string(),
+        problem,
+        near: last_entry(out),
+    };
+    match result {
+        Ok(_) if out.len() as u64 > cap => {
+            let problem = if cap == limits.max_unpacked_bytes {
+                InputProblem::UnpackedTooLarge {
+                    limit: limits.max_unpacked_bytes,
+                }
+            } else {
+                InputProblem::RatioTooHigh {
+                    ratio: limits.max_ratio,
+                }
+            };
+            Err(fail(problem, &out))
+        }
+        Ok(_) => Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(fail(InputProblem::CompressedTruncated, &out))
+        }
+        Err(e) => Err(fail(InputProblem::CompressedCorrupt(e.to_string()), &out)),
+    }
+}
+
+/// The name of the last member whose header is in `tar`, for messages
+/// about a stream that stopped (or was stopped) part-way. Best effort.
+fn last_entry(tar: &[u8]) -> Option<String> {
+    let mut pos = 0;
+    let mut last = None;
+    let mut long: Option<Vec<u8>> = None;
+    while let Some(block) = tar.get(pos..pos + BLOCK) {
+        if block.iter().all(|&b| b == 0) {
+            break;
+        }
+        let header = to_header(block)?;
+        let size = usize::try_from(header.entry_size().ok()?).ok()?;
+        let data = tar.get(pos + BLOCK..).unwrap_or_default();
+        match block[156] {
+            b'L' => long = data.get(..size).map(|d| trim_nul(d).to_vec()),
+            b'x' => {
+                long = data
+                    .get(..size)
+                    .and_then(pax_records)
+                    .and_then(|r| r.into_iter().find(|(k, _)| *k == b"path"))
+                    .map(|(_, v)| v.to_vec())
+            }
+            b'K' | b'g' => {}
+            _ => {
+                let name = long.take().unwrap_or_else(|| header.path_bytes().to_vec());
+                last = Some(show(&name));
+            }
+        }
+        pos = (pos + BLOCK).checked_add(padded(size)?)?;
+    }
+    last
+}
+
+/// A header block as a [`tar::Header`] (copied: 512 bytes).
+pub(super) fn to_header(block: &[u8]) -> Option<tar::Header> {
+    let bytes: &[u8; BLOCK] = block.try_into().ok()?;
+    let mut header = tar::Header::new_old();
+    *header.as_mut_bytes() = *bytes;
+    Some(header)
+}
+
+/// Up to the first NUL (GNU long names end with one).
+fn trim_nul(data: &[u8]) -> &[u8] {
+    data.iter()
+        .position(|&b| b == 0)
+        .map_or(data, |end| &data[..end])
+}
+
+/// Parse PAX records (`"%d %s=%s\n"`, the length counting the whole
+/// record) strictly by their lengths, as POSIX requires: a value may
+/// contain newlines. `None` if any record is malformed.
+pub(super) fn pax_records(data: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut records = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = rest.iter().position(|&b| b == b' ')?;
+        let digits = &rest[..space];
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        if len <= space + 2 || len > rest.len() || rest[len - 1] != b'\n' {
+            return None;
+        }
+        let kv = &rest[space + 1..len - 1];
+        let eq = kv.iter().position(|&b| b == b'=')?;
+        if eq == 0 {
+            return None;
+        }
+        records.push((&kv[..eq], &kv[eq + 1..]));
+        rest = &rest[len..];
+    }
+    Some(records)
+}
+
+/// The header checksum: GNU tar accepts both the unsigned and the
+/// (historical) signed byte sum, and so do we.
+fn checksum_ok(block: &[u8], stored: u32) -> bool {
+    let mut unsigned: u32 = 0;
+    let mut signed: i64 = 0;
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += u32::from(b);
+        signed += i64::from(b as i8);
+    }
+    unsigned == stored || signed == i64::from(stored)
+}
+
+/// Extension data seen since the last member, waiting for its member.
+#[derive(Default)]
+struct Pending<'a> {
+    start: Option<usize>,
+    exts: Vec<Ext>,
+    long_name: Option<&'a [u8]>,
+    long_link: Option<&'a [u8]>,
+    pax: bool,
+    pax_path: Option<&'a [u8]>,
+    pax_linkpath: Option<&'a [u8]>,
+    pax_size: Option<u64>,
+}
+
+/// What the walk found.
+struct Walked {
+    members: Vec<Member>,
+    members_end: usize,
+    top_dir: String,
+    tree: Tree,
+}
+
+/// Walk every member of `tar`, refusing at the first hostile one.
+fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
+    let refuse = |entry: &[u8], problem: EntryProblem| Error::Entry {
+        input: name.to_string(),
+        entry: show(entry),
+        problem,
+    };
+    let mut members = Vec::new();
+    let mut pending = Pending::default();
+    let mut top: Option<String> = None;
+    let mut tree = Tree::default();
+    // Paths of regular-file members: the only valid hard-link targets.
+    let mut regular: HashSet<InTreePath> = HashSet::new();
+    let mut seen: HashSet<InTreePath> = HashSet::new();
+    let mut top_seen = false;
+    // Logical members so far: a PAX or GNU extension block is part of its
+    // member, so the limit means the same for every archiver.
+    let mut entries = 0usize;
+    let mut pos = 0usize;
+    let members_end = loop {
+        // A stream that ends without the two zero blocks is accepted:
+        // the compressed stream's own checksum already proved it whole,
+        // and several old archivers omit them.
+        let Some(rest) = tar.get(pos..).filter(|r| !r.is_empty()) else {
+            break pos;
+        };
+        let Some(block) = rest.get(..BLOCK) else {
+            if rest.iter().all(|&b| b == 0) {
+                break pos;
+            }
+            return Err(Error::Input {
+                input: name.to_string(),
+                problem: InputProblem::TarTruncated,
+                near: last_entry(tar),
+            });
+        };
+        if block.iter().all(|&b| b == 0) {
+            // End of archive. Only zero padding may follow: anything else
+            // is data some other tool (with ignore-zeros) would unpack.
+            if !rest.iter().all(|&b| b == 0) {
+                return Err(Error::Input {
+                    input: name.to_string(),
+                    problem: InputProblem::TrailingGarbage,
+                    near: None,
+                });
+            }
+            break pos;
+        }
+        let header = to_header(block)
+            .ok_or_else(|| refuse(b"?", EntryProblem::CorruptHeader("short block".into())))?;
+        let header_name = header.path_bytes().into_owned();
+        let shown_name = |p: &Pending<'_>| -> Vec<u8> {
+            p.pax_path
+                .or(p.long_name)
+                .map_or_else(|| header_name.clone(), <[u8]>::to_vec)
+        };
+        let corrupt =
+            |e: std::io::Error| refuse(&header_name, EntryProblem::CorruptHeader(e.to_string()));
+        let stored = header.cksum().map_err(corrupt)?;
+        if !checksum_ok(block, stored) {
+            return Err(refuse(
+                &header_name,
+                EntryProblem::CorruptHeader("checksum mismatch".into()),
+            ));
+        }
+        // The member's span must lie wholly inside the buffer, padding
+        // included: a member cut short is the "truncated tar" attack, where
+        // tools that pad with zeros and tools that stop see different files.
+        let size64 = header.entry_size().map_err(corrupt)?;
+        let data = pos + BLOCK;
+        let (size, end) = match usize::try_from(size64)
+            .ok()
+            .and_then(|size| Some((size, data.checked_add(padded(size)?)?)))
+        {
+            Some((size, end)) if end <= tar.len() => (size, end),
+            _ => return Err(refuse(&shown_name(&pending), EntryProblem::Truncated)),
+        };
+        let body = &tar[data..data + size];
+        let typeflag = block[156];
+
+        // Extension blocks: remember what they say about the next member.
+        if matches!(typeflag, b'L' | b'K' | b'x' | b'g') && size64 > limits.max_extension_bytes {
+            return Err(refuse(
+                &header_name,
+                EntryProblem::ExtensionTooLarge {
+                    limit: limits.max_extension_bytes,
+                },
+            ));
+        }
+        match typeflag {
+            b'L' | b'K' => {
+                let (slot, kind) = if typeflag == b'L' {
+                    (&mut pending.long_name, ExtKind::LongName)
+                } else {
+                    (&mut pending.long_link, ExtKind::LongLink)
+                };
+                if slot.is_some() {
+                    return Err(refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("two GNU long names for one entry"),
+                    ));
+                }
+                *slot = Some(trim_nul(body));
+                pending.start.get_or_insert(pos);
+                pending.exts.push(Ext {
+                    kind,
+                    header: pos,
+                    size,
+                });
+                pos = end;
+                continue;
+            }
+            b'x' => {
+                if pending.pax {
+                    return Err(refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("two PAX headers for one entry"),
+                    ));
+                }
+                let records = pax_records(body).ok_or_else(|| {
+                    refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("malformed PAX record"),
+                    )
+                })?;
+                for (key, value) in records {
+                    let bad = |why| refuse(&header_name, EntryProblem::BadExtension(why));
+                    match key {
+                        b"path" | b"linkpath" => {
+                            let slot = if key == b"path" {
+                                &mut pending.pax_path
+                            } else {
+                                &mut pending.pax_linkpath
+                            };
+                            if slot.replace(value).is_some() {
+                                return Err(bad("a PAX path record appears twice"));
+                            }
+                        }
+                        b"size" => {
+                            let parsed = std::str::from_utf8(value)
+                                .ok()
+                                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .ok_or_else(|| bad("a PAX size record is not a number"))?;
+                            if pending.pax_size.replace(parsed).is_some() {
+                                return Err(bad("a PAX size record appears twice"));
+                            }
+                        }
+                        k if k.starts_with(b"GNU.sparse.") => {
+                            return Err(bad("GNU sparse files are not supported"));
+                        }
+                        _ => {}
+                    }
+                }
+                pending.pax = true;
+                pending.start.get_or_insert(pos);
+                pending.exts.push(Ext {
+                    kind: ExtKind::Pax,
+                    header: pos,
+                    size,
+                });
+                pos = end;
+                continue;
+            }
+            b'g' => {
+                if pending.start.is_some() {
+                    return Err(refuse(
+                        &header_name,
+                        EntryProblem::BadExtension(
+                            "a global header sits between an extended header and its entry",
+                        ),
+                    ));
+                }
+                // Readers disagree on whether a global path or size applies
+                // to the following members; refuse rather than guess.
+                let records = pax_records(body).ok_or_else(|| {
+                    refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("malformed PAX record"),
+                    )
+                })?;
+                if records.iter().any(|(k, _)| {
+                    matches!(*k, b"path" | b"linkpath" | b"size") || k.starts_with(b"GNU.sparse.")
+                }) {
+                    return Err(refuse(
+                        &header_name,
+                        EntryProblem::BadExtension("a global header sets a path or size"),
+                    ));
+                }
+                entries += 1;
+                if entries > limits.max_entries {
+                    return Err(refuse(
+                        &header_name,
+                        EntryProblem::TooManyEntries {
+                            limit: limits.max_entries,
+                        },
+                    ));
+                }
+                members.push(Member {
+                    start: pos,
+                    header: pos,
+                    end,
+                    exts: Vec::new(),
+                    kind: Kind::Global,
+                });
+                pos = end;
+                continue;
+            }
+            _ => {}
+        }
+
+        // A member proper. Its name comes from PAX, else GNU, else the header.
+        let full_raw = shown_name(&pending);
+        let problem = |p| refuse(&full_raw, p);
+        entries += 1;
+        if entries > limits.max_entries {
+            return Err(problem(EntryProblem::TooManyEntries {
+                limit: limits.max_entries,
+            }));
+        }
+        if pending.pax_path.is_some() && pending.long_name.is_some()
+            || pending.pax_linkpath.is_some() && pending.long_link.is_some()
+        {
+            return Err(problem(EntryProblem::BadExtension(
+                "both a PAX record and a GNU long name give the name",
+            )));
+        }
+        // tar-rs, GNU tar and libarchive disagree on which size wins when
+        // they differ; a member whose size depends on the reader is refused.
+        if pending.pax_size.is_some_and(|s| s != size64) {
+            return Err(problem(EntryProblem::BadExtension(
+                "the PAX size record disagrees with the header",
+            )));
+        }
+        // Non-UTF-8 names cannot become an `InTreePath`, and a patch could
+        // not name them anyway; CPAN's own tools expect UTF-8 or ASCII.
+        let full = std::str::from_utf8(&full_raw).map_err(|_| problem(EntryProblem::NotUtf8))?;
+        #[derive(PartialEq)]
+        enum T {
+            File,
+            Dir,
+            Symlink,
+            HardLink,
+        }
+        let t = match typeflag {
+            // Old (v7) archivers mark directories by a trailing slash only.
+            b'0' | 0 | b'7' if full.ends_with('/') => T::Dir,
+            b'0' | 0 | b'7' => T::File,
+            b'5' => T::Dir,
+            b'2' => T::Symlink,
+            b'1' => T::HardLink,
+            b'3' | b'4' => return Err(problem(EntryProblem::Device)),
+            b'6' => return Err(problem(EntryProblem::Fifo)),
+            other => return Err(problem(EntryProblem::UnsupportedType(char::from(other)))),
+        };
+        // Readers differ on whether a link or directory's data is skipped;
+        // refusing non-zero sizes keeps every reader on the same block.
+        if t != T::File && size != 0 {
+            return Err(problem(EntryProblem::DataOnNonFile { size: size64 }));
+        }
+        if t == T::File && size64 > limits.max_file_bytes {
+            return Err(problem(EntryProblem::FileTooLarge {
+                limit: limits.max_file_bytes,
+            }));
+        }
+        // The whole name must be a safe relative path (no root, no `..`,
+        // no control characters) before its first component is taken as
+        // the top directory: `Foo/../../x` must fail here, not later.
+        let path = match InTreePath::parse(full) {
+            Ok(path) => path,
+            // `tar -C dir -cf x.tar .` writes a `./` entry first. It names
+            // nothing new, so it is kept as is and otherwise ignored.
+            Err(PathError::Empty) if t == T::Dir => {
+                members.push(Member {
+                    start: pending.start.unwrap_or(pos),
+                    header: pos,
+                    end,
+                    exts: std::mem::take(&mut pending.exts),
+                    kind: Kind::Unnamed,
+                });
+                pending = Pending::default();
+                pos = end;
+                continue;
+            }
+            Err(e) => return Err(problem(EntryProblem::Path(e))),
+        };
+        let (first, rest) = match path.as_str().split_once('/') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (path.as_str(), None),
+        };
+        // Only directories may sit at the top level: a file there would
+        // land beside the distribution, outside the directory we patch.
+        if rest.is_none() && t != T::Dir {
+            return Err(problem(EntryProblem::TopLevel));
+        }
+        match &top {
+            None => top = Some(first.to_string()),
+            Some(t) if t != first => {
+                return Err(problem(EntryProblem::SecondTopDir { top: t.clone() }))
+            }
+            Some(_) => {}
+        }
+        let kind = match rest {
+            None => {
+                if std::mem::replace(&mut top_seen, true) {
+                    return Err(problem(EntryProblem::Duplicate));
+                }
+                Kind::TopDir
+            }
+            Some(rest) => {
+                let p = InTreePath::parse(rest).map_err(|e| problem(EntryProblem::Path(e)))?;
+                // Compared after normalisation, so `a//b` and `./a/b`
+                // count as the same path as `a/b`.
+                if !seen.insert(p.clone()) {
+                    return Err(problem(EntryProblem::Duplicate));
+                }
+                let link_raw: Vec<u8> = pending.pax_linkpath.or(pending.long_link).map_or_else(
+                    || {
+                        header
+                            .link_name_bytes()
+                            .map(Cow::into_owned)
+                            .unwrap_or_default()
+                    },
+                    <[u8]>::to_vec,
+                );
+                match t {
+                    T::Dir => {
+                        tree.dirs.insert(p.clone());
+                        Kind::Dir(p)
+                    }
+                    T::File => {
+                        let mode = header.mode().map_err(corrupt)? & 0o7777;
+                        tree.files.insert(
+                            p.clone(),
+                            FileEntry {
+                                data: body.to_vec(),
+                                mode,
+                            },
+                        );
+                        regular.insert(p.clone());
+                        Kind::File(p)
+                    }
+                    T::Symlink => {
+                        // Checked in `check_layout`, once every symlink is
+                        // known (a target may pass through a later one).
+                        let target = String::from_utf8(link_raw).map_err(|e| {
+                            problem(EntryProblem::SymlinkBadTarget {
+                                target: show(e.as_bytes()),
+                            })
+                        })?;
+                        tree.symlinks.insert(p.clone(), target);
+                        Kind::Symlink(p)
+                    }
+                    T::HardLink => {
+                        // Hard-link targets are archive names (with the top
+                        // directory), not relative to the link. Only an
+                        // *earlier regular* member is accepted, so the
+                        // content is known now and links cannot chain.
+                        let bad = || {
+                            problem(EntryProblem::HardLinkBad {
+                                target: show(&link_raw),
+                            })
+                        };
+                        let target = std::str::from_utf8(&link_raw)
+                            .ok()
+                            .and_then(|s| InTreePath::parse(s).ok())
+                            .and_then(|t| {
+                                let (first, rest) = t.as_str().split_once('/')?;
+                                if Some(first) != top.as_deref() {
+                                    return None;
+                                }
+                                InTreePath::parse(rest).ok()
+                            })
+                            .filter(|t| regular.contains(t))
+                            .ok_or_else(bad)?;
+                        let content = tree.files.get(&target).cloned().ok_or_else(bad)?;
+                        tree.files.insert(p.clone(), content);
+                        Kind::HardLink(p, target)
+                    }
+                }
+            }
+        };
+        members.push(Member {
+            start: pending.start.unwrap_or(pos),
+            header: pos,
+            end,
+            exts: std::mem::take(&mut pending.exts),
+            kind,
+        });
+        pending = Pending::default();
+        pos = end;
+    };
+    if let Some(start) = pending.start {
+        let raw = tar
+            .get(start..start + BLOCK)
+            .and_then(to_header)
+            .map(|h| h.path_bytes().into_owned())
+            .unwrap_or_default();
+        return Err(refuse(
+            &raw,
+            EntryProblem::BadExtension("an extended header has no entry after it"),
+        ));
+    }
+    let top_dir = top.ok_or_else(|| Error::Input {
+        input: name.to_string(),
+        problem: InputProblem::Empty,
+        near: None,
+    })?;
+    check_layout(name, &top_dir, &members, &tree)?;
+    Ok(Walked {
+        members,
+        members_end,
+        top_dir,
+        tree,
+    })
+}
+
+/// Checks that need the whole archive: nothing below a file or symlink
+/// (else unpacking writes through the link), and symlinks stay inside.
+fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Result<(), Error> {
+    let non_dirs: BTreeSet<&str> = tree
+        .files
+        .keys()
+        .chain(tree.symlinks.keys())
+        .map(InTreePath::as_str)
+        .collect();
+    for member in members {
+        let path = match &member.kind {
+            Kind::Dir(p) | Kind::File(p) | Kind::Symlink(p) | Kind::HardLink(p, _) => p,
+            Kind::Global | Kind::TopDir | Kind::Unnamed => continue,
+        };
+        let refuse = |problem| Error::Entry {
+            input: name.to_string(),
+            entry: show(format!("{top}/{path}").as_bytes()),
+            problem,
+        };
+        if ancestors(path).any(|a| non_dirs.contains(a)) {
+            return Err(refuse(EntryProblem::BelowNonDir));
+        }
+        if let Some(target) = tree.symlinks.get(path) {
+            check_symlink(path, target, |p| {
+                InTreePath::parse(p).is_ok_and(|p| tree.symlinks.contains_key(&p))
+            })
+            .map_err(refuse)?;
+        }
+    }
+    Ok(())
+}

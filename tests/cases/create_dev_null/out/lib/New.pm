@@ -1,0 +1,3 @@
+package New;
+1;
+__END__

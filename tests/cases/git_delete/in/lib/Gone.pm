@@ -1,0 +1,2 @@
+package Gone;
+1;

@@ -1,0 +1,14 @@
+//! End-to-end tests of the `patchkit` binary: every test runs the real
+//! binary (`CARGO_BIN_EXE_patchkit`) on tarballs, directories and patch
+//! repositories that the test builds in a temporary directory. Helpers live
+//! in `support/`; one module per command, plus `security` for refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test helpers are `pub` for the sibling modules of this one binary.
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod apply;
+mod check;
+mod reference;
+mod security;
