@@ -55,6 +55,13 @@ fn applies_a_series_in_order_and_writes_the_record() {
     assert!(out.stdout.contains("2 patches applied"), "{}", out.stdout);
     let files = tarball_files(&env.path("out/Foo-Bar-1.5.tar.gz"));
     assert_eq!(files["Foo-Bar-1.5/lib/Foo.pm"].0, FOO_PM_FIXED2.as_bytes());
+    // The output is an ordinary file, not a private temporary one.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.path("out/Foo-Bar-1.5.tar.gz"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
     // The record: applied.json lists both, in order, with the final sha256.
     let applied: serde_json::Value =
         serde_json::from_slice(&files["Foo-Bar-1.5/.patchkit/applied.json"].0).unwrap();

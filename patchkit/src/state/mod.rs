@@ -59,9 +59,7 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), E
     tmp.write_all(data)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("write", tmp.path(), e))?;
-    if let Some(mode) = mode {
-        set_mode(tmp.path(), mode)?;
-    }
+    set_mode(tmp.path(), mode.unwrap_or(0o644))?;
     tmp.persist(path)
         .map_err(|e| Error::io("rename into place", path, e.error))?;
     Ok(())
