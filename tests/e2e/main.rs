@@ -9,6 +9,7 @@
 mod support;
 
 mod apply;
+mod attacks;
 mod check;
 mod reference;
 mod security;

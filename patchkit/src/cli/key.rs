@@ -61,9 +61,8 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
                 )));
             }
             if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    crate::state::Error::io("create directory", dir, e)
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| crate::state::Error::io("create directory", dir, e))?;
             }
             let key = SigningKey::generate();
             key.write_pem(&private)?;

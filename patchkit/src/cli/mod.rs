@@ -227,7 +227,11 @@ fn signed_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
     let now = chrono::Utc::now();
     if let Some(path) = &repo.bundle {
         let b = bundle::open(path)?;
-        let root = repo.root.as_deref().map(signed::read_pinned_root).transpose()?;
+        let root = repo
+            .root
+            .as_deref()
+            .map(signed::read_pinned_root)
+            .transpose()?;
         // Without --root, the home's repository of the bundle's name (or
         // --repo) pins it.
         let home_repo = match (&root, &repo.repo) {
@@ -237,7 +241,14 @@ fn signed_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
                 .ok()
                 .map(|c| c.name),
         };
-        let loaded = bundle::verify(&b, path, root.as_deref(), &ctx.home, home_repo.as_deref(), now)?;
+        let loaded = bundle::verify(
+            &b,
+            path,
+            root.as_deref(),
+            &ctx.home,
+            home_repo.as_deref(),
+            now,
+        )?;
         output::notice(&format!(
             "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
              its freshness is as of that time, not now",
@@ -255,7 +266,11 @@ fn signed_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
     let loaded = signed::load_cached(&ctx.home, &name, now)?;
     if repo.offline {
         let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
-            format!("{} ({})", crate::repo::tuf::metadata::tuf_time::format(&t), age_text(now, t))
+            format!(
+                "{} ({})",
+                crate::repo::tuf::metadata::tuf_time::format(&t),
+                age_text(now, t)
+            )
         });
         output::notice(&format!(
             "offline: using the verified cache of repository {name}, last updated {when}"

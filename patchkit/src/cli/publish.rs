@@ -62,7 +62,9 @@ fn parse_lifetime(s: &str) -> Result<TimeDelta, String> {
         _ => None,
     }
     .filter(|s| *s <= 100 * 365 * 86_400)
-    .ok_or_else(|| format!("{s:?} is not a lifetime like 30, 30d, 12h, 15m or 10s (at most 100 years)"))?;
+    .ok_or_else(|| {
+        format!("{s:?} is not a lifetime like 30, 30d, 12h, 15m or 10s (at most 100 years)")
+    })?;
     Ok(TimeDelta::seconds(seconds))
 }
 
