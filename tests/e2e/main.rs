@@ -10,6 +10,10 @@ mod support;
 
 mod apply;
 mod attacks;
+mod bundle;
 mod check;
+mod publish;
 mod reference;
+mod repo;
 mod security;
+mod update;
