@@ -81,7 +81,7 @@ pub enum Command {
     /// OUT/targets/ (static files for any web server, CDN or mirror). A
     /// role gets a new version only when its content changed, it nears
     /// expiry, or its keys changed. Rotating root: list the new root keys
-    /// in KEYS.toml and the old ones under [root] previous = [...].
+    /// in KEYS.toml and the old ones under `[root] previous = [...]`.
     Publish(publish::PublishArgs),
     /// Configure the signed repositories this home trusts.
     #[command(subcommand)]

@@ -344,9 +344,9 @@ pub fn verify(
         }
     }
     let name = &bundle.description.repository;
-    let (_staging, report, files) =
+    let verified =
         signed::verify_in_staging(name, &trusted, scratch.path(), bundle, bundle.created)?;
-    let catalog = signed::catalog_of(name, report.targets_version, &files)?;
+    let catalog = signed::catalog_of(name, verified.report.targets_version, &verified.files)?;
     Ok(Loaded {
         catalog,
         as_of: Some(bundle.created),

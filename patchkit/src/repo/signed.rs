@@ -546,15 +546,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
 }
 
 /// Runs the client in a staging copy of `trusted` and fetches every target
-/// into it; returns the staging dir (deleted on drop), the report and the
-/// targets' bytes.
+/// into it.
 pub(crate) fn verify_in_staging(
     name: &str,
     trusted: &Path,
     scratch_parent: &Path,
     transport: &dyn Transport,
     now: DateTime<Utc>,
-) -> Result<(tempfile::TempDir, UpdateReport, BTreeMap<String, Vec<u8>>), Error> {
+) -> Result<Verified, Error> {
     std::fs::create_dir_all(scratch_parent)
         .map_err(|e| state::Error::io("create directory", scratch_parent, e))?;
     let staging = tempfile::Builder::new()
@@ -573,7 +572,25 @@ pub(crate) fn verify_in_staging(
         let bytes = report.fetch_target(transport, target).map_err(verify)?;
         files.insert(target.clone(), bytes);
     }
-    Ok((staging, report, files))
+    Ok(Verified {
+        staging,
+        report,
+        files,
+    })
+}
+
+/// A chain verified in a staging directory (deleted on drop), and every
+/// target's bytes.
+pub(crate) struct Verified {
+    staging: tempfile::TempDir,
+    pub(crate) report: UpdateReport,
+    pub(crate) files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Verified {
+    fn staging_path(&self) -> &Path {
+        self.staging.path()
+    }
 }
 
 fn status_of(report: &UpdateReport, now: DateTime<Utc>) -> Status {
@@ -607,7 +624,9 @@ pub fn update(
         inner: transport,
         roots: RefCell::new(BTreeMap::new()),
     };
-    let (staging, report, files) = verify_in_staging(name, &trusted, &dir, &recorder, now)?;
+    let verified = verify_in_staging(name, &trusted, &dir, &recorder, now)?;
+    let (report, files) = (&verified.report, &verified.files);
+    let staging = verified.staging_path();
 
     // Commit. Roots of the chain first (history only), then target files,
     // then the metadata in the order the client writes it, timestamp last.
@@ -633,12 +652,12 @@ pub fn update(
         "timestamp.json",
     ] {
         if report.updated.contains(&file) {
-            let src = staging.path().join(file);
+            let src = staging.join(file);
             let bytes = std::fs::read(&src).map_err(|e| state::Error::io("read", &src, e))?;
             write_atomic(&trusted.join(file), &bytes, None)?;
         }
     }
-    let after = status_of(&report, now);
+    let after = status_of(report, now);
     write_toml(&dir.join("status.toml"), &after)?;
     Ok(UpdateOutcome {
         name: name.to_string(),
@@ -669,8 +688,8 @@ pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<Loaded
     let transport = CacheTransport {
         trusted: trusted.clone(),
     };
-    let (_staging, report, files) = verify_in_staging(name, &trusted, &dir, &transport, now)
-        .map_err(|e| match e {
+    let verified =
+        verify_in_staging(name, &trusted, &dir, &transport, now).map_err(|e| match e {
             Error::Verify {
                 repo,
                 source: VerifyError::Expired { role, expires },
@@ -681,7 +700,7 @@ pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<Loaded
             },
             e => e,
         })?;
-    let catalog = catalog_of(name, report.targets_version, &files)?;
+    let catalog = catalog_of(name, verified.report.targets_version, &verified.files)?;
     let as_of = status
         .as_ref()
         .and_then(|s| tuf_time::parse(&s.last_update));
