@@ -24,6 +24,18 @@ pub enum Error {
     /// The home directory or a state file.
     #[error(transparent)]
     State(#[from] state::Error),
+    /// A signed repository: configuration, verification, freshness.
+    #[error(transparent)]
+    Signed(#[from] repo::signed::Error),
+    /// Publishing a signed repository.
+    #[error(transparent)]
+    Publish(#[from] repo::tuf::publish::PublishError),
+    /// `KEYS.toml`.
+    #[error(transparent)]
+    Keyring(#[from] repo::tuf::keyring::KeyringError),
+    /// A key file.
+    #[error(transparent)]
+    Key(#[from] patchkit_signing::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -38,6 +50,10 @@ impl Error {
             Error::Source(_) => 2,
             Error::State(_) => 1,
             Error::Output(_) => 1,
+            Error::Signed(e) => e.exit_code(),
+            Error::Publish(_) => 1,
+            Error::Keyring(_) => 2,
+            Error::Key(_) => 2,
         }
     }
 }

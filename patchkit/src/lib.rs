@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cli;
 pub mod dist;
 pub mod error;
+pub mod network;
 pub mod patch;
 pub mod repo;
 pub mod state;

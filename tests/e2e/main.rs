@@ -9,6 +9,11 @@
 mod support;
 
 mod apply;
+mod attacks;
+mod bundle;
 mod check;
+mod publish;
 mod reference;
+mod repo;
 mod security;
+mod update;

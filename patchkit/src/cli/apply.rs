@@ -18,7 +18,7 @@ pub(super) fn run(
     out: Option<&Path>,
     mode: Mode,
 ) -> Result<i32, Error> {
-    let catalog = load_catalog(&args.repo)?;
+    let catalog = load_catalog(ctx, &args.repo)?;
     let targets: Vec<Target> = args.targets.iter().map(|p| Target::classify(p)).collect();
     if mode == Mode::Apply
         && out.is_none()

@@ -4,8 +4,13 @@
 //! `cli/` writes to stdout or stderr.
 
 mod apply;
+mod bundle;
+mod key;
 pub mod output;
+mod publish;
 pub mod reference;
+mod repo;
+mod update;
 
 use std::path::PathBuf;
 
@@ -61,6 +66,39 @@ pub enum Command {
     /// fails, nothing of that target is written. Each target gets its own
     /// line; one failure does not stop the others.
     Apply(ApplyArgs),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Add one signature to a staged metadata file (threshold signing).
+    ///
+    /// When a role needs more signatures than the keys one maintainer
+    /// holds, `publish` stages the file under OUT/staged/ and prints its
+    /// path. Each other key holder signs it with this command; the next
+    /// `publish` picks it up once the threshold is met.
+    Sign(key::SignArgs),
+    /// Build or update the signed repository (TUF 1.0) from a source tree.
+    ///
+    /// Validates every record first, then writes OUT/metadata/ and
+    /// OUT/targets/ (static files for any web server, CDN or mirror). A
+    /// role gets a new version only when its content changed, it nears
+    /// expiry, or its keys changed. Rotating root: list the new root keys
+    /// in KEYS.toml and the old ones under `[root] previous = [...]`.
+    Publish(publish::PublishArgs),
+    /// Configure the signed repositories this home trusts.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
+    /// Fetch and verify the latest metadata and patches of one or every
+    /// configured repository.
+    ///
+    /// Follows root rotations, checks signatures against thresholds,
+    /// versions (no rollback), expiry, lengths and hashes, then downloads
+    /// every patch. A refused update leaves the trusted state exactly as it
+    /// was and names the role and the check (exit 3; 1 when the repository
+    /// cannot be reached).
+    Update(update::UpdateArgs),
+    /// Carry a verified repository to machines without network access.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -77,6 +115,26 @@ pub struct RepoArgs {
     /// (hunks may still move; the offset is reported).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fuzz: usize,
+
+    /// The signed repository to use (default: the only one configured).
+    #[arg(long, value_name = "NAME", conflicts_with = "source")]
+    pub repo: Option<String>,
+
+    /// Do not contact the repository: use the verified cache from the last
+    /// `patchkit update` (verified again; refused once expired). Says how
+    /// old the data is.
+    #[arg(long, conflicts_with_all = ["source", "bundle"])]
+    pub offline: bool,
+
+    /// Use a bundle file made by `patchkit bundle create` instead of the
+    /// network, verified against --root ROOT.json (or the configured
+    /// repository's trusted root) as of the time it was made.
+    #[arg(long, value_name = "FILE", conflicts_with = "source")]
+    pub bundle: Option<PathBuf>,
+
+    /// With --bundle: the pinned root to verify the bundle against.
+    #[arg(long, value_name = "ROOT.json", requires = "bundle")]
+    pub root: Option<PathBuf>,
 }
 
 /// Arguments of `check`.
@@ -137,11 +195,20 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             args.out.as_deref(),
             crate::apply::Mode::Apply,
         ),
+        Command::Key(cmd) => key::run(&ctx, &cmd),
+        Command::Sign(args) => key::sign(&ctx, &args),
+        Command::Publish(args) => publish::run(&ctx, &args),
+        Command::Repo(cmd) => repo::run(&ctx, &cmd),
+        Command::Update(args) => update::run(&ctx, &args),
+        Command::Bundle(cmd) => bundle::run(&ctx, &cmd),
     }
 }
 
-/// Load the catalog the repository options name.
-pub(crate) fn load_catalog(repo: &RepoArgs) -> Result<Catalog, Error> {
+/// Load the catalog the repository options name: `--source` (unsigned,
+/// loudly), `--bundle` (verified as of its making), `--offline` (the
+/// verified cache), else the configured repository, updated first. Every
+/// client command (check, apply, audit) goes through here.
+pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
     match &repo.source {
         Some(dir) => {
             output::unsigned_banner(dir);
@@ -151,10 +218,79 @@ pub(crate) fn load_catalog(repo: &RepoArgs) -> Result<Catalog, Error> {
             }
             Ok(catalog)
         }
-        None => Err(Error::Usage(
-            "no verified repository is configured yet: pass --source DIR to use an unsigned \
-             source tree"
-                .into(),
-        )),
+        None => signed_catalog(ctx, repo),
     }
+}
+
+/// The signed branch of [`load_catalog`].
+fn signed_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
+    use crate::repo::{bundle, signed};
+    let now = chrono::Utc::now();
+    if let Some(path) = &repo.bundle {
+        let b = bundle::open(path)?;
+        let root = repo
+            .root
+            .as_deref()
+            .map(signed::read_pinned_root)
+            .transpose()?;
+        // Without --root, the home's repository of the bundle's name (or
+        // --repo) pins it.
+        let home_repo = match (&root, &repo.repo) {
+            (Some(_), _) => None,
+            (None, Some(n)) => Some(signed::choose(&ctx.home, Some(n))?),
+            (None, None) => signed::config(&ctx.home, &b.description.repository)
+                .ok()
+                .map(|c| c.name),
+        };
+        let loaded = bundle::verify(
+            &b,
+            path,
+            root.as_deref(),
+            &ctx.home,
+            home_repo.as_deref(),
+            now,
+        )?;
+        output::notice(&format!(
+            "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
+             its freshness is as of that time, not now",
+            path.display(),
+            b.description.repository,
+            b.description.created,
+            age_text(now, b.created),
+        ));
+        return Ok(loaded.catalog);
+    }
+    let name = signed::choose(&ctx.home, repo.repo.as_deref())?;
+    if !repo.offline {
+        update::update_one(ctx, &name)?;
+    }
+    let loaded = signed::load_cached(&ctx.home, &name, now)?;
+    if repo.offline {
+        let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
+            format!(
+                "{} ({})",
+                crate::repo::tuf::metadata::tuf_time::format(&t),
+                age_text(now, t)
+            )
+        });
+        output::notice(&format!(
+            "offline: using the verified cache of repository {name}, last updated {when}"
+        ));
+    }
+    Ok(loaded.catalog)
+}
+
+/// "3 days ago", "5 hours ago", "just now".
+fn age_text(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (now - then).num_seconds();
+    if secs < 0 {
+        return "in the future".into();
+    }
+    let (n, unit) = match secs {
+        0..=59 => return "less than a minute ago".into(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
 }

@@ -14,6 +14,30 @@ pub fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
 
+/// An error line on stderr (for failures that do not end the command).
+pub fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// A notice on stderr (freshness of verified data, progress).
+pub fn notice(message: &str) {
+    eprintln!("{message}");
+}
+
+/// Print a command's report: `doc` as one JSON document with `--json`,
+/// else `text` (one line or more) on stdout.
+pub fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if json_out {
+        serde_json::to_writer_pretty(&mut out, doc)?;
+    } else {
+        out.write_all(text.as_bytes())?;
+    }
+    writeln!(out)?;
+    out.flush()
+}
+
 /// The loud notice that an unsigned source tree is in use (stderr, every
 /// time, like tuftool's --allow-expired-repo warning).
 pub fn unsigned_banner(dir: &Path) {

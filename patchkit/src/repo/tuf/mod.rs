@@ -19,6 +19,7 @@
 //! from `patchkit-signing` (DESIGN.md "Crypto stays in `signing/`").
 
 pub mod client;
+pub mod keyring;
 pub mod metadata;
 pub mod publish;
 

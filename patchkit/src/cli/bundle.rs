@@ -1,0 +1,54 @@
+//! `bundle create`: one file with the verified metadata and every patch,
+//! for machines without network access (`check`/`apply --bundle FILE`).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{output, Context};
+use crate::error::Error;
+use crate::repo::{bundle, signed};
+
+/// `patchkit bundle …`.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write the verified repository (all roots from the pinned one,
+    /// timestamp, snapshot, targets, every patch) into one file.
+    ///
+    /// The cached state is verified again first, so run `patchkit update`
+    /// before. On the air-gapped machine, `patchkit check --bundle OUT
+    /// --root ROOT.json …` verifies it exactly as an online update would,
+    /// as of the time the bundle was made.
+    Create {
+        /// The bundle file to write.
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+        /// The repository (default: the only one configured).
+        #[arg(long, value_name = "NAME")]
+        repo: Option<String>,
+    },
+}
+
+pub(super) fn run(ctx: &Context, cmd: &BundleCommand) -> Result<i32, Error> {
+    match cmd {
+        BundleCommand::Create { out, repo } => {
+            let name = signed::choose(&ctx.home, repo.as_deref())?;
+            let made = bundle::create(&ctx.home, &name, out, chrono::Utc::now())?;
+            output::report(
+                ctx.json,
+                &json!({"command": "bundle create", "file": out.display().to_string(), "bundle": made}),
+                &format!(
+                    "{}: repository {name}, targets version {}, {} target{}, roots {:?}, made {}",
+                    out.display(),
+                    made.targets_version,
+                    made.targets,
+                    if made.targets == 1 { "" } else { "s" },
+                    made.roots,
+                    made.description.created
+                ),
+            )?;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `key generate` and `sign`: making maintainer keys and adding one
+//! maintainer's signature to staged metadata. Key bytes stay in
+//! `patchkit-signing`; this file only names paths.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use patchkit_signing::{public_pem_path, SigningKey};
+use serde_json::json;
+
+use super::{output, Context};
+use crate::error::Error;
+use crate::repo::tuf::publish::sign_metadata_file;
+
+/// `patchkit key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate an ed25519 key pair: OUT.pem (private, mode 0600) and
+    /// OUT.pub.pem (public).
+    ///
+    /// The private key is PKCS#8 PEM, as `openssl genpkey -algorithm
+    /// ed25519` writes it; keep it offline for root and targets. List the
+    /// .pem files in KEYS.toml for `patchkit publish`.
+    Generate {
+        /// Base name of the key files (a trailing .pem is accepted).
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+    },
+}
+
+/// Arguments of `sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// A metadata file to sign, usually OUT/staged/V.ROLE.json, which
+    /// `publish` prints when a role lacks signatures.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Your private key (PKCS#8 PEM).
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: PathBuf,
+}
+
+fn private_path(out: &Path) -> PathBuf {
+    if out.extension().is_some_and(|e| e == "pem") {
+        out.to_path_buf()
+    } else {
+        let mut s = out.as_os_str().to_os_string();
+        s.push(".pem");
+        PathBuf::from(s)
+    }
+}
+
+pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
+    match cmd {
+        KeyCommand::Generate { out } => {
+            let private = private_path(out);
+            if private.exists() {
+                return Err(Error::Usage(format!(
+                    "{} exists; refusing to overwrite a key",
+                    private.display()
+                )));
+            }
+            if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| crate::state::Error::io("create directory", dir, e))?;
+            }
+            let key = SigningKey::generate();
+            key.write_pem(&private)?;
+            let public = public_pem_path(&private);
+            output::report(
+                ctx.json,
+                &json!({
+                    "command": "key generate",
+                    "private": private.display().to_string(),
+                    "public": public.display().to_string(),
+                    "keyid": key.key_id().to_string(),
+                }),
+                &format!(
+                    "private key: {} (mode 0600; keep it secret)\npublic key:  {}\nkey id:      {}",
+                    private.display(),
+                    public.display(),
+                    key.key_id()
+                ),
+            )?;
+            Ok(0)
+        }
+    }
+}
+
+pub(super) fn sign(ctx: &Context, args: &SignArgs) -> Result<i32, Error> {
+    let key = SigningKey::load_pem(&args.key)?;
+    let added = sign_metadata_file(&args.file, &key)?;
+    let text = if added {
+        format!("{}: signed with key {}", args.file.display(), key.key_id())
+    } else {
+        format!(
+            "{}: already signed with key {}; unchanged",
+            args.file.display(),
+            key.key_id()
+        )
+    };
+    output::report(
+        ctx.json,
+        &json!({
+            "command": "sign",
+            "file": args.file.display().to_string(),
+            "keyid": key.key_id().to_string(),
+            "added": added,
+        }),
+        &text,
+    )?;
+    Ok(0)
+}

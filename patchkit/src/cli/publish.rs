@@ -1,0 +1,159 @@
+//! `publish`: a source tree of patch records → a signed TUF repository.
+//! The records are validated first (the same checks as every client), so an
+//! invalid record is never signed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use chrono::TimeDelta;
+use clap::Args;
+use serde_json::json;
+
+use super::{output, Context};
+use crate::error::Error;
+use crate::repo::source;
+use crate::repo::tuf::keyring::Keyring;
+use crate::repo::tuf::publish::{publish, Expiry};
+
+/// Arguments of `publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The repository source: the folder holding one folder per
+    /// distribution (this project's is patches/).
+    #[arg(long, value_name = "DIR")]
+    pub source: PathBuf,
+    /// Where the published repository lives: OUT/metadata/ and
+    /// OUT/targets/ (created, or updated in place).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// KEYS.toml: each role's key files (relative to KEYS.toml) and
+    /// threshold. See docs/security.md.
+    #[arg(long, value_name = "KEYS.toml")]
+    pub keys: PathBuf,
+    /// Lifetime of a new root: N days, or N followed by d, h, m or s.
+    /// 0 makes metadata that is already expired (for testing clients).
+    #[arg(long, value_name = "LIFETIME", default_value = "365d", value_parser = parse_lifetime)]
+    pub expires_root: TimeDelta,
+    /// Lifetime of new targets metadata.
+    #[arg(long, value_name = "LIFETIME", default_value = "90d", value_parser = parse_lifetime)]
+    pub expires_targets: TimeDelta,
+    /// Lifetime of a new snapshot.
+    #[arg(long, value_name = "LIFETIME", default_value = "7d", value_parser = parse_lifetime)]
+    pub expires_snapshot: TimeDelta,
+    /// Lifetime of a new timestamp.
+    #[arg(long, value_name = "LIFETIME", default_value = "1d", value_parser = parse_lifetime)]
+    pub expires_timestamp: TimeDelta,
+}
+
+/// `30`, `30d`, `12h`, `15m`, `10s`.
+fn parse_lifetime(s: &str) -> Result<TimeDelta, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "d"),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a lifetime like 30, 30d, 12h, 15m or 10s"))?;
+    let seconds = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => None,
+    }
+    .filter(|s| *s <= 100 * 365 * 86_400)
+    .ok_or_else(|| {
+        format!("{s:?} is not a lifetime like 30, 30d, 12h, 15m or 10s (at most 100 years)")
+    })?;
+    Ok(TimeDelta::seconds(seconds))
+}
+
+pub(super) fn run(ctx: &Context, args: &PublishArgs) -> Result<i32, Error> {
+    // Refuse invalid records before anything is signed.
+    let catalog = source::load(&args.source)?;
+    for w in &catalog.warnings {
+        output::warn(&w.to_string());
+    }
+    let files = source::read_files(&args.source)?;
+    // The targets are exactly the records and their diffs; stray files are
+    // not published.
+    let mut wanted = BTreeSet::new();
+    for e in catalog.entries() {
+        wanted.insert(e.record_file.clone());
+        if let Some((dist, _)) = e.record_file.split_once('/') {
+            wanted.insert(format!("{dist}/{}", e.record.patch));
+        }
+    }
+    let targets: BTreeMap<String, Vec<u8>> = files
+        .into_iter()
+        .filter(|(k, _)| wanted.contains(k))
+        .collect();
+    let keyring = Keyring::load(&args.keys)?;
+    let expiry = Expiry {
+        root: args.expires_root,
+        targets: args.expires_targets,
+        snapshot: args.expires_snapshot,
+        timestamp: args.expires_timestamp,
+    };
+    let report = publish(
+        &targets,
+        &args.out,
+        &keyring.role_keys(),
+        &expiry,
+        chrono::Utc::now(),
+    )?;
+    let pending = report.pending.as_ref().map(|p| {
+        json!({
+            "role": p.role,
+            "file": p.path.display().to_string(),
+            "valid_signatures": p.valid,
+            "threshold": p.threshold,
+        })
+    });
+    let mut text = format!(
+        "{}: root {}, targets {}, snapshot {}, timestamp {} ({} target{})",
+        args.out.display(),
+        report.root_version,
+        report.targets_version,
+        report.snapshot_version,
+        report.timestamp_version,
+        targets.len(),
+        if targets.len() == 1 { "" } else { "s" }
+    );
+    if report.written.is_empty() && report.pending.is_none() {
+        text.push_str("\nnothing changed");
+    }
+    for w in &report.written {
+        text.push_str(&format!("\n  wrote {w}"));
+    }
+    if let Some(p) = &report.pending {
+        text.push_str(&format!(
+            "\n{} has {} of {} signatures: nothing was published.\n\
+             Staged for signing: {}\n\
+             Each other key holder runs `patchkit sign {} --key KEY.pem`, then run publish again.",
+            p.role,
+            p.valid,
+            p.threshold,
+            p.path.display(),
+            p.path.display()
+        ));
+    }
+    output::report(
+        ctx.json,
+        &json!({
+            "command": "publish",
+            "out": args.out.display().to_string(),
+            "targets": targets.len(),
+            "versions": {
+                "root": report.root_version,
+                "targets": report.targets_version,
+                "snapshot": report.snapshot_version,
+                "timestamp": report.timestamp_version,
+            },
+            "written": report.written,
+            "pending": pending,
+        }),
+        &text,
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,94 @@
+//! `repo add`, `repo list`, `repo remove`: which signed repositories this
+//! home trusts, and the root each one is pinned to.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{output, Context};
+use crate::error::Error;
+use crate::repo::signed;
+
+/// `patchkit repo …`.
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Trust a signed repository, pinned to its root.json.
+    ///
+    /// URL is the repository's base (it holds metadata/ and targets/):
+    /// http://…, https://…, file:///abs/path or a plain directory. ROOT.json
+    /// is the repository's root metadata, obtained out of band (for this
+    /// project's repository: the root.json shipped in the source tree); it
+    /// must be signed by its own root keys. Nothing is downloaded: run
+    /// `patchkit update NAME` next.
+    Add {
+        /// A short name for the repository in this home ([A-Za-z0-9._-]).
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The repository's base URL or directory.
+        #[arg(value_name = "URL")]
+        url: String,
+        /// The initial trusted root to pin (N.root.json of the repository).
+        #[arg(long, value_name = "ROOT.json")]
+        root: PathBuf,
+    },
+    /// List the configured repositories: URL, trusted root version, last
+    /// update, targets version and whether the cached data is still fresh.
+    List,
+    /// Forget a repository: its configuration, pinned root and cache.
+    Remove {
+        /// The repository's name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+pub(super) fn run(ctx: &Context, cmd: &RepoCommand) -> Result<i32, Error> {
+    match cmd {
+        RepoCommand::Add { name, url, root } => {
+            let version = signed::add(&ctx.home, name, url, root)?;
+            output::report(
+                ctx.json,
+                &json!({"command": "repo add", "name": name, "url": url, "root_version": version}),
+                &format!(
+                    "added {name} ({url}), pinned to root version {version}; run `patchkit update {name}`"
+                ),
+            )?;
+        }
+        RepoCommand::List => {
+            let repos = signed::list(&ctx.home, chrono::Utc::now())?;
+            let mut text = String::new();
+            if repos.is_empty() {
+                text.push_str("no repositories configured (see `patchkit repo add --help`)");
+            }
+            for r in &repos {
+                text.push_str(&format!(
+                    "{}\n  url:             {}\n  root version:    {}\n  last update:     {}\n  targets version: {}\n  freshness:       {}{}\n",
+                    r.name,
+                    r.url,
+                    r.root_version,
+                    r.last_update.as_deref().unwrap_or("never"),
+                    r.targets_version.map_or("-".into(), |v| v.to_string()),
+                    r.freshness,
+                    r.expires
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" (until {e})")),
+                ));
+            }
+            output::report(
+                ctx.json,
+                &json!({"command": "repo list", "repositories": repos}),
+                text.trim_end(),
+            )?;
+        }
+        RepoCommand::Remove { name } => {
+            signed::remove(&ctx.home, name)?;
+            output::report(
+                ctx.json,
+                &json!({"command": "repo remove", "name": name}),
+                &format!("removed {name}"),
+            )?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,167 @@
+//! Networking as a capability: the one module that opens connections.
+//!
+//! It owns [`HttpTransport`], the HTTP(S) implementation of the TUF
+//! client's [`Transport`], and [`transport_for`], which turns a repository
+//! URL (`http://`, `https://`, `file://` or a plain directory) into the
+//! right transport. Everything else receives a `&dyn Transport` and never
+//! reaches for the network itself, so tests and `--offline` runs can prove
+//! that nothing is fetched (STYLE.md "Pass capabilities in").
+//!
+//! What it refuses, and why (DESIGN.md "Untrusted input is bounded"):
+//! - a body longer than the caller's `max_len` (the length signed metadata
+//!   gives, or a [`Limits`](crate::repo::tuf::client::Limits) default): the
+//!   read stops one byte past the limit, so an endless stream costs at most
+//!   `max_len + 1` bytes — the TUF "endless data" attack;
+//! - a `Content-Length` above the limit, before reading anything;
+//! - more than [`MAX_REDIRECTS`] redirects, and connections or reads that
+//!   stall longer than the timeouts below (a slow-retrieval attack can delay
+//!   an update, but not hang it);
+//! - paths that are not plain relative target paths, so metadata cannot
+//!   make us request `../../elsewhere`.
+//!
+//! HTTPS verifies certificates against the operating system's trust store
+//! (rustls with `rustls-platform-verifier`). TLS is not what makes the data
+//! trustworthy — the signatures are — but it keeps what a user fetches
+//! private and stops trivial tampering before verification has to.
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::repo::tuf::client::{FilesystemTransport, Transport, TransportError};
+
+/// Redirects followed per request.
+pub const MAX_REDIRECTS: u32 = 5;
+/// Time allowed to establish a connection (DNS, TCP, TLS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Time allowed between two reads of a response.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed for one whole request, body included.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A repository served over HTTP or HTTPS.
+#[derive(Debug)]
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    /// The base URL without a trailing slash.
+    base: String,
+}
+
+impl HttpTransport {
+    /// A transport for the repository whose base (holding `metadata/` and
+    /// `targets/`) is `base_url`.
+    ///
+    /// # Errors
+    /// [`TransportError::Other`] when the URL is not `http://` or
+    /// `https://`.
+    pub fn new(base_url: &str) -> Result<Self, TransportError> {
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(TransportError::Other {
+                path: base_url.chars().take(80).collect(),
+                reason: "is not an http:// or https:// URL".into(),
+            });
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_recv_response(Some(READ_TIMEOUT))
+            .timeout_recv_body(Some(CALL_TIMEOUT))
+            .timeout_global(Some(CALL_TIMEOUT))
+            .max_redirects(MAX_REDIRECTS)
+            // Statuses are mapped below (404 → NotFound), not turned into
+            // opaque errors.
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .user_agent(concat!("patchkit/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(HttpTransport {
+            agent: config.into(),
+            base: base_url.trim_end_matches('/').to_string(),
+        })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn fetch(&self, path: &str, max_len: u64) -> Result<Vec<u8>, TransportError> {
+        let bounded: String = path.chars().take(80).collect();
+        let other = |reason: String| TransportError::Other {
+            path: bounded.clone(),
+            reason,
+        };
+        crate::repo::tuf::check_target_path(path).map_err(&other)?;
+        let url = format!("{}/{path}", self.base);
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| other(e.to_string()))?;
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => {}
+            403 | 404 | 410 => {
+                return Err(TransportError::NotFound {
+                    path: path.to_string(),
+                })
+            }
+            _ => return Err(other(format!("HTTP status {status}"))),
+        }
+        let too_large = || TransportError::TooLarge {
+            path: path.to_string(),
+            max_len,
+        };
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_len) {
+            return Err(too_large());
+        }
+        let mut body = response.into_body();
+        // ureq's own limit sits one byte above ours, so that reaching ours
+        // is seen here as "too large" rather than as a transport error.
+        let reader = body.with_config().limit(max_len.saturating_add(1)).reader();
+        let mut out = Vec::new();
+        reader
+            .take(max_len.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|source| {
+                // ureq reports its limit as an I/O error wrapping
+                // BodyExceedsLimit; it can only trigger past our limit.
+                if source.to_string().contains("limit") {
+                    too_large()
+                } else {
+                    TransportError::Io {
+                        path: path.to_string(),
+                        source,
+                    }
+                }
+            })?;
+        if out.len() as u64 > max_len {
+            return Err(too_large());
+        }
+        Ok(out)
+    }
+}
+
+/// The transport for a repository URL: `http://` and `https://` over the
+/// network, `file:///abs/path` and plain directory paths from the file
+/// system.
+///
+/// # Errors
+/// [`TransportError::Other`] for other schemes or malformed URLs.
+pub fn transport_for(url: &str) -> Result<Box<dyn Transport>, TransportError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(Box::new(HttpTransport::new(url)?))
+    } else if url.starts_with("file:") {
+        Ok(Box::new(FilesystemTransport::from_url(url)?))
+    } else if url.contains("://") {
+        Err(TransportError::Other {
+            path: url.chars().take(80).collect(),
+            reason: "has an unsupported scheme (http, https, file or a directory path)".into(),
+        })
+    } else {
+        Ok(Box::new(FilesystemTransport::new(url)))
+    }
+}

@@ -1,0 +1,290 @@
+//! The attack suite: each test serves a tampered repository on 127.0.0.1,
+//! runs the real `update` (or `apply`), and asserts exit status 3, a
+//! message naming the role and the check, and a home whose trusted state
+//! is byte-for-byte what it was before.
+
+use crate::support::server::*;
+use crate::support::*;
+
+/// A repository published once, served, added and updated successfully.
+fn setup<'e>(env: &'e TestEnv, extra: &[&str]) -> (PubRepo<'e>, Server) {
+    let repo = PubRepo::new(env, extra);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    (repo, server)
+}
+
+/// Runs `update`, expecting a refusal (exit 3) that mentions every word of
+/// `words`, with the home unchanged.
+fn refused(env: &TestEnv, words: &[&str]) -> String {
+    let before = snapshot_dir(&env.home());
+    let out = env.run_code(&["update", "main"], 3);
+    for w in words {
+        assert!(
+            out.stderr.contains(w),
+            "stderr lacks {w:?}:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(snapshot_dir(&env.home()), before, "trusted state changed");
+    out.stderr
+}
+
+#[test]
+fn update_refuses_target_with_wrong_hash() {
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    // Same length, other bytes: only the hash can tell.
+    let dir = repo.out().join("targets/Foo");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with(".PK-1.patch") {
+            let mut b = std::fs::read(&p).unwrap();
+            let last = b.len() - 2;
+            b[last] ^= 1;
+            std::fs::write(&p, b).unwrap();
+        }
+    }
+    refused(&env, &["targets/Foo/PK-1.patch", "sha256 does not match"]);
+}
+
+#[test]
+fn update_refuses_target_with_wrong_length() {
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    let dir = repo.out().join("targets/Foo");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with(".PK-1.toml") {
+            let mut b = std::fs::read(&p).unwrap();
+            b.extend_from_slice(b"# more\n");
+            std::fs::write(&p, b).unwrap();
+        }
+    }
+    refused(&env, &["targets/Foo/PK-1.toml", "length"]);
+}
+
+/// Baseline at version 2 of every role, plus a copy of version 1.
+fn at_version_two(env: &TestEnv) -> (PubRepo<'_>, Server, std::path::PathBuf) {
+    let (repo, server) = setup(env, &[]);
+    let v1 = repo.copy_to("pub-v1");
+    repo.add_record("PK-2");
+    repo.publish(&[]);
+    env.run_ok(&["update", "main"]);
+    (repo, server, v1)
+}
+
+#[test]
+fn update_refuses_rollback_of_timestamp() {
+    let env = TestEnv::new();
+    let (_repo, server, v1) = at_version_two(&env);
+    server.switch(&v1);
+    refused(&env, &["timestamp", "rollback"]);
+}
+
+#[test]
+fn update_refuses_replay_of_an_old_validly_signed_set() {
+    // A mirror that serves yesterday's repository: every file is
+    // genuine, but older than what this home trusts.
+    let env = TestEnv::new();
+    let (_repo, server, v1) = at_version_two(&env);
+    server.switch(&v1);
+    let err = refused(&env, &["version 1 is older than trusted version 2"]);
+    assert!(err.contains("timestamp"), "{err}");
+}
+
+#[test]
+fn update_refuses_rollback_of_snapshot() {
+    let env = TestEnv::new();
+    let (repo, _server, _v1) = at_version_two(&env);
+    // A new, validly signed timestamp that points at snapshot version 1.
+    let snap1 = std::fs::read(repo.meta("1.snapshot.json")).unwrap();
+    repo.write_timestamp(1, &snap1, 3, &[&repo.key("timestamp")]);
+    refused(&env, &["timestamp: snapshot.json", "rollback"]);
+}
+
+#[test]
+fn update_refuses_rollback_of_targets() {
+    let env = TestEnv::new();
+    let (repo, _server, _v1) = at_version_two(&env);
+    // A new, validly signed snapshot that lists targets version 1.
+    repo.rechain("1.targets.json", 1, 3, 3);
+    refused(&env, &["snapshot: targets.json", "rollback"]);
+}
+
+#[test]
+fn update_refuses_expired_timestamp() {
+    let env = TestEnv::new();
+    let (_repo, _server) = setup(&env, &["--expires-timestamp", "0"]);
+    refused(&env, &["timestamp: expired"]);
+}
+
+#[test]
+fn update_refuses_expired_snapshot() {
+    let env = TestEnv::new();
+    let (_repo, _server) = setup(&env, &["--expires-snapshot", "0"]);
+    refused(&env, &["snapshot: expired"]);
+}
+
+#[test]
+fn update_refuses_expired_targets() {
+    let env = TestEnv::new();
+    let (_repo, _server) = setup(&env, &["--expires-targets", "0"]);
+    refused(&env, &["targets: expired"]);
+}
+
+#[test]
+fn update_refuses_expired_root() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &["--expires-root", "0"]);
+    let server = Server::serve(&repo.out());
+    // The pinned root is self-signed, so it can be added; using it fails.
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    refused(&env, &["root: expired"]);
+}
+
+#[test]
+fn update_refuses_frozen_mirror() {
+    // A mirror that stops updating: its files stay genuine, but the
+    // timestamp runs out and nothing newer comes.
+    let env = TestEnv::new();
+    let (_repo, _server) = setup(&env, &["--expires-timestamp", "2s"]);
+    env.run_ok(&["update", "main"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    refused(&env, &["timestamp: expired"]);
+}
+
+#[test]
+fn update_refuses_signatures_under_threshold() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    // Rotate to a timestamp role that needs two keys, both held here.
+    env.run_ok(&["key", "generate", "keys/timestamp-2"]);
+    std::fs::write(
+        env.path("keys/keys.toml"),
+        "[root]\nkeys = [\"root.pem\"]\n[targets]\nkeys = [\"targets.pem\"]\n\
+         [snapshot]\nkeys = [\"snapshot.pem\"]\n\
+         [timestamp]\nkeys = [\"timestamp.pem\", \"timestamp-2.pem\"]\nthreshold = 2\n",
+    )
+    .unwrap();
+    repo.publish(&[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    // A timestamp signed by one of the two keys only.
+    let mut ts = read_json(&repo.meta("timestamp.json"));
+    let sigs = ts["signatures"].as_array().unwrap().clone();
+    assert_eq!(sigs.len(), 2);
+    ts["signatures"] = serde_json::Value::Array(vec![sigs[0].clone()]);
+    std::fs::write(
+        repo.meta("timestamp.json"),
+        serde_json::to_vec(&ts).unwrap(),
+    )
+    .unwrap();
+    refused(&env, &["timestamp", "1 valid signature of threshold 2"]);
+}
+
+#[test]
+fn update_refuses_signature_by_a_key_that_is_not_the_roles() {
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    // A timestamp signed by the snapshot key.
+    let snap = std::fs::read(repo.meta("1.snapshot.json")).unwrap();
+    repo.write_timestamp(1, &snap, 2, &[&repo.key("snapshot")]);
+    refused(&env, &["timestamp", "0 valid signatures of threshold 1"]);
+}
+
+#[test]
+fn update_refuses_mix_and_match() {
+    // A snapshot that does not match the targets served: version 2's
+    // snapshot, but the targets file of version 1 under version 2's name.
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    let v1_targets = std::fs::read(repo.meta("1.targets.json")).unwrap();
+    repo.add_record("PK-2");
+    repo.publish(&[]);
+    std::fs::write(repo.meta("2.targets.json"), v1_targets).unwrap();
+    refused(&env, &["targets", "listed in snapshot"]);
+}
+
+#[test]
+fn update_refuses_endless_metadata() {
+    let env = TestEnv::new();
+    let (_repo, server) = setup(&env, &[]);
+    server.endless("metadata/timestamp.json");
+    refused(&env, &["timestamp", "larger than the 16384-byte limit"]);
+}
+
+#[test]
+fn update_refuses_endless_target() {
+    let env = TestEnv::new();
+    let (repo, server) = setup(&env, &[]);
+    for e in std::fs::read_dir(repo.out().join("targets/Foo")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        server.endless(&format!("targets/Foo/{name}"));
+    }
+    refused(&env, &["targets/Foo/", "length"]);
+}
+
+/// KEYS.toml with a new root key; `previous` lists the old one when the
+/// rotation is to be cross-signed.
+fn rotate_root(env: &TestEnv, cross_signed: bool) {
+    env.run_ok(&["key", "generate", "keys/root-2"]);
+    let previous = if cross_signed {
+        "previous = [\"root.pem\"]\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        env.path("keys/keys.toml"),
+        format!(
+            "[root]\nkeys = [\"root-2.pem\"]\n{previous}[targets]\nkeys = [\"targets.pem\"]\n\
+             [snapshot]\nkeys = [\"snapshot.pem\"]\n[timestamp]\nkeys = [\"timestamp.pem\"]\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn update_accepts_cross_signed_root_rotation() {
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    env.run_ok(&["update", "main"]);
+    rotate_root(&env, true);
+    repo.publish(&[]);
+    assert!(repo.meta("2.root.json").exists());
+    let out = env.run_ok(&["update", "main"]);
+    assert!(out.stdout.contains("root 1→2"), "{}", out.stdout);
+    let list = env.run_ok(&["repo", "list", "--json"]).json();
+    assert_eq!(list["repositories"][0]["root_version"], 2);
+}
+
+#[test]
+fn update_refuses_root_rotation_not_signed_by_the_old_root() {
+    let env = TestEnv::new();
+    let (repo, _server) = setup(&env, &[]);
+    env.run_ok(&["update", "main"]);
+    // Without the old key, publish stages the new root instead.
+    rotate_root(&env, false);
+    let out = repo.publish(&[]);
+    assert!(
+        out.stdout.contains("nothing was published"),
+        "{}",
+        out.stdout
+    );
+    // An attacker holding only the new key publishes it anyway.
+    let staged = env.path("pub/staged/2.root.json");
+    std::fs::copy(&staged, repo.meta("2.root.json")).unwrap();
+    refused(&env, &["root: version 2", "the trusted root keys"]);
+}
+
+#[test]
+fn apply_refuses_tampered_repository_and_writes_nothing() {
+    let env = TestEnv::new();
+    let (repo, server, v1) = at_version_two(&env);
+    server.switch(&v1);
+    let tb = repo.dist();
+    let before = snapshot_dir(env.dir());
+    let out = env.run_code(&["apply", "-o", "out", tb.to_str().unwrap()], 3);
+    assert!(out.stderr.contains("rollback"), "{}", out.stderr);
+    assert_eq!(snapshot_dir(env.dir()), before);
+}

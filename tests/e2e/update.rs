@@ -1,0 +1,117 @@
+//! `patchkit update`, and `check`/`apply` with the verified repository,
+//! online and `--offline`.
+
+use crate::support::server::*;
+use crate::support::*;
+
+#[test]
+fn publish_serve_update_apply_over_http() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&[
+        "repo",
+        "add",
+        "cpansec",
+        &server.url,
+        "--root",
+        &repo.root1(),
+    ]);
+    let out = env.run_ok(&["update", "--json"]).json();
+    assert_eq!(out["repositories"][0]["after"]["targets_version"], 1);
+    assert_eq!(out["repositories"][0]["targets"], 2);
+    // apply updates first, then patches from the verified records.
+    let tb = repo.dist();
+    let out = env.run_ok(&["apply", "-o", "out", "--json", tb.to_str().unwrap()]);
+    assert!(!out.stderr.contains("UNSIGNED"), "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["repository"]["kind"], "signed");
+    assert_eq!(doc["repository"]["name"], "cpansec");
+    assert_eq!(doc["repository"]["version"], 1);
+    let files = tarball_files(&env.path("out/Foo-1.0.tar.gz"));
+    assert_eq!(files["Foo-1.0/lib/Foo.pm"].0, b"sub f { 2 }\n");
+    let applied: serde_json::Value =
+        serde_json::from_slice(&files["Foo-1.0/.patchkit/applied.json"].0).unwrap();
+    let text = applied.to_string();
+    assert!(text.contains(r#""kind":"signed""#), "{text}");
+    assert!(text.contains(r#""name":"cpansec""#), "{text}");
+    // A new record reaches the client on the next check (it does not
+    // apply to this tarball, which is beside the point).
+    repo.add_record("PK-2");
+    repo.publish(&[]);
+    let doc = env.run(&["check", "--json", tb.to_str().unwrap()]).json();
+    assert_eq!(doc["repository"]["version"], 2);
+}
+
+#[test]
+fn update_from_a_plain_directory() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    env.run_ok(&["repo", "add", "local", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update", "local"]);
+    let tb = repo.dist();
+    let out = env.run_ok(&["check", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("1 patch would apply"), "{}", out.stdout);
+}
+
+#[test]
+fn offline_uses_the_cache_without_network_and_says_its_age() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    drop(server);
+    let tb = repo.dist();
+    // Online needs the server now...
+    env.run_code(&["check", tb.to_str().unwrap()], 1);
+    // ...offline does not, and says how old the data is.
+    let before = snapshot_dir(&env.home());
+    let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("1 patch would apply"), "{}", out.stdout);
+    assert!(out.stderr.contains("offline"), "{}", out.stderr);
+    assert!(out.stderr.contains("ago"), "{}", out.stderr);
+    assert_eq!(snapshot_dir(&env.home()), before);
+}
+
+#[test]
+fn offline_refuses_expired_cached_metadata() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &["--expires-timestamp", "2s"]);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let tb = repo.dist();
+    let out = env.run_code(&["check", "--offline", tb.to_str().unwrap()], 3);
+    assert!(out.stderr.contains("stale"), "{}", out.stderr);
+    assert!(out.stderr.contains("patchkit update"), "{}", out.stderr);
+}
+
+#[test]
+fn offline_refuses_a_tampered_cache() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    let dir = env.home().join("repos/main/trusted/targets/Foo");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with(".patch") {
+            std::fs::write(&p, "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").unwrap();
+        }
+    }
+    let tb = repo.dist();
+    let out = env.run_code(&["check", "--offline", tb.to_str().unwrap()], 3);
+    assert!(
+        out.stderr.contains("targets/Foo/PK-1.patch"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_without_any_repository_is_a_usage_error() {
+    let env = TestEnv::new();
+    let out = env.run_code(&["check", "x.tar.gz"], 2);
+    assert!(out.stderr.contains("repo add"), "{}", out.stderr);
+}
