@@ -25,9 +25,10 @@ echo "== pinning and verifying the signed repository in repository/"
 "$PK" --home "$HOME_DIR" repo add cpansec "$PWD/repository" --root repository/metadata/1.root.json
 "$PK" --home "$HOME_DIR" update
 
-# The first record of the repository, and a version inside its range taken
-# from the tarballs it was reviewed on.
-RECORD=$(ls patches/*/*.toml | head -n 1)
+# The first distribution with a single record (a stand-in holds only what
+# one diff shows), and a version inside its range: the tarball it was
+# reviewed on.
+RECORD=$(for d in patches/*/; do set -- "$d"*.toml; [ $# -eq 1 ] && [ -e "$1" ] && echo "$1"; done | head -n 1)
 DIST=$(basename "$(dirname "$RECORD")")
 ID=$(basename "$RECORD" .toml)
 VERSION=$(python3 - "$RECORD" "$DIST" <<'PY'
@@ -38,7 +39,7 @@ for t in rec.get("tested", []):
     if name.startswith(sys.argv[2] + "-"):
         print(name[len(sys.argv[2]) + 1:].removesuffix(".tar.gz")); break
 else:
-    print(rec.get("fixed_in", "0") if False else "0")
+    sys.exit(f"{sys.argv[1]} lists no tested tarball to name a version")
 PY
 )
 echo "== building a stand-in $DIST-$VERSION.tar.gz for $ID"

@@ -24,7 +24,7 @@ HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 
 
 def preimages(patch: bytes) -> dict:
-    files, current, lines = {}, None, None
+    files, created, current, lines = {}, set(), None, None
     for raw in patch.splitlines(keepends=True):
         if raw.startswith(b"--- "):
             name = raw[4:].split(b"\t")[0].strip()
@@ -34,12 +34,14 @@ def preimages(patch: bytes) -> dict:
                 lines = files.setdefault(current, [])
         elif m := HUNK.match(raw):
             start = int(m.group(1))
-            if current is not None:
+            if current is not None and start == 0 and m.group(2) == b"0":
+                created.add(current)  # `diff -N` creating a file: no "before"
+            elif current is not None:
                 while len(lines) < start - 1:
                     lines.append(b"# (stand-in: upstream line %d not shown by the fix)\n" % (len(lines) + 1))
         elif current is not None and lines is not None and raw[:1] in (b" ", b"-"):
             lines.append(raw[1:])
-    return {path: b"".join(body) for path, body in files.items()}
+    return {path: b"".join(body) for path, body in files.items() if path not in created}
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ mod apply;
 mod attacks;
 mod bundle;
 mod check;
+mod project_repository;
 mod publish;
 mod reference;
 mod repo;

@@ -1,0 +1,97 @@
+//! The project's own signed repository (`repository/`, published from
+//! `patches/` with the maintainers' keys): it verifies against its pinned
+//! root, it holds exactly the records in `patches/` (so an edit to
+//! `patches/` that was not republished fails here), and its patches apply
+//! where their records say they were reviewed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+fn project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+#[test]
+fn published_repository_verifies_and_matches_patches() {
+    let env = TestEnv::new();
+    let root = project();
+    let repo = root.join("repository");
+    env.run_ok(&[
+        "repo",
+        "add",
+        "project",
+        repo.to_str().unwrap(),
+        "--root",
+        repo.join("metadata/1.root.json").to_str().unwrap(),
+    ]);
+    let out = env.run_ok(&["update", "project"]);
+    assert!(out.stdout.contains("targets verified"), "{}", out.stdout);
+
+    // The newest targets metadata lists exactly the records of patches/.
+    let newest = std::fs::read_dir(repo.join("metadata"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| {
+            n.strip_suffix(".targets.json")
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .max()
+        .unwrap();
+    let targets: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo.join(format!("metadata/{newest}.targets.json"))).unwrap(),
+    )
+    .unwrap();
+    let published: BTreeMap<String, String> = targets["signed"]["targets"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v["hashes"]["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut source = BTreeMap::new();
+    for dist in std::fs::read_dir(root.join("patches")).unwrap() {
+        let dist = dist.unwrap();
+        if !dist.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(dist.path()).unwrap() {
+            let f = f.unwrap();
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".toml") || name.ends_with(".patch") {
+                let key = format!("{}/{name}", dist.file_name().to_string_lossy());
+                source.insert(key, crate::apply::sha256(&std::fs::read(f.path()).unwrap()));
+            }
+        }
+    }
+    assert!(!source.is_empty());
+    assert_eq!(
+        published, source,
+        "repository/ is not patches/ as published: run `patchkit publish --source patches \
+         --out repository --keys repository/keys.toml` (see docs/publishing.md)"
+    );
+}
+
+#[test]
+fn project_records_lint_clean_through_check() {
+    // Every record of patches/ loads (ids, ranges, paths, diffs) without a
+    // network: the same validation every client runs.
+    let env = TestEnv::new();
+    let tb = DistBuilder::new("Nothing-Here", "1.0").tarball(&env.path("in"));
+    let patches = project().join("patches");
+    let out = env.run_ok(&[
+        "check",
+        "--source",
+        patches.to_str().unwrap(),
+        tb.to_str().unwrap(),
+    ]);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
