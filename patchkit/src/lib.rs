@@ -7,6 +7,7 @@ pub mod dist;
 pub mod error;
 pub mod patch;
 pub mod repo;
+pub mod sbom;
 pub mod state;
 pub mod tarball;
 pub mod tree;

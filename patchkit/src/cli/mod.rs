@@ -4,7 +4,10 @@
 //! `cli/` writes to stdout or stderr.
 
 mod apply;
+pub mod audit;
+pub mod log;
 pub mod output;
+pub mod sbom;
 
 use std::path::PathBuf;
 
@@ -60,6 +63,22 @@ pub enum Command {
     /// fails, nothing of that target is written. Each target gets its own
     /// line; one failure does not stop the others.
     Apply(ApplyArgs),
+    /// Show which patches each tarball, directory or installed library
+    /// carries, whether they are genuine, and which it is missing.
+    ///
+    /// PATH is a tarball, an unpacked distribution, or a Perl library tree
+    /// (cpanm/Carton `local/`, a site library). Each carried patch is
+    /// genuine, superseded, withdrawn or unknown; recorded files whose
+    /// content changed are tampered; published patches in range that are
+    /// not carried are MISSING. Problems with one distribution are reported
+    /// for it and the rest is still audited. See docs/auditing.md.
+    Audit(audit::AuditArgs),
+    /// Write a CycloneDX SBOM (JSON) of the distributions in each PATH,
+    /// with each applied patch as pedigree.
+    Sbom(sbom::SbomArgs),
+    /// Show the application log of this home: every apply, when, on what,
+    /// with which digests and result.
+    Log,
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -136,6 +155,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             args.out.as_deref(),
             crate::apply::Mode::Apply,
         ),
+        Command::Audit(args) => audit::run(&ctx, &args),
+        Command::Sbom(args) => sbom::run(&ctx, &args),
+        Command::Log => log::run(&ctx),
     }
 }
 
