@@ -9,6 +9,7 @@
 mod support;
 
 mod apply;
+mod audit;
 mod check;
 mod reference;
 mod security;
