@@ -11,5 +11,7 @@ mod support;
 mod apply;
 mod audit;
 mod check;
+mod log;
 mod reference;
+mod sbom;
 mod security;
