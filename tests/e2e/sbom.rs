@@ -188,7 +188,8 @@ fn the_validator_rejects_invalid_documents() {
         .run_ok(&["sbom", "--source", "patches", out.to_str().unwrap()])
         .json();
     assert_valid(&doc, "1.6");
-    let mutations: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Mutation = (&'static str, fn(&mut serde_json::Value));
+    let mutations: [Mutation; 4] = [
         ("bad patch type", |d| {
             d["components"][0]["pedigree"]["patches"][0]["type"] = "hotfix".into()
         }),
