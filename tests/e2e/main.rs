@@ -11,6 +11,7 @@ mod support;
 mod apply;
 mod audit;
 mod check;
+mod cpanm;
 mod log;
 mod reference;
 mod sbom;
