@@ -235,7 +235,16 @@ fn io_reason(e: &std::io::Error) -> String {
 /// Read at most `max` bytes of a file; more is refused, not truncated.
 fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let file = fs::File::open(path)?;
-    let mut data = Vec::new();
+    // Size the buffer from the file's length, so that a small file is read
+    // in one call rather than in growing probes (thousands of files per
+    // library); `take` still bounds a file that grows meanwhile.
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if hint > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max}-byte limit"
+        )));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
     file.take(max + 1).read_to_end(&mut data)?;
     if data.len() as u64 > max {
         return Err(std::io::Error::other(format!(

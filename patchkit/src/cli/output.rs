@@ -166,8 +166,10 @@ pub fn audit(
     for e in errors {
         eprintln!("error: {e}");
     }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if json_out {
         for a in audits {
             for w in &a.warnings {
@@ -336,8 +338,10 @@ pub fn sbom(
     for e in errors {
         eprintln!("error: {e}");
     }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     serde_json::to_writer_pretty(&mut out, document)?;
     writeln!(out)?;
     out.flush()
@@ -357,8 +361,10 @@ pub fn log(
             path.display()
         ));
     }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     if json_out {
         let doc = json!({
             "command": "log",
