@@ -8,6 +8,7 @@ pub mod error;
 pub mod network;
 pub mod patch;
 pub mod repo;
+pub mod sbom;
 pub mod state;
 pub mod tarball;
 pub mod tree;

@@ -10,11 +10,15 @@ mod support;
 
 mod apply;
 mod attacks;
+mod audit;
 mod bundle;
 mod check;
+mod cpanm;
+mod log;
 mod project_repository;
 mod publish;
 mod reference;
 mod repo;
+mod sbom;
 mod security;
 mod update;

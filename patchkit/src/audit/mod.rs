@@ -1,4 +1,17 @@
-//! What a patched distribution carries: the record patchkit leaves inside
-//! it, and (later) scanning build trees and installed libraries for it.
+//! What a patched distribution carries, and what it should.
+//!
+//! - [`record`]: the record patchkit leaves inside a patched distribution
+//!   (applied.json, the diffs, `x_patchkit` in META).
+//! - [`scan`]: reading that record back from a tarball, an unpacked
+//!   distribution or an installed Perl library, and comparing the recorded
+//!   files with what is there now.
+//! - [`report`]: judging what was found against a repository's catalog
+//!   (genuine, superseded, withdrawn, unknown; missing patches).
+//!
+//! Audit only reads: it never writes into the paths it is given, and a
+//! problem with one distribution is reported for that distribution while
+//! the rest are still audited.
 
 pub mod record;
+pub mod report;
+pub mod scan;

@@ -241,3 +241,39 @@ pub fn x_patchkit_value(applied: &Applied) -> serde_json::Value {
 pub fn tool_version() -> String {
     format!("patchkit {}", env!("CARGO_PKG_VERSION"))
 }
+
+/// The `x_patchkit` value as read back from META.json or MYMETA.json: what
+/// [`x_patchkit_value`] writes. Unknown keys are tolerated here (unlike
+/// applied.json) because installers may re-serialise META and a later
+/// patchkit may add keys; the fields audit relies on are required.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct XPatchkit {
+    /// Where the full record sits in the distribution.
+    #[serde(default)]
+    pub record: Option<String>,
+    /// `patchkit X.Y.Z` that wrote it.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// The patches carried, in application order.
+    pub applied: Vec<XPatchkitPatch>,
+}
+
+/// One patch in `x_patchkit.applied`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct XPatchkitPatch {
+    /// The record id.
+    pub id: String,
+    /// CVE / GHSA ids it resolves.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// sha256 of the diff as published.
+    pub patch_sha256: String,
+    /// Files the patch changed, with their sha256 after all patches.
+    #[serde(default)]
+    pub files: Vec<ChangedFile>,
+}
+
+/// Read an `x_patchkit` value (from META.json or MYMETA.json).
+pub fn parse_x_patchkit(value: &serde_json::Value) -> Result<XPatchkit, String> {
+    XPatchkit::deserialize(value).map_err(|e| format!("x_patchkit is not a valid record: {e}"))
+}

@@ -4,12 +4,15 @@
 //! `cli/` writes to stdout or stderr.
 
 mod apply;
+pub mod audit;
 mod bundle;
 mod key;
+pub mod log;
 pub mod output;
 mod publish;
 pub mod reference;
 mod repo;
+pub mod sbom;
 mod update;
 
 use std::path::PathBuf;
@@ -99,6 +102,22 @@ pub enum Command {
     /// Carry a verified repository to machines without network access.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
+    /// Show which patches each tarball, directory or installed library
+    /// carries, whether they are genuine, and which it is missing.
+    ///
+    /// PATH is a tarball, an unpacked distribution, or a Perl library tree
+    /// (cpanm/Carton `local/`, a site library). Each carried patch is
+    /// genuine, superseded, withdrawn or unknown; recorded files whose
+    /// content changed are tampered; published patches in range that are
+    /// not carried are MISSING. Problems with one distribution are reported
+    /// for it and the rest is still audited. See docs/auditing.md.
+    Audit(audit::AuditArgs),
+    /// Write a CycloneDX SBOM (JSON) of the distributions in each PATH,
+    /// with each applied patch as pedigree.
+    Sbom(sbom::SbomArgs),
+    /// Show the application log of this home: every apply, when, on what,
+    /// with which digests and result.
+    Log,
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -201,6 +220,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Repo(cmd) => repo::run(&ctx, &cmd),
         Command::Update(args) => update::run(&ctx, &args),
         Command::Bundle(cmd) => bundle::run(&ctx, &cmd),
+        Command::Audit(args) => audit::run(&ctx, &args),
+        Command::Sbom(args) => sbom::run(&ctx, &args),
+        Command::Log => log::run(&ctx),
     }
 }
 

@@ -168,3 +168,293 @@ pub fn targets(
     }
     out.flush()
 }
+
+// ---------------------------------------------------------------------------
+// audit, sbom, log
+
+/// The first 12 hex digits of a digest, for tables.
+fn short(sha: Option<&str>) -> String {
+    match sha {
+        Some(s) => s.chars().take(12).collect(),
+        None => "absent".into(),
+    }
+}
+
+/// Print the audit: a table, or one JSON document.
+pub fn audit(
+    json_out: bool,
+    origin: &Origin,
+    audits: &[crate::audit::report::DistAudit],
+    errors: &[crate::audit::scan::PathError],
+    summary: &crate::audit::report::Summary,
+    fail_on: &[crate::audit::report::Finding],
+    failing: &[crate::audit::report::Finding],
+) -> std::io::Result<()> {
+    use crate::audit::report::PatchStatus as S;
+    use crate::audit::scan::DistKind;
+
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json_out {
+        for a in audits {
+            for w in &a.warnings {
+                warn(&format!("{}: {w}", a.location));
+            }
+        }
+        let doc = json!({
+            "command": "audit",
+            "repository": origin,
+            "ok": errors.is_empty() && failing.is_empty(),
+            "fail_on": fail_on,
+            "failing": failing,
+            "summary": summary,
+            "dists": audits,
+            "errors": errors.iter().map(|e| json!({"path": e.path, "reason": e.reason}))
+                .collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return out.flush();
+    }
+    let mut last_target: Option<&str> = None;
+    for a in audits {
+        if last_target != Some(a.target.as_str()) {
+            if a.kind == DistKind::Installed {
+                writeln!(out, "{} (library)", a.target)?;
+            }
+            last_target = Some(a.target.as_str());
+        }
+        let what = match (&a.dist, &a.version) {
+            (Some(d), Some(v)) => format!("{d} {v}"),
+            _ => "? (unidentified)".into(),
+        };
+        let place = match a.kind {
+            DistKind::Installed => {
+                let folder = std::path::Path::new(&a.location)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("  installed, .meta/{folder}")
+            }
+            DistKind::Tarball => format!("{}: tarball", a.target),
+            DistKind::Directory => format!("{}: directory", a.target),
+        };
+        let verdict = if a.findings.is_empty() {
+            if a.patches.is_empty() {
+                "ok (no patches carried, none missing)".to_string()
+            } else {
+                "ok".to_string()
+            }
+        } else {
+            a.findings
+                .iter()
+                .map(|f| f.as_str().to_uppercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let indent = if a.kind == DistKind::Installed {
+            "    "
+        } else {
+            "  "
+        };
+        writeln!(out, "{place}: {what}: {verdict}")?;
+        for p in &a.patches {
+            let aliases = if p.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", p.aliases.join(", "))
+            };
+            let note = match p.status {
+                S::Genuine => String::new(),
+                S::Superseded => format!(
+                    " (carries {}, the repository now publishes {})",
+                    short(Some(&p.patch_sha256)),
+                    short(p.published_sha256.as_deref())
+                ),
+                S::Withdrawn => format!(
+                    " (withdrawn: {})",
+                    p.withdrawn_reason.as_deref().unwrap_or("no reason given")
+                ),
+                S::Unknown => " (not in the repository)".into(),
+            };
+            writeln!(
+                out,
+                "{indent}{:<20} {:<11} {}{aliases}{note}",
+                p.id,
+                p.status.as_str(),
+                p.title.as_deref().unwrap_or("")
+            )?;
+        }
+        for m in &a.missing {
+            let aliases = if m.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", m.aliases.join(", "))
+            };
+            writeln!(
+                out,
+                "{indent}{:<20} {:<11} {}{aliases}",
+                m.id, "MISSING", m.title
+            )?;
+        }
+        for t in &a.tampered {
+            let place = t
+                .installed_as
+                .as_deref()
+                .map(|p| format!(" at {p}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{indent}{:<20} {:<11} recorded {}, found {}{place} ({})",
+                t.path,
+                "TAMPERED",
+                short(t.expected.as_deref()),
+                short(t.actual.as_deref()),
+                t.patches.join(", ")
+            )?;
+        }
+        for p in &a.problems {
+            writeln!(out, "{indent}problem: {p}")?;
+        }
+        for w in &a.warnings {
+            writeln!(out, "{indent}note: {w}")?;
+        }
+    }
+    writeln!(
+        out,
+        "{} distribution{} audited against {origin}: {} patched; {} genuine, {} superseded, \
+         {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged",
+        summary.dists,
+        if summary.dists == 1 { "" } else { "s" },
+        summary.patched,
+        summary.genuine,
+        summary.superseded,
+        summary.withdrawn,
+        summary.unknown,
+        summary.tampered,
+        if summary.tampered == 1 { "" } else { "s" },
+        summary.missing,
+        if summary.missing == 1 { "" } else { "es" },
+        summary.damaged
+    )?;
+    if !failing.is_empty() {
+        writeln!(
+            out,
+            "failing because of --fail-on: {}",
+            failing
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    out.flush()
+}
+
+/// Print an SBOM document (always JSON) and its warnings.
+pub fn sbom(
+    document: &serde_json::Value,
+    warnings: &[String],
+    errors: &[crate::audit::scan::PathError],
+) -> std::io::Result<()> {
+    for w in warnings {
+        warn(w);
+    }
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    serde_json::to_writer_pretty(&mut out, document)?;
+    writeln!(out)?;
+    out.flush()
+}
+
+/// Print the application log as a table or one JSON document; damaged
+/// lines are named on stderr either way.
+pub fn log(
+    json_out: bool,
+    path: &Path,
+    contents: &crate::state::log::LogContents,
+) -> std::io::Result<()> {
+    for n in &contents.damaged_lines {
+        warn(&format!(
+            "{} line {n} is damaged (an interrupted write or a hand edit) and was skipped; \
+             the other entries are intact",
+            path.display()
+        ));
+    }
+    // Buffered: a library audit prints thousands of lines, and a locked
+    // stdout alone flushes each one.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json_out {
+        let doc = json!({
+            "command": "log",
+            "log": path.display().to_string(),
+            "entries": contents.entries,
+            "damaged_lines": contents.damaged_lines,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return out.flush();
+    }
+    if contents.entries.is_empty() {
+        writeln!(out, "no apply recorded in {}", path.display())?;
+        return out.flush();
+    }
+    writeln!(
+        out,
+        "{:<20}  {:<9}  {:<24}  {:<24}  TARGET",
+        "TIME", "RESULT", "DIST", "APPLIED"
+    )?;
+    for e in &contents.entries {
+        let mut ids = e.applied.join(",");
+        if !e.already_applied.is_empty() {
+            if !ids.is_empty() {
+                ids.push(' ');
+            }
+            ids.push_str(&format!("(already: {})", e.already_applied.join(",")));
+        }
+        if ids.is_empty() {
+            ids.push('-');
+        }
+        let mut target = e.target.clone();
+        if let Some(o) = &e.output {
+            if *o != e.target {
+                target.push_str(&format!(" -> {o}"));
+            }
+        }
+        writeln!(
+            out,
+            "{:<20}  {:<9}  {:<24}  {:<24}  {target}",
+            e.time, e.result, e.dist, ids
+        )?;
+        let mut digests = Vec::new();
+        if let Some(s) = &e.input_sha256 {
+            digests.push(format!("in {}", short(Some(s))));
+        }
+        if let Some(s) = &e.output_sha256 {
+            digests.push(format!("out {}", short(Some(s))));
+        }
+        if let Some(s) = &e.tree_digest {
+            digests.push(format!("tree {}", short(Some(s))));
+        }
+        digests.push(format!("from {}", e.repository));
+        {
+            let mut line = format!("{:<20}  {}", "", digests.join("  "));
+            if let Some(err) = &e.error {
+                line.push_str(&format!("  error: {err}"));
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    out.flush()
+}

@@ -81,9 +81,15 @@ pub enum Error {
     /// A repository of that name exists.
     #[error("a repository named {0:?} is already configured (remove it first)")]
     AlreadyConfigured(String),
-    /// None configured, or several and no `--repo`.
+    /// Several configured and no `--repo`.
     #[error("{0}")]
     Choose(String),
+    /// No repository is configured in this home.
+    #[error(
+        "no signed repository is configured: run `patchkit repo add NAME URL --root \
+         ROOT.json` (or pass --source DIR to use an unsigned source tree)"
+    )]
+    NoneConfigured,
     /// A bad repository name or URL.
     #[error("{0}")]
     BadArgument(String),
@@ -134,6 +140,7 @@ impl Error {
             Error::NotConfigured(_)
             | Error::AlreadyConfigured(_)
             | Error::Choose(_)
+            | Error::NoneConfigured
             | Error::BadArgument(_) => 2,
             Error::Catalog { .. } => 1,
             Error::StateFile { .. } => 2,
@@ -313,7 +320,8 @@ pub fn names(home: &Home) -> Result<Vec<String>, Error> {
 /// configured.
 ///
 /// # Errors
-/// [`Error::Choose`] when none or several are configured and none was named.
+/// [`Error::NoneConfigured`] when none is configured, [`Error::Choose`] when
+/// several are and none was named.
 pub fn choose(home: &Home, requested: Option<&str>) -> Result<String, Error> {
     if let Some(name) = requested {
         config(home, name)?;
@@ -322,11 +330,7 @@ pub fn choose(home: &Home, requested: Option<&str>) -> Result<String, Error> {
     let all = names(home)?;
     match all.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(Error::Choose(
-            "no signed repository is configured: run `patchkit repo add NAME URL --root \
-             ROOT.json` (or pass --source DIR to use an unsigned source tree)"
-                .into(),
-        )),
+        [] => Err(Error::NoneConfigured),
         _ => Err(Error::Choose(format!(
             "several repositories are configured ({}): choose one with --repo NAME",
             all.join(", ")

@@ -1,0 +1,305 @@
+//! Judging what a scanned distribution carries against a repository's
+//! catalog: the status of each carried patch, and the published patches
+//! it is missing.
+//!
+//! The statuses (docs/auditing.md explains them for users):
+//! - `genuine`: the recorded patch sha256 equals the catalog entry's for
+//!   that id. With the signed repository this means "exactly the diff the
+//!   repository serves"; with `--source` only "the diff in that tree".
+//! - `withdrawn`: the catalog still has the id but has withdrawn it.
+//! - `superseded`: the catalog has the id with a different diff (a newer
+//!   version of the patch was published).
+//! - `unknown`: the catalog has no such id.
+//!
+//! A patch is *missing* when the catalog has a record for the dist whose
+//! range holds its version, not withdrawn, that the dist does not carry
+//! under that id (carrying an older version of it is `superseded`, not
+//! missing). When a dist's record could not be read, nothing is called
+//! missing: the dist is reported `damaged` instead, because claiming it
+//! lacks patches it may well carry would be a second guess.
+//!
+//! Pure functions of a scan and a catalog: no I/O, no output.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::scan::{DistKind, RecordSource, ScannedDist, TamperedFile};
+use crate::repo::catalog::Catalog;
+
+/// The status of a carried patch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchStatus {
+    /// The repository serves exactly this diff under this id.
+    Genuine,
+    /// The repository has published a different diff under this id.
+    Superseded,
+    /// The repository has withdrawn it.
+    Withdrawn,
+    /// The repository has no such id.
+    Unknown,
+}
+
+impl PatchStatus {
+    /// The word shown to users and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchStatus::Genuine => "genuine",
+            PatchStatus::Superseded => "superseded",
+            PatchStatus::Withdrawn => "withdrawn",
+            PatchStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A kind of finding, for `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// A published patch in range is not carried.
+    Missing,
+    /// A carried patch has been withdrawn.
+    Withdrawn,
+    /// A carried patch has a newer published version.
+    Superseded,
+    /// A carried patch is not in the repository.
+    Unknown,
+    /// A recorded file no longer has its recorded content.
+    Tampered,
+    /// The dist's record or metadata could not be read.
+    Damaged,
+}
+
+impl Finding {
+    /// Every finding, in the order shown.
+    pub const ALL: [Finding; 6] = [
+        Finding::Missing,
+        Finding::Withdrawn,
+        Finding::Superseded,
+        Finding::Unknown,
+        Finding::Tampered,
+        Finding::Damaged,
+    ];
+
+    /// The word used by `--fail-on` and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::Missing => "missing",
+            Finding::Withdrawn => "withdrawn",
+            Finding::Superseded => "superseded",
+            Finding::Unknown => "unknown",
+            Finding::Tampered => "tampered",
+            Finding::Damaged => "damaged",
+        }
+    }
+}
+
+/// A carried patch, judged.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditedPatch {
+    /// The record id.
+    pub id: String,
+    /// The title (from the record carried, else from the catalog).
+    pub title: Option<String>,
+    /// CVE / GHSA ids.
+    pub aliases: Vec<String>,
+    /// Its status.
+    pub status: PatchStatus,
+    /// sha256 of the diff, as recorded in the dist.
+    pub patch_sha256: String,
+    /// sha256 of the diff the repository publishes under this id.
+    pub published_sha256: Option<String>,
+    /// Why it was withdrawn, when it was.
+    pub withdrawn_reason: Option<String>,
+}
+
+/// A published patch the dist should carry but does not.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingPatch {
+    /// The record id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// CVE / GHSA ids.
+    pub aliases: Vec<String>,
+    /// The version range it covers.
+    pub versions: String,
+}
+
+/// The audit of one distribution.
+#[derive(Debug, Clone, Serialize)]
+pub struct DistAudit {
+    /// The PATH it came from.
+    pub target: String,
+    /// How it was found.
+    pub kind: DistKind,
+    /// The tarball, directory or `.meta/<dist>` folder.
+    pub location: String,
+    /// The distribution name, when known.
+    pub dist: Option<String>,
+    /// The version, when known.
+    pub version: Option<String>,
+    /// The package URL, when known.
+    pub purl: Option<String>,
+    /// sha256 of the tarball (tarball targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tarball_sha256: Option<String>,
+    /// Where the record came from.
+    pub record: Option<RecordSource>,
+    /// Carried patches, in application order.
+    pub patches: Vec<AuditedPatch>,
+    /// Files that no longer match the record.
+    pub tampered: Vec<TamperedFile>,
+    /// Published patches in range that it does not carry.
+    pub missing: Vec<MissingPatch>,
+    /// Problems with this dist's record or metadata.
+    pub problems: Vec<String>,
+    /// Notes that are not findings.
+    pub warnings: Vec<String>,
+    /// The kinds of finding present, sorted.
+    pub findings: Vec<Finding>,
+}
+
+/// Judge one scanned distribution against `catalog`.
+pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
+    let patches: Vec<AuditedPatch> = d
+        .patches
+        .iter()
+        .map(|p| {
+            let entry = catalog.get(&p.id);
+            let status = match entry {
+                None => PatchStatus::Unknown,
+                Some(e) if e.record.is_withdrawn() => PatchStatus::Withdrawn,
+                Some(e) if e.patch_sha256 != p.patch_sha256 => PatchStatus::Superseded,
+                Some(_) => PatchStatus::Genuine,
+            };
+            AuditedPatch {
+                id: p.id.clone(),
+                title: p
+                    .title
+                    .clone()
+                    .or_else(|| entry.map(|e| e.record.title.clone())),
+                aliases: p.aliases.clone(),
+                status,
+                patch_sha256: p.patch_sha256.clone(),
+                published_sha256: entry.map(|e| e.patch_sha256.clone()),
+                withdrawn_reason: entry
+                    .and_then(|e| e.record.withdrawn.as_ref())
+                    .map(|w| format!("{} ({})", w.reason, w.date)),
+            }
+        })
+        .collect();
+
+    let mut missing = Vec::new();
+    if let (Some(info), true) = (&d.info, d.record_readable) {
+        let carried: BTreeSet<&str> = d.patches.iter().map(|p| p.id.as_str()).collect();
+        for e in catalog.matching(info).apply {
+            if !carried.contains(e.record.id.as_str()) {
+                missing.push(MissingPatch {
+                    id: e.record.id.to_string(),
+                    title: e.record.title.clone(),
+                    aliases: e
+                        .record
+                        .aliases
+                        .iter()
+                        .map(|a| a.as_str().to_string())
+                        .collect(),
+                    versions: e.record.versions.clone(),
+                });
+            }
+        }
+    }
+
+    let mut findings = BTreeSet::new();
+    for p in &patches {
+        match p.status {
+            PatchStatus::Genuine => {}
+            PatchStatus::Superseded => {
+                findings.insert(Finding::Superseded);
+            }
+            PatchStatus::Withdrawn => {
+                findings.insert(Finding::Withdrawn);
+            }
+            PatchStatus::Unknown => {
+                findings.insert(Finding::Unknown);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        findings.insert(Finding::Missing);
+    }
+    if !d.tampered.is_empty() {
+        findings.insert(Finding::Tampered);
+    }
+    if !d.problems.is_empty() {
+        findings.insert(Finding::Damaged);
+    }
+
+    DistAudit {
+        target: d.target.clone(),
+        kind: d.kind,
+        location: d.location.clone(),
+        dist: d.info.as_ref().map(|i| i.name.to_string()),
+        version: d.info.as_ref().map(|i| i.version.to_string()),
+        purl: d.info.as_ref().map(|i| i.purl()),
+        tarball_sha256: d.tarball_sha256.clone(),
+        record: d.record_source,
+        patches,
+        tampered: d.tampered.clone(),
+        missing,
+        problems: d.problems.clone(),
+        warnings: d.warnings.clone(),
+        findings: findings.into_iter().collect(),
+    }
+}
+
+/// Counts over a whole audit, for the summary line and JSON.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Distributions audited.
+    pub dists: usize,
+    /// Distributions carrying at least one patch.
+    pub patched: usize,
+    /// Carried patches by status.
+    pub genuine: usize,
+    /// Superseded patches.
+    pub superseded: usize,
+    /// Withdrawn patches.
+    pub withdrawn: usize,
+    /// Unknown patches.
+    pub unknown: usize,
+    /// Tampered files.
+    pub tampered: usize,
+    /// Missing patches.
+    pub missing: usize,
+    /// Distributions with problems.
+    pub damaged: usize,
+}
+
+/// Sum up a list of audits.
+pub fn summarize(audits: &[DistAudit]) -> Summary {
+    let mut s = Summary {
+        dists: audits.len(),
+        ..Summary::default()
+    };
+    for a in audits {
+        if !a.patches.is_empty() {
+            s.patched += 1;
+        }
+        for p in &a.patches {
+            match p.status {
+                PatchStatus::Genuine => s.genuine += 1,
+                PatchStatus::Superseded => s.superseded += 1,
+                PatchStatus::Withdrawn => s.withdrawn += 1,
+                PatchStatus::Unknown => s.unknown += 1,
+            }
+        }
+        s.tampered += a.tampered.len();
+        s.missing += a.missing.len();
+        if !a.problems.is_empty() {
+            s.damaged += 1;
+        }
+    }
+    s
+}

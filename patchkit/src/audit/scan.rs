@@ -1,0 +1,798 @@
+//! Finding what a PATH carries: a tarball, an unpacked distribution
+//! directory, or a Perl library tree (a `local/` made by cpanm or Carton, a
+//! site library, or any directory holding `<archname>/.meta/`).
+//!
+//! This module only *reads* and reports what it saw: which distribution,
+//! which patch record it carries (applied.json, or `x_patchkit` in META /
+//! MYMETA), and which recorded files no longer have their recorded content.
+//! Judging the patches against a repository is [`super::report`]'s job, so
+//! that `audit` and `sbom` share one scan.
+//!
+//! Refusals and their scope (DESIGN.md "Untrusted input is bounded"):
+//! - A PATH that does not exist, or a tarball or directory that the archive
+//!   reader refuses, is a [`PathError`]: nothing inside it can be trusted.
+//! - Inside a readable PATH, every problem is attached to *one*
+//!   distribution ([`ScannedDist::problems`]) and the scan goes on: a
+//!   corrupt or hand-edited applied.json, a MYMETA.json that is not JSON, a
+//!   `.meta` folder without MYMETA.json, a symlink loop. One bad entry of a
+//!   library of thousands must not hide the others.
+//! - Paths named in a record are untrusted: each goes through
+//!   [`InTreePath`], so a record cannot make audit read outside the
+//!   distribution or the library.
+//! - Every file read is bounded ([`MAX_META_BYTES`] for install.json and
+//!   MYMETA.json, [`Limits`] for archives and directories, the archive's
+//!   per-file limit for installed modules).
+//!
+//! Library trees are scanned in parallel, one `.meta/<dist>` per task, and
+//! every file is read once: that is what keeps a 5,000-dist library well
+//! under a second (see bench/).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::record::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
+use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
+use crate::tarball::{self, Archive, Limits};
+use crate::tree::{sha256_hex, InTreePath, Tree};
+use crate::version::CpanVersion;
+
+/// Largest install.json or MYMETA.json read (bytes). Real ones are a few
+/// KiB; a big dist's MYMETA with many prereqs stays under 100 KiB.
+pub const MAX_META_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A PATH that could not be scanned at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct PathError {
+    /// The PATH as given.
+    pub path: String,
+    /// Why, one sentence.
+    pub reason: String,
+}
+
+/// What kind of thing a PATH is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathKind {
+    /// A distribution tarball.
+    Tarball(PathBuf),
+    /// An unpacked distribution (its top directory).
+    Directory(PathBuf),
+    /// A Perl library: the directory that holds the installed modules
+    /// (`local/lib/perl5`, a site library) and `<archname>/.meta/`.
+    Library(PathBuf),
+}
+
+/// How one scanned distribution was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistKind {
+    /// A tarball.
+    Tarball,
+    /// An unpacked distribution directory.
+    Directory,
+    /// An installed distribution in a library tree.
+    Installed,
+}
+
+/// Where the patch record was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordSource {
+    /// `.patchkit/applied.json`.
+    AppliedJson,
+    /// `x_patchkit` in META.json (the dist lost its `.patchkit/`).
+    MetaJson,
+    /// `x_patchkit` in an installed dist's MYMETA.json.
+    MymetaJson,
+}
+
+/// One patch a distribution says it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedPatch {
+    /// The record id.
+    pub id: String,
+    /// The title, when the record has it (applied.json does, x_patchkit not).
+    pub title: Option<String>,
+    /// CVE / GHSA ids.
+    pub aliases: Vec<String>,
+    /// sha256 of the diff, as recorded.
+    pub patch_sha256: String,
+    /// The files it changed, as recorded.
+    pub files: Vec<ChangedFile>,
+    /// The diff carried in `.patchkit/patches/`, when present.
+    pub patch_text: Option<Vec<u8>>,
+}
+
+/// A recorded file whose content is no longer what the record says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TamperedFile {
+    /// The path as recorded (below the distribution's top directory).
+    pub path: String,
+    /// Where it was looked for (an installed library's file), if elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_as: Option<String>,
+    /// sha256 the record lists (`None`: the patch deleted the file).
+    pub expected: Option<String>,
+    /// sha256 found (`None`: the file is absent).
+    pub actual: Option<String>,
+    /// The patches that list this file.
+    pub patches: Vec<String>,
+}
+
+/// Everything the scan learned about one distribution.
+#[derive(Debug, Clone)]
+pub struct ScannedDist {
+    /// The PATH this came from, as given.
+    pub target: String,
+    /// How it was found.
+    pub kind: DistKind,
+    /// The tarball, directory or `.meta/<dist>` folder.
+    pub location: String,
+    /// Its identity, when it could be told.
+    pub info: Option<DistInfo>,
+    /// sha256 of the tarball (tarball targets only).
+    pub tarball_sha256: Option<String>,
+    /// Where the patch record came from; `None` when it carries none (or
+    /// it could not be read: see `problems`).
+    pub record_source: Option<RecordSource>,
+    /// The patches it says it carries, in application order.
+    pub patches: Vec<CarriedPatch>,
+    /// Whether the record could be read; when not, nothing can be said
+    /// about which patches it carries (and so none is called missing).
+    pub record_readable: bool,
+    /// Files that no longer match the record.
+    pub tampered: Vec<TamperedFile>,
+    /// Per-distribution problems (damaged records and metadata).
+    pub problems: Vec<String>,
+    /// Notes that are not findings.
+    pub warnings: Vec<String>,
+}
+
+impl ScannedDist {
+    fn new(target: &Path, kind: DistKind, location: &Path) -> ScannedDist {
+        ScannedDist {
+            target: target.display().to_string(),
+            kind,
+            location: location.display().to_string(),
+            info: None,
+            tarball_sha256: None,
+            record_source: None,
+            patches: Vec::new(),
+            record_readable: true,
+            tampered: Vec::new(),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Decide what kind of PATH this is.
+///
+/// A directory is a library when it has `lib/perl5/` (a cpanm/Carton
+/// `local/`; the library is then `lib/perl5`), when one of its children
+/// has a `.meta/` folder (a site library or `local/lib/perl5` itself), or
+/// when it has a `.meta/` folder itself (an `<archname>` directory; the
+/// library is its parent). Any other directory is an unpacked
+/// distribution; anything else is read as a tarball.
+pub fn classify(path: &Path) -> Result<PathKind, PathError> {
+    let err = |reason: String| PathError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let md = fs::metadata(path).map_err(|e| err(io_reason(&e)))?;
+    if !md.is_dir() {
+        return Ok(PathKind::Tarball(path.to_path_buf()));
+    }
+    let perl5 = path.join("lib").join("perl5");
+    if perl5.is_dir() {
+        return Ok(PathKind::Library(perl5));
+    }
+    if path.join(".meta").is_dir() {
+        if let Some(parent) = path.parent() {
+            return Ok(PathKind::Library(parent.to_path_buf()));
+        }
+    }
+    let children = fs::read_dir(path).map_err(|e| err(io_reason(&e)))?;
+    for child in children.flatten() {
+        if child.path().join(".meta").is_dir() {
+            return Ok(PathKind::Library(path.to_path_buf()));
+        }
+    }
+    Ok(PathKind::Directory(path.to_path_buf()))
+}
+
+/// Scan one PATH: every distribution it holds.
+pub fn scan(path: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError> {
+    match classify(path)? {
+        PathKind::Tarball(p) => scan_tarball(path, &p, limits).map(|d| vec![d]),
+        PathKind::Directory(p) => scan_directory(path, &p, limits).map(|d| vec![d]),
+        PathKind::Library(lib) => scan_library(path, &lib, limits),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// An I/O error as a short reason, naming a symlink loop plainly.
+fn io_reason(e: &std::io::Error) -> String {
+    // ELOOP is 40 on Linux, 62 on the BSDs and macOS; std has no stable
+    // ErrorKind for it yet.
+    if matches!(e.raw_os_error(), Some(40) | Some(62)) {
+        format!("symlink loop ({e})")
+    } else {
+        e.to_string()
+    }
+}
+
+/// Read at most `max` bytes of a file; more is refused, not truncated.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let file = fs::File::open(path)?;
+    // Size the buffer from the file's length, so that a small file is read
+    // in one call rather than in growing probes (thousands of files per
+    // library); `take` still bounds a file that grows meanwhile.
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if hint > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max}-byte limit"
+        )));
+    }
+    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
+    file.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than the {max}-byte limit"
+        )));
+    }
+    Ok(data)
+}
+
+fn scan_tarball(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDist, PathError> {
+    let name = file_name(path);
+    let err = |reason: String| PathError {
+        path: target.display().to_string(),
+        reason,
+    };
+    let bytes = read_bounded(path, limits.max_compressed_bytes).map_err(|e| err(io_reason(&e)))?;
+    let archive = Archive::read(&name, &bytes, limits).map_err(|e| err(e.to_string()))?;
+    let mut d = ScannedDist::new(target, DistKind::Tarball, path);
+    d.tarball_sha256 = Some(sha256_hex(&bytes));
+    scan_tree(&mut d, &name, archive.tree());
+    Ok(d)
+}
+
+fn scan_directory(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDist, PathError> {
+    // The directory's own name (`Foo-Bar-1.23`) identifies it when META
+    // cannot; canonicalise so that `.` works too.
+    let name = fs::canonicalize(path)
+        .map(|p| file_name(&p))
+        .unwrap_or_else(|_| file_name(path));
+    let tree = tarball::read_dir(path, limits).map_err(|e| PathError {
+        path: target.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut d = ScannedDist::new(target, DistKind::Directory, path);
+    scan_tree(&mut d, &name, &tree);
+    Ok(d)
+}
+
+/// The part shared by tarballs and directories: identify, read the record,
+/// cross-check it, compare file contents.
+fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
+    match dist::identify(name, tree) {
+        Ok((info, warnings)) => {
+            d.warnings.extend(warnings);
+            d.info = Some(info);
+        }
+        Err(e) => d.problems.push(e.to_string()),
+    }
+    let meta_x = tree_file(tree, "META.json").and_then(|data| {
+        // A META.json that is not JSON was already reported by identify.
+        meta::json_get_x_patchkit(data).ok().flatten()
+    });
+    match record::read_applied(tree) {
+        Err(reason) => {
+            d.record_readable = false;
+            d.problems
+                .push(format!("{reason}; cannot tell which patches it carries"));
+        }
+        Ok(Some(applied)) => {
+            d.record_source = Some(RecordSource::AppliedJson);
+            check_applied_identity(d, &applied);
+            d.patches = applied
+                .patches
+                .into_iter()
+                .map(|p| CarriedPatch {
+                    patch_text: InTreePath::parse(&p.patch_file)
+                        .ok()
+                        .and_then(|ip| tree.files.get(&ip))
+                        .map(|f| f.data.clone()),
+                    id: p.id,
+                    title: Some(p.title),
+                    aliases: p.aliases,
+                    patch_sha256: p.patch_sha256,
+                    files: p.files,
+                })
+                .collect();
+            check_carried_diffs(d);
+            if let Some(x) = &meta_x {
+                check_meta_agrees(d, x);
+            }
+        }
+        Ok(None) => {
+            if let Some(x) = &meta_x {
+                // The dist lost .patchkit/ but META still says what it
+                // carries: audit that, and say so.
+                d.warnings.push(format!(
+                    "{APPLIED_JSON} is missing; using x_patchkit from META.json"
+                ));
+                match record::parse_x_patchkit(x) {
+                    Ok(x) => {
+                        d.record_source = Some(RecordSource::MetaJson);
+                        d.patches = from_x(x);
+                    }
+                    Err(reason) => {
+                        d.record_readable = false;
+                        d.problems.push(format!("META.json: {reason}"));
+                    }
+                }
+            }
+        }
+    }
+    // Compare every recorded file with the tree. Patches of one dist may
+    // list the same file; each listing carries the final sha256, so one
+    // comparison per path.
+    let mut expected: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
+    for p in &d.patches {
+        for f in &p.files {
+            let slot = expected
+                .entry(f.path.clone())
+                .or_insert_with(|| (f.sha256.clone(), Vec::new()));
+            slot.1.push(p.id.clone());
+        }
+    }
+    for (path, (want, ids)) in expected {
+        let ip = match InTreePath::parse(&path) {
+            Ok(ip) => ip,
+            Err(e) => {
+                d.problems
+                    .push(format!("the record names the path {path:?}, which {e}"));
+                continue;
+            }
+        };
+        let got = tree.files.get(&ip).map(|f| sha256_hex(&f.data));
+        if got != want {
+            d.tampered.push(TamperedFile {
+                path,
+                installed_as: None,
+                expected: want,
+                actual: got,
+                patches: ids,
+            });
+        }
+    }
+}
+
+fn tree_file<'a>(tree: &'a Tree, name: &str) -> Option<&'a [u8]> {
+    let p = InTreePath::parse(name).ok()?;
+    tree.files.get(&p).map(|f| f.data.as_slice())
+}
+
+fn from_x(x: XPatchkit) -> Vec<CarriedPatch> {
+    x.applied
+        .into_iter()
+        .map(|p| CarriedPatch {
+            id: p.id,
+            title: None,
+            aliases: p.aliases,
+            patch_sha256: p.patch_sha256,
+            files: p.files,
+            patch_text: None,
+        })
+        .collect()
+}
+
+/// applied.json names the dist it was written for; a record copied from
+/// another dist (or edited) says otherwise.
+fn check_applied_identity(d: &mut ScannedDist, applied: &Applied) {
+    if let Some(info) = &d.info {
+        let same_version = CpanVersion::parse(&applied.version)
+            .map(|v| v == info.version)
+            .unwrap_or(false);
+        if applied.dist != info.name.as_str() || !same_version {
+            d.problems.push(format!(
+                "{APPLIED_JSON} was written for {} {} but this is {} {}",
+                dist::excerpt(&applied.dist),
+                dist::excerpt(&applied.version),
+                info.name,
+                info.version
+            ));
+        }
+    }
+}
+
+/// Each carried diff must hash to what the record says: a mismatch means
+/// the diff or the record was edited after patchkit wrote them.
+fn check_carried_diffs(d: &mut ScannedDist) {
+    let mut problems = Vec::new();
+    for p in &d.patches {
+        match &p.patch_text {
+            Some(text) => {
+                let got = sha256_hex(text);
+                if got != p.patch_sha256 {
+                    problems.push(format!(
+                        "{APPLIED_JSON} says {} has patch sha256 {} but the carried diff hashes \
+                         to {got}: the record or the diff was edited",
+                        p.id,
+                        dist::excerpt(&p.patch_sha256)
+                    ));
+                }
+            }
+            None => problems.push(format!(
+                "{APPLIED_JSON} lists {} but its diff is not in .patchkit/patches/",
+                p.id
+            )),
+        }
+    }
+    d.problems.extend(problems);
+}
+
+/// applied.json and META.json's x_patchkit are written together; when they
+/// disagree one of them was edited.
+fn check_meta_agrees(d: &mut ScannedDist, x: &serde_json::Value) {
+    let pairs = |ps: &mut dyn Iterator<Item = (String, String)>| {
+        let mut v: Vec<(String, String)> = ps.collect();
+        v.sort();
+        v
+    };
+    let ours = pairs(
+        &mut d
+            .patches
+            .iter()
+            .map(|p| (p.id.clone(), p.patch_sha256.clone())),
+    );
+    match record::parse_x_patchkit(x) {
+        Ok(x) => {
+            let theirs = pairs(&mut x.applied.into_iter().map(|p| (p.id, p.patch_sha256)));
+            if ours != theirs {
+                d.problems.push(format!(
+                    "META.json's x_patchkit and {APPLIED_JSON} list different patches: one \
+                     was edited"
+                ));
+            }
+        }
+        Err(reason) => d.problems.push(format!("META.json: {reason}")),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Library trees
+
+/// One `.meta/<dist>` folder to read.
+struct MetaDir {
+    /// `<lib>/<archname>`: arch-specific modules live here.
+    arch_dir: PathBuf,
+    /// `<lib>/<archname>/.meta/<dist>`.
+    path: PathBuf,
+}
+
+fn scan_library(target: &Path, lib: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError> {
+    let err = |p: &Path, e: &std::io::Error| PathError {
+        path: target.display().to_string(),
+        reason: format!("cannot list {}: {}", p.display(), io_reason(e)),
+    };
+    let mut metas = Vec::new();
+    let mut children: Vec<PathBuf> = fs::read_dir(lib)
+        .map_err(|e| err(lib, &e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    children.sort();
+    for arch_dir in children {
+        let meta_dir = arch_dir.join(".meta");
+        if !meta_dir.is_dir() {
+            continue;
+        }
+        let mut dists: Vec<PathBuf> = fs::read_dir(&meta_dir)
+            .map_err(|e| err(&meta_dir, &e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        dists.sort();
+        metas.extend(dists.into_iter().map(|path| MetaDir {
+            arch_dir: arch_dir.clone(),
+            path,
+        }));
+    }
+    // Independent folders: read them in parallel, keep the sorted order.
+    Ok(metas
+        .par_iter()
+        .map(|m| scan_installed(target, lib, m, limits))
+        .collect())
+}
+
+/// What cpanm writes in install.json (only the fields audit uses).
+#[derive(Debug, Default, serde::Deserialize)]
+struct InstallJson {
+    /// `Foo-Bar-1.23`.
+    #[serde(default)]
+    dist: Option<String>,
+    /// `A/AU/AUTHOR/Foo-Bar-1.23.tar.gz`.
+    #[serde(default)]
+    pathname: Option<String>,
+}
+
+/// The PAUSE author from a CPAN path (`A/AU/AUTHOR/Foo-1.0.tar.gz`, also
+/// with `authors/id/` in front): the directory just above the file, when
+/// it looks like a PAUSE id.
+pub fn author_from_pathname(pathname: &str) -> Option<String> {
+    let mut parts = pathname.rsplit('/');
+    parts.next()?;
+    let author = parts.next()?;
+    let ok = !author.is_empty()
+        && author.len() <= 64
+        && author.as_bytes()[0].is_ascii_uppercase()
+        && author
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+    ok.then(|| author.to_string())
+}
+
+fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> ScannedDist {
+    let mut d = ScannedDist::new(target, DistKind::Installed, &m.path);
+    let folder = file_name(&m.path);
+    match fs::metadata(&m.path) {
+        Err(e) => {
+            d.record_readable = false;
+            d.problems
+                .push(format!(".meta/{folder}: cannot read it: {}", io_reason(&e)));
+            d.info = identity_from_name(&folder);
+            return d;
+        }
+        Ok(md) if !md.is_dir() => {
+            d.record_readable = false;
+            d.problems
+                .push(format!(".meta/{folder} is not a directory"));
+            d.info = identity_from_name(&folder);
+            return d;
+        }
+        Ok(_) => {}
+    }
+
+    // install.json: the release (`dist`) and where it came from
+    // (`pathname`, hence the author). Optional: other installers write
+    // only MYMETA.json.
+    let install = match read_bounded(&m.path.join("install.json"), MAX_META_BYTES) {
+        Ok(data) => match serde_json::from_slice::<InstallJson>(&data) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                d.problems.push(format!(
+                    ".meta/{folder}/install.json is not valid JSON ({e})"
+                ));
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            d.problems.push(format!(
+                ".meta/{folder}/install.json: cannot read it: {}",
+                io_reason(&e)
+            ));
+            None
+        }
+    };
+    let install = install.unwrap_or_default();
+
+    // MYMETA.json: the identity as the build saw it, and x_patchkit.
+    let mymeta = match read_bounded(&m.path.join("MYMETA.json"), MAX_META_BYTES) {
+        Ok(data) => {
+            match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&data) {
+                Ok(doc) => Some(doc),
+                Err(e) => {
+                    d.problems.push(format!(
+                        ".meta/{folder}/MYMETA.json is not JSON ({e}); cannot tell which patches \
+                     it carries"
+                    ));
+                    None
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            d.problems.push(format!(
+                ".meta/{folder} has no MYMETA.json; cannot tell which patches it carries"
+            ));
+            None
+        }
+        Err(e) => {
+            d.problems.push(format!(
+                ".meta/{folder}/MYMETA.json: cannot read it: {}",
+                io_reason(&e)
+            ));
+            None
+        }
+    };
+
+    d.info = mymeta
+        .as_ref()
+        .and_then(identity_from_mymeta)
+        .or_else(|| install.dist.as_deref().and_then(identity_from_name))
+        .or_else(|| identity_from_name(&folder));
+    if d.info.is_none() {
+        d.problems.push(format!(
+            ".meta/{folder}: cannot tell which distribution this is"
+        ));
+    }
+    if let (Some(info), Some(author)) = (
+        d.info.as_mut(),
+        install.pathname.as_deref().and_then(author_from_pathname),
+    ) {
+        info.author = Some(author);
+    }
+
+    let Some(doc) = mymeta else {
+        d.record_readable = false;
+        return d;
+    };
+    let Some(x) = doc.get(meta::KEY) else {
+        return d;
+    };
+    match record::parse_x_patchkit(x) {
+        Ok(x) => {
+            d.record_source = Some(RecordSource::MymetaJson);
+            d.patches = from_x(x);
+        }
+        Err(reason) => {
+            d.record_readable = false;
+            d.problems
+                .push(format!(".meta/{folder}/MYMETA.json: {reason}"));
+            return d;
+        }
+    }
+    check_installed_files(&mut d, lib, &m.arch_dir, limits);
+    d
+}
+
+fn identity_from_mymeta(doc: &serde_json::Map<String, serde_json::Value>) -> Option<DistInfo> {
+    let name = doc.get("name")?.as_str()?;
+    let version = match doc.get("version")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(DistInfo {
+        name: DistName::parse(name).ok()?,
+        version: CpanVersion::parse(&version).ok()?,
+        source: IdentitySource::MetaJson,
+        author: None,
+    })
+}
+
+fn identity_from_name(release: &str) -> Option<DistInfo> {
+    let (name, version) = dist::split_file_name(release)?;
+    Some(DistInfo {
+        name,
+        version,
+        source: IdentitySource::FileName,
+        author: None,
+    })
+}
+
+/// Compare the recorded files that an installer copies into the library.
+///
+/// The mapping, as ExtUtils::MakeMaker and Module::Build install pure-perl
+/// and XS dists: `lib/Foo/Bar.pm` in the record is `<lib>/Foo/Bar.pm`, or
+/// `<lib>/<archname>/Foo/Bar.pm` for an arch-specific dist. Files outside
+/// `lib/` (tests, Makefile.PL, scripts, XS sources) are not installed as
+/// such and are not checked; a file the patch deleted is not checked
+/// either (an older install may have left it).
+fn check_installed_files(d: &mut ScannedDist, lib: &Path, arch_dir: &Path, limits: &Limits) {
+    let mut expected: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for p in &d.patches {
+        for f in &p.files {
+            let Some(sha) = &f.sha256 else { continue };
+            let slot = expected
+                .entry(f.path.clone())
+                .or_insert_with(|| (sha.clone(), Vec::new()));
+            slot.1.push(p.id.clone());
+        }
+    }
+    for (path, (want, ids)) in expected {
+        let ip = match InTreePath::parse(&path) {
+            Ok(ip) => ip,
+            Err(e) => {
+                d.problems
+                    .push(format!("the record names the path {path:?}, which {e}"));
+                continue;
+            }
+        };
+        let Some(rel) = ip.as_str().strip_prefix("lib/") else {
+            continue;
+        };
+        let candidates = [lib.join(rel), arch_dir.join(rel)];
+        let mut found: Option<(PathBuf, String)> = None;
+        let mut read_problem = None;
+        for c in &candidates {
+            match read_bounded(c, limits.max_file_bytes) {
+                Ok(data) => {
+                    let got = sha256_hex(&data);
+                    let matches = got == want;
+                    if found.is_none() || matches {
+                        found = Some((c.clone(), got));
+                    }
+                    if matches {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => read_problem = Some(format!("{}: {}", c.display(), io_reason(&e))),
+            }
+        }
+        match (found, read_problem) {
+            (Some((_, got)), _) if got == want => {}
+            (None, Some(problem)) => d
+                .problems
+                .push(format!("cannot read the installed {path}: {problem}")),
+            (found, _) => {
+                let (installed_as, actual) = match found {
+                    Some((p, got)) => (p, Some(got)),
+                    None => (candidates[0].clone(), None),
+                };
+                d.tampered.push(TamperedFile {
+                    path,
+                    installed_as: Some(installed_as.display().to_string()),
+                    expected: Some(want),
+                    actual,
+                    patches: ids,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authors_come_from_cpan_paths() {
+        let cases = [
+            ("T/TE/TESTER/Foo-1.0.tar.gz", Some("TESTER")),
+            (
+                "authors/id/M/MI/MIYAGAWA/App-cpanminus-1.7.tar.gz",
+                Some("MIYAGAWA"),
+            ),
+            ("Foo-1.0.tar.gz", None),
+            ("x/lower/Foo-1.0.tar.gz", None),
+            ("", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(author_from_pathname(path).as_deref(), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn classify_tells_libraries_from_dists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let local = tmp.path().join("local");
+        fs::create_dir_all(local.join("lib/perl5/x86_64-linux/.meta/Foo-1.0")).unwrap();
+        assert_eq!(
+            classify(&local).unwrap(),
+            PathKind::Library(local.join("lib/perl5"))
+        );
+        let perl5 = local.join("lib/perl5");
+        assert_eq!(classify(&perl5).unwrap(), PathKind::Library(perl5.clone()));
+        assert_eq!(
+            classify(&perl5.join("x86_64-linux")).unwrap(),
+            PathKind::Library(perl5.clone())
+        );
+        let dist = tmp.path().join("Foo-1.0");
+        fs::create_dir_all(dist.join("lib")).unwrap();
+        assert_eq!(classify(&dist).unwrap(), PathKind::Directory(dist.clone()));
+        assert!(classify(&tmp.path().join("nope")).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! `audit`: what each PATH carries, judged against the repository, with
+//! `--fail-on` turning chosen findings into exit status 1 for CI gates.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+
+use super::{load_catalog, output, Context, RepoArgs};
+use crate::audit::report::{self, DistAudit, Finding};
+use crate::audit::scan::{self, PathError};
+use crate::error::Error;
+use crate::tarball::Limits;
+
+/// Arguments of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Repository options.
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// Exit with status 1 when any of these findings is present
+    /// (comma-separated; repeatable). Without it, findings are reported
+    /// and the exit status is 0.
+    #[arg(long, value_name = "FINDING,...", value_delimiter = ',')]
+    pub fail_on: Vec<FailOn>,
+
+    /// Distribution tarballs, unpacked distribution directories, or Perl
+    /// library trees (a cpanm/Carton `local/`, a site library, any
+    /// directory holding `<archname>/.meta/`). The kind is detected.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// A finding `--fail-on` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// A published patch whose range holds the version is not carried.
+    Missing,
+    /// A carried patch has been withdrawn by the repository.
+    Withdrawn,
+    /// A carried patch has a newer published version.
+    Superseded,
+    /// A carried patch is not in the repository.
+    Unknown,
+    /// A patched file no longer has its recorded content.
+    Tampered,
+    /// A distribution's record or metadata could not be read.
+    Damaged,
+}
+
+impl From<FailOn> for Finding {
+    fn from(f: FailOn) -> Finding {
+        match f {
+            FailOn::Missing => Finding::Missing,
+            FailOn::Withdrawn => Finding::Withdrawn,
+            FailOn::Superseded => Finding::Superseded,
+            FailOn::Unknown => Finding::Unknown,
+            FailOn::Tampered => Finding::Tampered,
+            FailOn::Damaged => Finding::Damaged,
+        }
+    }
+}
+
+/// Run `audit`; returns the exit status.
+pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
+    let catalog = load_catalog(ctx, &args.repo)?;
+    let limits = Limits::default();
+    let scanned: Vec<Result<Vec<scan::ScannedDist>, PathError>> = args
+        .paths
+        .par_iter()
+        .map(|p| scan::scan(p, &limits))
+        .collect();
+    let mut errors = Vec::new();
+    let mut audits: Vec<DistAudit> = Vec::new();
+    for r in scanned {
+        match r {
+            Ok(dists) => audits.extend(
+                dists
+                    .par_iter()
+                    .map(|d| report::audit(d, &catalog))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    let fail_on: Vec<Finding> = args.fail_on.iter().map(|f| Finding::from(*f)).collect();
+    let failing: Vec<Finding> = Finding::ALL
+        .into_iter()
+        .filter(|f| fail_on.contains(f) && audits.iter().any(|a| a.findings.contains(f)))
+        .collect();
+    let summary = report::summarize(&audits);
+    output::audit(
+        ctx.json,
+        &catalog.origin,
+        &audits,
+        &errors,
+        &summary,
+        &fail_on,
+        &failing,
+    )?;
+    Ok(if !errors.is_empty() {
+        2
+    } else if !failing.is_empty() {
+        1
+    } else {
+        0
+    })
+}

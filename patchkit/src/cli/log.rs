@@ -1,0 +1,13 @@
+//! `log`: the application log of this home, as a table or JSON.
+
+use super::{output, Context};
+use crate::error::Error;
+use crate::state::log;
+
+/// Run `log`; returns the exit status.
+pub(super) fn run(ctx: &Context) -> Result<i32, Error> {
+    let path = ctx.home.log_path();
+    let contents = log::read(&path)?;
+    output::log(ctx.json, &path, &contents)?;
+    Ok(0)
+}

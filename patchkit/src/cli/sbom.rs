@@ -1,0 +1,78 @@
+//! `sbom`: a CycloneDX document for the distributions in each PATH.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use rayon::prelude::*;
+
+use super::{load_catalog, output, Context, RepoArgs};
+use crate::audit::scan;
+use crate::error::Error;
+use crate::sbom::{self, SpecVersion};
+use crate::tarball::Limits;
+
+/// Arguments of `sbom`.
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// Repository options. The repository supplies each patch's kind and
+    /// references; without one configured, patches are described from the
+    /// record the distribution carries (type `unofficial`).
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// CycloneDX specification version: 1.6 or 1.5.
+    #[arg(long, value_name = "VERSION", default_value = "1.6")]
+    pub spec: SpecVersion,
+
+    /// Distribution tarballs, unpacked distribution directories, or Perl
+    /// library trees, as for `audit`.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Run `sbom`: the document goes to stdout (it is JSON with or without
+/// `--json`); returns the exit status.
+pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
+    // The repository enriches the SBOM but is not required for it: an
+    // explicit --source must load, an unconfigured default may be absent.
+    // A repository that is configured but fails verification (exit 3) is
+    // never silently skipped.
+    let catalog = match load_catalog(ctx, &args.repo) {
+        Ok(c) => Some(c),
+        Err(e @ Error::Signed(crate::repo::signed::Error::NoneConfigured))
+            if args.repo.source.is_none() =>
+        {
+            output::warn(&format!(
+                "describing patches from the records alone (no repository: {e})"
+            ));
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let limits = Limits::default();
+    let scanned: Vec<Result<Vec<scan::ScannedDist>, scan::PathError>> = args
+        .paths
+        .par_iter()
+        .map(|p| scan::scan(p, &limits))
+        .collect();
+    let mut dists = Vec::new();
+    let mut errors = Vec::new();
+    for r in scanned {
+        match r {
+            Ok(d) => dists.extend(d),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut warnings: Vec<String> = dists
+        .iter()
+        .flat_map(|d| {
+            d.problems
+                .iter()
+                .map(move |p| format!("{}: {p}", d.location))
+        })
+        .collect();
+    let bom = sbom::build(&dists, catalog.as_ref(), args.spec);
+    warnings.extend(bom.warnings);
+    output::sbom(&bom.document, &warnings, &errors)?;
+    Ok(if errors.is_empty() { 0 } else { 2 })
+}
