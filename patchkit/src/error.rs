@@ -24,6 +24,10 @@ pub enum Error {
     /// The home directory or a state file.
     #[error(transparent)]
     State(#[from] state::Error),
+    /// An authoring command (`new`, `diff`, `import`, `lint`, `withdraw`)
+    /// refused or failed.
+    #[error(transparent)]
+    Authoring(#[from] repo::authoring::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -38,6 +42,7 @@ impl Error {
             Error::Source(_) => 2,
             Error::State(_) => 1,
             Error::Output(_) => 1,
+            Error::Authoring(e) => e.exit_code(),
         }
     }
 }
