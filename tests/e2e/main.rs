@@ -10,5 +10,10 @@ mod support;
 
 mod apply;
 mod check;
+mod diff;
+mod import;
+mod lint;
+mod new;
 mod reference;
 mod security;
+mod withdraw;

@@ -22,7 +22,7 @@ pub struct LintArgs {
     pub against: Option<PathBuf>,
 
     /// With --against: write each clean result (tarball sha256 and patched
-    /// tree digest) into the record's [[tested]], the binding `apply`
+    /// tree digest) into the record's `[[tested]]`, the binding `apply`
     /// checks.
     #[arg(long, requires = "against")]
     pub record_results: bool,

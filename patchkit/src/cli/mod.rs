@@ -73,7 +73,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Scaffold a new patch record with a fresh id (PK-YEAR-NNNN).
     ///
-    /// Writes SOURCE/<Dist>/<ID>.toml with every field; the patch itself is
+    /// Writes `SOURCE/<Dist>/<ID>.toml` with every field; the patch itself is
     /// written next by `diff` or `import`.
     New(NewArgs),
     /// Write a record's patch from a pristine and an edited distribution.

@@ -222,6 +222,9 @@ pub fn lint(dir: &Path, opts: &LintOptions) -> Result<LintReport, Error> {
             .map(Record::from_toml)
         {
             referenced.insert(format!("{folder}/{}", rec.patch));
+            // Checked on every record that parses, valid patch or not, so
+            // that a fresh scaffold lists everything left to do at once.
+            report.findings.extend(author_checks(name, &rec));
         }
         let mini: BTreeMap<String, Vec<u8>> = files
             .iter()
@@ -251,34 +254,6 @@ pub fn lint(dir: &Path, opts: &LintOptions) -> Result<LintReport, Error> {
             });
         }
     }
-    for e in &entries {
-        let rec = &e.record;
-        let error = |message: String, hint: Option<String>| Finding {
-            level: Level::Error,
-            file: e.record_file.clone(),
-            message,
-            hint,
-        };
-        if is_placeholder_title(&rec.title) {
-            report.findings.push(error(
-                "the title is still the placeholder written by `patchkit new`".into(),
-                Some("write a one-line title saying what the patch fixes".into()),
-            ));
-        }
-        if !rec.is_withdrawn() && rec.range.matches_nothing() {
-            report.findings.push(error(
-                format!(
-                    "versions {:?}{} matches no version, so the patch never applies",
-                    rec.versions,
-                    rec.fixed_in
-                        .as_ref()
-                        .map(|v| format!(" with fixed_in {v}"))
-                        .unwrap_or_default()
-                ),
-                Some("fix the range, or withdraw the record".into()),
-            ));
-        }
-    }
     report.valid_records = entries.len();
     if let Some(against) = &opts.against {
         check_against(against, &entries, opts, &mut report)?;
@@ -290,6 +265,37 @@ pub fn lint(dir: &Path, opts: &LintOptions) -> Result<LintReport, Error> {
         .findings
         .sort_by(|a, b| (a.level, &a.file).cmp(&(b.level, &b.file)));
     Ok(report)
+}
+
+/// What only an author needs to hear about a record that parses.
+fn author_checks(file: &str, rec: &Record) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let error = |message: String, hint: &str| Finding {
+        level: Level::Error,
+        file: file.to_string(),
+        message,
+        hint: Some(hint.to_string()),
+    };
+    if is_placeholder_title(&rec.title) {
+        out.push(error(
+            "the title is still the placeholder written by `patchkit new`".into(),
+            "write a one-line title saying what the patch fixes",
+        ));
+    }
+    if !rec.is_withdrawn() && rec.range.matches_nothing() {
+        out.push(error(
+            format!(
+                "versions {:?}{} matches no version, so the patch never applies",
+                rec.versions,
+                rec.fixed_in
+                    .as_ref()
+                    .map(|v| format!(" with fixed_in {v}"))
+                    .unwrap_or_default()
+            ),
+            "fix the range, or withdraw the record",
+        ));
+    }
+    out
 }
 
 fn is_tarball(name: &str) -> bool {
