@@ -36,6 +36,10 @@ pub enum Error {
     /// A key file.
     #[error(transparent)]
     Key(#[from] patchkit_signing::Error),
+    /// An authoring command (`new`, `diff`, `import`, `lint`, `withdraw`)
+    /// refused or failed.
+    #[error(transparent)]
+    Authoring(#[from] repo::authoring::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -54,6 +58,7 @@ impl Error {
             Error::Publish(_) => 1,
             Error::Keyring(_) => 2,
             Error::Key(_) => 2,
+            Error::Authoring(e) => e.exit_code(),
         }
     }
 }

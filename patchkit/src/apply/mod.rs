@@ -513,6 +513,21 @@ fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Apply `entry` alone to a copy of the pristine tree: what the engine did,
+/// and the tree digest of the result — the `patched_tree` of a `[[tested]]`
+/// entry (docs/formats.md). The binding check below and `patchkit lint
+/// --record-results` both call this, so the digest written and the digest
+/// checked cannot drift apart.
+pub fn patched_tree_digest(
+    pristine: &Tree,
+    entry: &Entry,
+    engine: &ApplyOptions,
+) -> Result<(patch::Applied, String), patch::ApplyError> {
+    let mut alone = pristine.clone();
+    let applied = patch::apply(&mut alone, &entry.parsed, engine)?;
+    Ok((applied, alone.digest()))
+}
+
 /// Apply `entry` alone to the pristine tree and compare the tree digest
 /// with the one reviewers recorded for this input tarball.
 fn check_binding(
@@ -522,9 +537,8 @@ fn check_binding(
     want: &str,
     opts: &Options,
 ) -> Result<(), Error> {
-    let mut alone = pristine.clone();
-    let got = match patch::apply(&mut alone, &entry.parsed, &opts.engine) {
-        Ok(_) => alone.digest(),
+    let got = match patched_tree_digest(pristine, entry, &opts.engine) {
+        Ok((_, digest)) => digest,
         Err(source) => {
             return Err(Error::PatchFailed {
                 target: name.to_string(),

@@ -6,14 +6,19 @@
 mod apply;
 pub mod audit;
 mod bundle;
+mod diff;
+mod import;
 mod key;
+mod lint;
 pub mod log;
+mod new;
 pub mod output;
 mod publish;
 pub mod reference;
 mod repo;
 pub mod sbom;
 mod update;
+mod withdraw;
 
 use std::path::PathBuf;
 
@@ -23,6 +28,12 @@ use crate::error::Error;
 use crate::patch::Fuzz;
 use crate::repo::catalog::Catalog;
 use crate::state::Home;
+
+pub use diff::DiffArgs;
+pub use import::ImportArgs;
+pub use lint::LintArgs;
+pub use new::NewArgs;
+pub use withdraw::WithdrawArgs;
 
 /// Signed third-party security patches for CPAN distributions.
 ///
@@ -118,6 +129,27 @@ pub enum Command {
     /// Show the application log of this home: every apply, when, on what,
     /// with which digests and result.
     Log,
+    /// Scaffold a new patch record with a fresh id (PK-YEAR-NNNN).
+    ///
+    /// Writes `SOURCE/<Dist>/<ID>.toml` with every field; the patch itself is
+    /// written next by `diff` or `import`.
+    New(NewArgs),
+    /// Write a record's patch from a pristine and an edited distribution.
+    ///
+    /// ORIGINAL and EDITED are tarballs or directories. Editor backups,
+    /// build products and VCS folders are left out (docs/publishing.md);
+    /// binary changes are refused. The patch is checked by applying it to
+    /// ORIGINAL before it is written.
+    Diff(DiffArgs),
+    /// Fill a record from upstream git commits or an existing patch.
+    Import(ImportArgs),
+    /// Check every record; with --against, try each patch on real tarballs.
+    ///
+    /// Exit status 1 when a record is invalid or a patch does not apply.
+    Lint(LintArgs),
+    /// Mark a record withdrawn: it stays in the history, is never applied
+    /// again, and `check` says why.
+    Withdraw(WithdrawArgs),
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -223,7 +255,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Audit(args) => audit::run(&ctx, &args),
         Command::Sbom(args) => sbom::run(&ctx, &args),
         Command::Log => log::run(&ctx),
+        Command::New(args) => new::run(&ctx, &args),
+        Command::Diff(args) => diff::run(&ctx, &args),
+        Command::Import(args) => import::run(&ctx, &args),
+        Command::Lint(args) => lint::run(&ctx, &args),
+        Command::Withdraw(args) => withdraw::run(&ctx, &args),
     }
+}
+
+/// Today's date from the local clock: read here, in the CLI layer only, so
+/// that the library stays deterministic.
+fn today() -> crate::repo::authoring::Today {
+    crate::repo::authoring::Today(chrono::Local::now().date_naive())
 }
 
 /// Load the catalog the repository options name: `--source` (unsigned,

@@ -29,6 +29,7 @@
 //!   not apply but its reverse does, the result is
 //!   [`Outcome::AlreadyApplied`] and the tree is untouched.
 
+pub mod dep3;
 mod engine;
 mod parse;
 pub mod record;

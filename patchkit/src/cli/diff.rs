@@ -1,0 +1,43 @@
+//! `patchkit diff`: write a record's patch from two trees (see
+//! `repo::authoring::diff`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{output, today, Context};
+use crate::error::Error;
+use crate::repo::authoring::diff;
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The pristine distribution: a tarball or an unpacked directory.
+    #[arg(value_name = "ORIGINAL")]
+    pub original: PathBuf,
+
+    /// The edited copy: a tarball or a directory.
+    #[arg(value_name = "EDITED")]
+    pub edited: PathBuf,
+
+    /// The record whose patch to write (made by `patchkit new`).
+    #[arg(long, value_name = "ID")]
+    pub record: String,
+
+    /// The repository source tree.
+    #[arg(long, value_name = "DIR", default_value = "patches")]
+    pub source: PathBuf,
+}
+
+/// Run `diff`.
+pub(super) fn run(ctx: &Context, args: &DiffArgs) -> Result<i32, Error> {
+    let report = diff::write_diff(
+        &args.source,
+        &args.record,
+        &args.original,
+        &args.edited,
+        today(),
+    )?;
+    output::diff_written(ctx.json, &report)?;
+    Ok(0)
+}

@@ -1,0 +1,43 @@
+//! `patchkit withdraw`: mark a record withdrawn (see
+//! `repo::authoring::withdraw`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{output, today, Context};
+use crate::error::Error;
+use crate::repo::authoring::withdraw::{self, Withdrawal};
+
+/// Arguments of `withdraw`.
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    /// The record id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Why, shown by `check` and `audit` ("upstream 1.24 fixes it").
+    #[arg(long)]
+    pub reason: String,
+
+    /// The upstream release that carries the fix; the record's range then
+    /// ends below it.
+    #[arg(long, value_name = "VERSION")]
+    pub fixed_in: Option<String>,
+
+    /// The repository source tree.
+    #[arg(long, value_name = "DIR", default_value = "patches")]
+    pub source: PathBuf,
+}
+
+/// Run `withdraw`.
+pub(super) fn run(ctx: &Context, args: &WithdrawArgs) -> Result<i32, Error> {
+    let req = Withdrawal {
+        id: args.id.clone(),
+        reason: args.reason.clone(),
+        fixed_in: args.fixed_in.clone(),
+    };
+    let report = withdraw::withdraw(&args.source, &req, today())?;
+    output::withdrawn(ctx.json, &report)?;
+    Ok(0)
+}
