@@ -25,5 +25,6 @@ mod reference;
 mod repo;
 mod sbom;
 mod security;
+mod snapshots;
 mod update;
 mod withdraw;
