@@ -73,7 +73,13 @@ fn sbom_of_a_patched_tarball_is_valid_cyclonedx_1_6_and_1_5() {
         assert_eq!(c["version"], "1.0");
         assert_eq!(c["purl"], "pkg:cpan/Foo-Bar@1.0");
         assert_eq!(c["hashes"][0]["alg"], "SHA-256");
+        // The component is the upstream release: the hash is the original
+        // tarball's, which the patch record carries, not the patched one's.
         assert_eq!(
+            c["hashes"][0]["content"].as_str().unwrap(),
+            crate::apply::sha256(&std::fs::read(env.path("in/Foo-Bar-1.0.tar.gz")).unwrap())
+        );
+        assert_ne!(
             c["hashes"][0]["content"].as_str().unwrap(),
             crate::apply::sha256(&std::fs::read(&out).unwrap())
         );
@@ -128,7 +134,17 @@ fn sbom_of_an_installed_library_takes_the_author_and_the_genuine_diff() {
         assert_eq!(comps.len(), 2);
         let foo = comps.iter().find(|c| c["name"] == "Foo-Bar").unwrap();
         assert_eq!(foo["purl"], "pkg:cpan/Foo-Bar@1.0?author=TESTER");
-        assert!(foo.get("hashes").is_none(), "no tarball, no hash: {foo:#}");
+        // MYMETA.json's x_patchkit names the original tarball.
+        assert_eq!(
+            foo["hashes"][0]["content"].as_str().unwrap(),
+            crate::apply::sha256(&std::fs::read(env.path("in/Foo-Bar-1.0.tar.gz")).unwrap()),
+            "{foo:#}"
+        );
+        let plain = comps.iter().find(|c| c["name"] == "Plain-Dist").unwrap();
+        assert!(
+            plain.get("hashes").is_none(),
+            "no record, no tarball, no hash: {plain:#}"
+        );
         let p = &foo["pedigree"]["patches"][0];
         assert_eq!(p["type"], "cherry-pick");
         // Installed libraries do not keep .patchkit/; the diff comes from

@@ -462,6 +462,7 @@ fn run_inner(
             &catalog.origin,
             info.name.as_str(),
             info.version.as_str(),
+            report.input_sha256.as_deref(),
         )
         .map_err(|reason| Error::Record {
             target: name.clone(),

@@ -38,6 +38,11 @@ pub struct Applied {
     pub dist: String,
     /// The distribution version.
     pub version: String,
+    /// sha256 of the pristine upstream tarball the first patches were
+    /// applied to (absent when a directory was patched); kept across later
+    /// applies, so that an SBOM can name the original artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_sha256: Option<String>,
     /// Every patch carried, in application order.
     pub patches: Vec<AppliedPatch>,
 }
@@ -137,12 +142,16 @@ pub fn record_changes(
     origin: &Origin,
     dist: &str,
     version: &str,
+    input_sha256: Option<&str>,
 ) -> Result<Vec<Change>, String> {
+    // A target that already carries a record is not pristine: its original
+    // is whatever that record says, never the patched input's own digest.
     let mut applied = previous.unwrap_or(Applied {
         format: FORMAT,
         tool: String::new(),
         dist: dist.to_string(),
         version: version.to_string(),
+        original_sha256: input_sha256.map(str::to_string),
         patches: Vec::new(),
     });
     applied.tool = tool_version();
@@ -230,11 +239,15 @@ pub fn x_patchkit_value(applied: &Applied) -> serde_json::Value {
             })
         })
         .collect();
-    json!({
+    let mut x = json!({
         "record": APPLIED_JSON,
         "tool": applied.tool,
         "applied": patches,
-    })
+    });
+    if let (Some(sha), Some(map)) = (&applied.original_sha256, x.as_object_mut()) {
+        map.insert("original_sha256".into(), json!(sha));
+    }
+    x
 }
 
 /// `patchkit X.Y.Z`.
@@ -254,6 +267,9 @@ pub struct XPatchkit {
     /// `patchkit X.Y.Z` that wrote it.
     #[serde(default)]
     pub tool: Option<String>,
+    /// sha256 of the pristine upstream tarball, when it was a tarball.
+    #[serde(default)]
+    pub original_sha256: Option<String>,
     /// The patches carried, in application order.
     pub applied: Vec<XPatchkitPatch>,
 }

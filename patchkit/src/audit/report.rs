@@ -145,6 +145,9 @@ pub struct DistAudit {
     /// sha256 of the tarball (tarball targets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tarball_sha256: Option<String>,
+    /// sha256 of the original upstream tarball, when known (the patch
+    /// record states it; an unpatched tarball is its own original).
+    pub original_sha256: Option<String>,
     /// Where the record came from.
     pub record: Option<RecordSource>,
     /// Carried patches, in application order.
@@ -244,6 +247,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         version: d.info.as_ref().map(|i| i.version.to_string()),
         purl: d.info.as_ref().map(|i| i.purl()),
         tarball_sha256: d.tarball_sha256.clone(),
+        original_sha256: d.original_sha256.clone(),
         record: d.record_source,
         patches,
         tampered: d.tampered.clone(),

@@ -137,6 +137,10 @@ pub struct ScannedDist {
     pub info: Option<DistInfo>,
     /// sha256 of the tarball (tarball targets only).
     pub tarball_sha256: Option<String>,
+    /// sha256 of the pristine upstream tarball, as the patch record states
+    /// it (`original_sha256`), or the tarball's own when it carries no
+    /// record (then it is the original).
+    pub original_sha256: Option<String>,
     /// Where the patch record came from; `None` when it carries none (or
     /// it could not be read: see `problems`).
     pub record_source: Option<RecordSource>,
@@ -161,6 +165,7 @@ impl ScannedDist {
             location: location.display().to_string(),
             info: None,
             tarball_sha256: None,
+            original_sha256: None,
             record_source: None,
             patches: Vec::new(),
             record_readable: true,
@@ -265,6 +270,10 @@ fn scan_tarball(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDi
     let mut d = ScannedDist::new(target, DistKind::Tarball, path);
     d.tarball_sha256 = Some(sha256_hex(&bytes));
     scan_tree(&mut d, &name, archive.tree());
+    // A tarball that carries no patch record is itself the original.
+    if d.record_source.is_none() && d.record_readable && d.original_sha256.is_none() {
+        d.original_sha256 = d.tarball_sha256.clone();
+    }
     Ok(d)
 }
 
@@ -305,6 +314,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
         }
         Ok(Some(applied)) => {
             d.record_source = Some(RecordSource::AppliedJson);
+            d.original_sha256 = applied.original_sha256.clone();
             check_applied_identity(d, &applied);
             d.patches = applied
                 .patches
@@ -336,6 +346,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
                 match record::parse_x_patchkit(x) {
                     Ok(x) => {
                         d.record_source = Some(RecordSource::MetaJson);
+                        d.original_sha256 = x.original_sha256.clone();
                         d.patches = from_x(x);
                     }
                     Err(reason) => {
@@ -644,6 +655,7 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
     match record::parse_x_patchkit(x) {
         Ok(x) => {
             d.record_source = Some(RecordSource::MymetaJson);
+            d.original_sha256 = x.original_sha256.clone();
             d.patches = from_x(x);
         }
         Err(reason) => {

@@ -4,8 +4,9 @@
 //! What it owns: the mapping from a scan (and, when available, the
 //! repository's catalog) to CycloneDX 1.5 or 1.6 JSON:
 //! - a `library` component per identified distribution, with the purl of
-//!   DESIGN.md (`pkg:cpan/Dist@1.23?author=AUTHOR`) and, for a tarball, its
-//!   sha256;
+//!   DESIGN.md (`pkg:cpan/Dist@1.23?author=AUTHOR`) and the sha256 of the
+//!   original upstream tarball when known (`original_sha256` of the patch
+//!   record, or an unpatched tarball's own digest);
 //! - `pedigree.patches`, one per carried patch: `type` from the record's
 //!   `kind` (`unofficial` when the catalog does not know the id), the diff
 //!   as `diff.text`, and `resolves` with one `security` issue per alias;
@@ -106,7 +107,10 @@ pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion
         c.insert("name".into(), json!(info.name.as_str()));
         c.insert("version".into(), json!(info.version.as_str()));
         c.insert("purl".into(), json!(purl));
-        if let Some(sha) = &d.tarball_sha256 {
+        // The component is the upstream release: its hash is the original
+        // tarball's (from the patch record, or the tarball itself when it
+        // carries none), never the patched tarball's.
+        if let Some(sha) = &d.original_sha256 {
             c.insert(
                 "hashes".into(),
                 json!([{ "alg": "SHA-256", "content": sha }]),
