@@ -95,3 +95,43 @@ fn project_records_lint_clean_through_check() {
     ]);
     assert!(!out.stderr.contains("warning"), "{}", out.stderr);
 }
+
+#[test]
+fn python_tuf_verifies_the_project_repository() {
+    // The reference TUF client (python-tuf's ngclient, from PyPI; .ci/run
+    // installs it) refreshes the committed repository served on 127.0.0.1
+    // and downloads every target, checking each sha256 against patches/.
+    let env = TestEnv::new();
+    let root = project();
+    let repo = root.join("repository");
+    let server = crate::support::server::Server::serve(&repo);
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(root.join("tests/tuf/ngclient_refresh.py"))
+        .arg(repo.join("metadata/1.root.json"))
+        .arg(&server.url)
+        .arg(env.path("ngclient"));
+    for dist in std::fs::read_dir(root.join("patches")).unwrap() {
+        let dist = dist.unwrap();
+        if !dist.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(dist.path()).unwrap() {
+            let f = f.unwrap();
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".toml") || name.ends_with(".patch") {
+                let sha = crate::apply::sha256(&std::fs::read(f.path()).unwrap());
+                cmd.arg(format!(
+                    "{}/{name}={sha}",
+                    dist.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    let out = run_cmd(cmd, env.dir());
+    assert_eq!(
+        out.code, 0,
+        "python-tuf refused the project repository (pip install -r tests/requirements.txt):\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(out.stdout.contains("PK-2026-0001.patch"), "{}", out.stdout);
+}
