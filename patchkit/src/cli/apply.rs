@@ -31,9 +31,7 @@ pub(super) fn run(
     }
     let opts = Options {
         mode,
-        engine: ApplyOptions {
-            fuzz: args.repo.fuzz(),
-        },
+        engine: ApplyOptions { fuzz: args.fuzz() },
         out_dir: out.map(Path::to_path_buf),
         ..Options::default()
     };

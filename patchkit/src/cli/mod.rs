@@ -167,12 +167,6 @@ pub struct RepoArgs {
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
 
-    /// Allow up to N context lines to be ignored at each end of a hunk, as
-    /// GNU patch's --fuzz does. Default 0: context must match exactly
-    /// (hunks may still move; the offset is reported).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub fuzz: usize,
-
     /// The signed repository to use (default: the only one configured).
     #[arg(long, value_name = "NAME", conflicts_with = "source")]
     pub repo: Option<String>,
@@ -201,6 +195,12 @@ pub struct TargetArgs {
     #[command(flatten)]
     pub repo: RepoArgs,
 
+    /// Allow up to N context lines to be ignored at each end of a hunk, as
+    /// GNU patch's --fuzz does. Default 0: context must match exactly
+    /// (hunks may still move; the offset is reported).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub fuzz: usize,
+
     /// Distribution tarballs (.tar.gz, .tgz, .tar.bz2) or unpacked
     /// distribution directories.
     #[arg(value_name = "TARGET", required = true)]
@@ -220,7 +220,7 @@ pub struct ApplyArgs {
     pub out: Option<PathBuf>,
 }
 
-impl RepoArgs {
+impl TargetArgs {
     /// The engine's fuzz setting.
     pub fn fuzz(&self) -> Fuzz {
         match self.fuzz {
