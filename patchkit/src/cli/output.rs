@@ -97,7 +97,7 @@ pub fn targets(
             .unwrap_or_else(|| r.target.clone());
         let what = match (&r.dist, &r.version) {
             (Some(d), Some(v)) => format!("{d} {v}"),
-            _ => "?".into(),
+            _ => "not identified".into(),
         };
         let applied = r
             .patches
@@ -105,6 +105,7 @@ pub fn targets(
             .filter(|p| p.status != PatchStatus::AlreadyApplied)
             .count();
         let summary = match r.result {
+            TargetResult::Failed if mode == Mode::Check => "FAILED".to_string(),
             TargetResult::Failed => "FAILED (nothing written)".to_string(),
             TargetResult::NothingMatched => "no patches match".to_string(),
             TargetResult::AlreadyPatched => "already carries every matching patch".to_string(),
