@@ -318,4 +318,46 @@ mod tests {
         info.author = Some("ALICE".into());
         assert_eq!(info.purl(), "pkg:cpan/Foo-Bar@1.23?author=ALICE");
     }
+
+    #[test]
+    fn purls_parse_with_an_independent_purl_parser() {
+        // packageurl (scm-rs) implements the generic purl grammar, but
+        // predates the 2026 revision of the cpan type (it still demands the
+        // author as a namespace, as DESIGN.md warns older parsers do). So
+        // the generic grammar is checked by reading our purl back as type
+        // `generic`, and the cpan rules of the revision by the assertions:
+        // the distribution name as the name, no namespace, the PAUSE
+        // author in the `author` qualifier, the version exactly as written.
+        use std::str::FromStr;
+        let cases = [
+            ("DateTime-1.55.tar.gz", None),
+            ("libwww-perl-6.76.tar.gz", Some("OALDERS")),
+            ("URI-PackageURL-2.11.tar.gz", Some("GDT")),
+            ("Foo-Bar-v1.2.3_4.tar.gz", Some("A-B")),
+            ("Foo-1.23-TRIAL.tar.gz", None),
+        ];
+        for (file, author) in cases {
+            let (name, version) = split_file_name(file).unwrap();
+            let info = DistInfo {
+                name: name.clone(),
+                version: version.clone(),
+                source: IdentitySource::FileName,
+                author: author.map(str::to_string),
+            };
+            let purl = info.purl();
+            assert!(purl.starts_with("pkg:cpan/"), "{purl}");
+            let generic = purl.replacen("pkg:cpan/", "pkg:generic/", 1);
+            let parsed = packageurl::PackageUrl::from_str(&generic)
+                .unwrap_or_else(|e| panic!("{purl}: {e}"));
+            assert_eq!(parsed.namespace(), None, "{purl}");
+            assert_eq!(parsed.name(), name.as_str(), "{purl}");
+            assert_eq!(parsed.version(), Some(version.as_str()), "{purl}");
+            let q = parsed.qualifiers();
+            assert_eq!(q.get("author").map(|a| a.as_ref()), author, "{purl}");
+            assert!(
+                !purl.contains("::"),
+                "a purl names the distribution: {purl}"
+            );
+        }
+    }
 }
