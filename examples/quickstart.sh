@@ -28,7 +28,12 @@ echo "== pinning and verifying the signed repository in repository/"
 # The first distribution with a single record (a stand-in holds only what
 # one diff shows), and a version inside its range: the tarball it was
 # reviewed on.
-RECORD=$(for d in patches/*/; do set -- "$d"*.toml; [ $# -eq 1 ] && [ -e "$1" ] && echo "$1"; done | head -n 1)
+RECORD=""
+for d in patches/*/; do
+    set -- "$d"*.toml
+    if [ $# -eq 1 ] && [ -e "$1" ]; then RECORD=$1; break; fi
+done
+[ -n "$RECORD" ] || { echo "no distribution with a single record in patches/" >&2; exit 1; }
 DIST=$(basename "$(dirname "$RECORD")")
 ID=$(basename "$RECORD" .toml)
 VERSION=$(python3 - "$RECORD" "$DIST" <<'PY'
