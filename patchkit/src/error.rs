@@ -45,6 +45,22 @@ pub enum Error {
     Output(#[from] std::io::Error),
 }
 
+/// How many characters of untrusted text a message quotes by default.
+pub(crate) const EXCERPT: usize = 40;
+
+/// Quotes at most `max` characters of untrusted `s` for an error message
+/// (STYLE.md: a bounded excerpt), escaping control characters, with `…`
+/// when cut. The one quoting helper of the crate.
+pub(crate) fn excerpt(s: &str, max: usize) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        format!("{:?}", format!("{head}…"))
+    } else {
+        format!("{head:?}")
+    }
+}
+
 impl Error {
     /// The process exit status for this error.
     pub fn exit_code(&self) -> i32 {

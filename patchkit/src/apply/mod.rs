@@ -25,7 +25,7 @@ use crate::audit::record::{self, NewlyApplied};
 use crate::dist::{self, DistInfo};
 use crate::patch::{self, ApplyOptions, Outcome};
 use crate::repo::catalog::{Catalog, Entry};
-use crate::state;
+use crate::state::{self, read_bounded};
 use crate::tarball::{self, Archive, Limits};
 use crate::tree::{sha256_hex, Change, InTreePath, Tree};
 
@@ -167,10 +167,7 @@ impl Target {
 
     /// The file name, for messages.
     pub fn file_name(&self) -> String {
-        let p = self.path();
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string())
+        dist::target_name(self.path())
     }
 }
 
@@ -498,20 +495,6 @@ fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<L
             tree: tarball::read_dir(path, limits)?,
         }),
     }
-}
-
-/// Read a file, refusing one larger than `max` before reading it whole.
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than the {max}-byte limit for archives"
-        )));
-    }
-    Ok(bytes)
 }
 
 /// Apply `entry` alone to a copy of the pristine tree: what the engine did,

@@ -29,7 +29,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -37,6 +36,8 @@ use serde::Serialize;
 
 use super::record::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
 use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
+use crate::error::{excerpt, EXCERPT};
+use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};
 use crate::tree::{sha256_hex, InTreePath, Tree};
 use crate::version::CpanVersion;
@@ -220,12 +221,6 @@ pub fn scan(path: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError>
     }
 }
 
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
-}
-
 /// An I/O error as a short reason, naming a symlink loop plainly.
 fn io_reason(e: &std::io::Error) -> String {
     // ELOOP is 40 on Linux, 62 on the BSDs and macOS; std has no stable
@@ -237,30 +232,8 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Read at most `max` bytes of a file; more is refused, not truncated.
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let file = fs::File::open(path)?;
-    // Size the buffer from the file's length, so that a small file is read
-    // in one call rather than in growing probes (thousands of files per
-    // library); `take` still bounds a file that grows meanwhile.
-    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if hint > max {
-        return Err(std::io::Error::other(format!(
-            "larger than the {max}-byte limit"
-        )));
-    }
-    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
-    file.take(max + 1).read_to_end(&mut data)?;
-    if data.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than the {max}-byte limit"
-        )));
-    }
-    Ok(data)
-}
-
 fn scan_tarball(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDist, PathError> {
-    let name = file_name(path);
+    let name = dist::target_name(path);
     let err = |reason: String| PathError {
         path: target.display().to_string(),
         reason,
@@ -281,8 +254,8 @@ fn scan_directory(target: &Path, path: &Path, limits: &Limits) -> Result<Scanned
     // The directory's own name (`Foo-Bar-1.23`) identifies it when META
     // cannot; canonicalise so that `.` works too.
     let name = fs::canonicalize(path)
-        .map(|p| file_name(&p))
-        .unwrap_or_else(|_| file_name(path));
+        .map(|p| dist::target_name(&p))
+        .unwrap_or_else(|_| dist::target_name(path));
     let tree = tarball::read_dir(path, limits).map_err(|e| PathError {
         path: target.display().to_string(),
         reason: e.to_string(),
@@ -420,8 +393,8 @@ fn check_applied_identity(d: &mut ScannedDist, applied: &Applied) {
         if applied.dist != info.name.as_str() || !same_version {
             d.problems.push(format!(
                 "{APPLIED_JSON} was written for {} {} but this is {} {}",
-                dist::excerpt(&applied.dist),
-                dist::excerpt(&applied.version),
+                excerpt(&applied.dist, EXCERPT),
+                excerpt(&applied.version, EXCERPT),
                 info.name,
                 info.version
             ));
@@ -442,7 +415,7 @@ fn check_carried_diffs(d: &mut ScannedDist) {
                         "{APPLIED_JSON} says {} has patch sha256 {} but the carried diff hashes \
                          to {got}: the record or the diff was edited",
                         p.id,
-                        dist::excerpt(&p.patch_sha256)
+                        excerpt(&p.patch_sha256, EXCERPT)
                     ));
                 }
             }
@@ -556,7 +529,7 @@ pub fn author_from_pathname(pathname: &str) -> Option<String> {
 
 fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> ScannedDist {
     let mut d = ScannedDist::new(target, DistKind::Installed, &m.path);
-    let folder = file_name(&m.path);
+    let folder = dist::target_name(&m.path);
     match fs::metadata(&m.path) {
         Err(e) => {
             d.record_readable = false;

@@ -24,16 +24,25 @@ pub fn notice(message: &str) {
     eprintln!("{message}");
 }
 
+/// Print exactly one JSON document on stdout (the `--json` contract): the
+/// one JSON writer of every command.
+fn write_json(doc: &impl serde::Serialize) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    serde_json::to_writer_pretty(&mut out, doc)?;
+    writeln!(out)?;
+    out.flush()
+}
+
 /// Print a command's report: `doc` as one JSON document with `--json`,
 /// else `text` (one line or more) on stdout.
 pub fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::Result<()> {
+    if json_out {
+        return write_json(doc);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if json_out {
-        serde_json::to_writer_pretty(&mut out, doc)?;
-    } else {
-        out.write_all(text.as_bytes())?;
-    }
+    out.write_all(text.as_bytes())?;
     writeln!(out)?;
     out.flush()
 }
@@ -86,15 +95,10 @@ pub fn targets(
             "ok": reports.iter().all(|r| r.exit_code == 0),
             "targets": reports,
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return out.flush();
+        return write_json(&doc);
     }
     for r in reports {
-        let name = Path::new(&r.target)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| r.target.clone());
+        let name = crate::dist::target_name(Path::new(&r.target));
         let what = match (&r.dist, &r.version) {
             (Some(d), Some(v)) => format!("{d} {v}"),
             _ => "not identified".into(),
@@ -218,9 +222,7 @@ pub fn audit(
             "errors": errors.iter().map(|e| json!({"path": e.path, "reason": e.reason}))
                 .collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return out.flush();
+        return write_json(&doc);
     }
     let mut last_target: Option<&str> = None;
     for a in audits {
@@ -369,13 +371,7 @@ pub fn sbom(
     for e in errors {
         eprintln!("error: {e}");
     }
-    // Buffered: a library audit prints thousands of lines, and a locked
-    // stdout alone flushes each one.
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    serde_json::to_writer_pretty(&mut out, document)?;
-    writeln!(out)?;
-    out.flush()
+    write_json(document)
 }
 
 /// Print the application log as a table or one JSON document; damaged
@@ -403,9 +399,7 @@ pub fn log(
             "entries": contents.entries,
             "damaged_lines": contents.damaged_lines,
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return out.flush();
+        return write_json(&doc);
     }
     if contents.entries.is_empty() {
         writeln!(out, "no apply recorded in {}", path.display())?;
@@ -466,11 +460,7 @@ fn json_doc(command: &str, report: &impl serde::Serialize) -> std::io::Result<()
     if let serde_json::Value::Object(map) = &mut doc {
         map.insert("command".into(), json!(command));
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    serde_json::to_writer_pretty(&mut out, &doc)?;
-    writeln!(out)?;
-    out.flush()
+    write_json(&doc)
 }
 
 /// Print what `new` wrote.

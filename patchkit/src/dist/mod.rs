@@ -12,6 +12,7 @@ pub mod meta;
 
 use std::fmt;
 
+use crate::error::{excerpt, EXCERPT};
 use crate::tree::{InTreePath, Tree};
 use crate::version::CpanVersion;
 
@@ -20,7 +21,7 @@ use crate::version::CpanVersion;
 #[non_exhaustive]
 pub enum Error {
     /// The name is not a CPAN distribution name.
-    #[error("{0:?} is not a CPAN distribution name (letters, digits, '-', '_', '.'; no '::')")]
+    #[error("{0} is not a CPAN distribution name (letters, digits, '-', '_', '.'; no '::')")]
     BadName(String),
     /// Neither META nor the file name gave a name and version.
     #[error("cannot tell which distribution {target} is: {reason}")]
@@ -50,7 +51,7 @@ impl DistName {
         if ok {
             Ok(DistName(s.to_string()))
         } else {
-            Err(Error::BadName(excerpt(s)))
+            Err(Error::BadName(excerpt(s, EXCERPT)))
         }
     }
 
@@ -77,17 +78,6 @@ impl<'de> serde::Deserialize<'de> for DistName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         DistName::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// At most 40 characters of untrusted text, for messages.
-pub(crate) fn excerpt(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(MAX).collect();
-        format!("{cut}…")
     }
 }
 
@@ -154,6 +144,14 @@ pub fn split_file_name(file_name: &str) -> Option<(DistName, CpanVersion)> {
         idx = pos;
     }
     None
+}
+
+/// The name a target is known by — its last path component, or the whole
+/// path when it has none (`.`, `/`) — for identification and messages.
+pub fn target_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The file name without `.tar.gz`, `.tgz`, `.tar.bz2`, `.tbz`, `.zip`.

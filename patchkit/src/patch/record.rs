@@ -11,7 +11,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dist::{excerpt, DistName};
+use crate::dist::DistName;
+use crate::error::{excerpt, EXCERPT};
 use crate::version::{CpanVersion, VersionRange};
 
 /// Why a record is not valid.
@@ -57,7 +58,7 @@ impl PatchId {
         } else {
             Err(field(
                 "id",
-                format!("{:?} is not an id ([A-Za-z0-9._-]+)", excerpt(s)),
+                format!("{} is not an id ([A-Za-z0-9._-]+)", excerpt(s, EXCERPT)),
             ))
         }
     }
@@ -96,8 +97,8 @@ impl Alias {
             Err(field(
                 "aliases",
                 format!(
-                    "{:?} is neither a CVE id (CVE-2025-12345) nor a GHSA id",
-                    excerpt(s)
+                    "{} is neither a CVE id (CVE-2025-12345) nor a GHSA id",
+                    excerpt(s, EXCERPT)
                 ),
             ))
         }
@@ -357,8 +358,8 @@ impl TryFrom<RawRecord> for Record {
             return Err(field(
                 "patch",
                 format!(
-                    "{:?} is not a file name beside the record",
-                    excerpt(&raw.patch)
+                    "{} is not a file name beside the record",
+                    excerpt(&raw.patch, EXCERPT)
                 ),
             ));
         }
@@ -379,7 +380,10 @@ impl TryFrom<RawRecord> for Record {
             if !matches!(sev.as_str(), "low" | "medium" | "high" | "critical") {
                 return Err(field(
                     "severity",
-                    format!("{:?} is not low, medium, high or critical", excerpt(sev)),
+                    format!(
+                        "{} is not low, medium, high or critical",
+                        excerpt(sev, EXCERPT)
+                    ),
                 ));
             }
         }
@@ -393,7 +397,7 @@ impl TryFrom<RawRecord> for Record {
                     };
                     return Err(field(
                         f,
-                        format!("{:?} is not a YYYY-MM-DD date", excerpt(d)),
+                        format!("{} is not a YYYY-MM-DD date", excerpt(d, EXCERPT)),
                     ));
                 }
             }

@@ -61,7 +61,7 @@ impl std::str::FromStr for SpecVersion {
             "1.6" => Ok(SpecVersion::V1_6),
             other => Err(format!(
                 "CycloneDX {} is not supported (use 1.5 or 1.6)",
-                crate::dist::excerpt(other)
+                crate::error::excerpt(other, crate::error::EXCERPT)
             )),
         }
     }

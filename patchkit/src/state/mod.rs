@@ -33,6 +33,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The underlying I/O error, for layers whose own errors carry one.
+    pub fn into_io(self) -> std::io::Error {
+        match self {
+            Error::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        }
+    }
+
     /// Wrap an I/O error with what was done and to which path.
     pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
         Error::Io {
@@ -75,6 +83,28 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), Error> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> Result<(), Error> {
     Ok(())
+}
+
+/// Read at most `max` bytes of an untrusted file: a larger one is refused,
+/// not truncated. The one bounded file reader of the crate (archives,
+/// patches given on the command line, installed META files).
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let too_large = || std::io::Error::other(format!("larger than the {max}-byte limit"));
+    let file = std::fs::File::open(path)?;
+    // Size the buffer from the file's length, so that a small file is read
+    // in one call rather than in growing probes (thousands of files per
+    // library); `take` still bounds a file that grows meanwhile.
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if hint > max {
+        return Err(too_large());
+    }
+    let mut data = Vec::with_capacity(usize::try_from(hint).unwrap_or(0).saturating_add(1));
+    file.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(data)
 }
 
 /// The state directory: `--home DIR`, else `$PATCHKIT_HOME`, else

@@ -51,6 +51,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
+use crate::error::excerpt;
+
 pub mod range;
 #[cfg(test)]
 mod tests;
@@ -286,18 +288,6 @@ pub enum ParseErrorKind {
     /// A part above 2147483647, which `version.pm` cannot store.
     #[error("a number is larger than 2147483647")]
     NumberTooLarge,
-}
-
-/// Quotes at most `max` characters of `s` for an error message, escaping
-/// control characters, with `…` when cut.
-pub(crate) fn excerpt(s: &str, max: usize) -> String {
-    let mut chars = s.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{head:?}")
-    }
 }
 
 /// Reads the part before `-TRIAL` and returns its parts and whether an

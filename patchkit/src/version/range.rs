@@ -43,7 +43,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{excerpt, CpanVersion, ParseError};
+use super::{CpanVersion, ParseError};
+use crate::error::excerpt;
 
 /// The most clauses a range may have. Real ranges have two or three; the
 /// bound keeps the (quadratic) exclusion bookkeeping cheap on hostile input.

@@ -38,6 +38,7 @@ use super::{find_record, set_str, Error, Today};
 use crate::patch::{self, dep3, ApplyOptions};
 use crate::repo::catalog::MAX_PATCH_BYTES;
 use crate::state;
+use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};
 use crate::tree::{FileEntry, InTreePath, Tree};
 
@@ -340,29 +341,12 @@ pub fn read_input(path: &Path, limits: &Limits) -> Result<Tree, Error> {
         input: label.clone(),
         reason: format!("cannot read: {e}"),
     })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| label.clone());
+    let name = crate::dist::target_name(path);
     let archive = Archive::read(&name, &bytes, limits).map_err(|e| Error::Input {
         input: label,
         reason: e.to_string(),
     })?;
     Ok(archive.tree().clone())
-}
-
-/// Read a file, refusing one larger than `max` before reading it whole.
-pub(crate) fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than the {max}-byte limit"
-        )));
-    }
-    Ok(bytes)
 }
 
 /// What `patchkit diff` wrote.

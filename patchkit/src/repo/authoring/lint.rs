@@ -26,13 +26,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{diff::read_bounded, find_record, is_placeholder_title, Error};
+use super::{find_record, is_placeholder_title, Error};
 use crate::apply;
 use crate::dist;
 use crate::patch::record::{Record, Tested};
 use crate::patch::{ApplyOptions, Fuzz, Outcome};
 use crate::repo::catalog::{Catalog, Entry, Origin, Problem};
 use crate::repo::source;
+use crate::state::read_bounded;
 use crate::tarball::{Archive, Limits};
 use crate::tree::sha256_hex;
 

@@ -29,37 +29,16 @@ mod tests;
 #[cfg(test)]
 mod interop_tests;
 
-use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, creating parent directories (DESIGN.md "Nothing
-/// half-done").
+/// The crate's one atomic writer ([`crate::state::write_atomic`]: temporary
+/// file, sync, rename, mode 0644 — metadata and targets are public), with
+/// the plain I/O error that this layer's errors carry beside the path.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    // Metadata and targets are public; NamedTempFile starts at 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::state::write_atomic(path, bytes, None).map_err(crate::state::Error::into_io)
 }
 
-/// Lowercase hex sha256 of `data`.
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(data))
-}
+pub(crate) use crate::tree::sha256_hex;
 
 /// Checks a target path as TUF names it: `/`-separated, relative, no empty,
 /// `.` or `..` components, no control characters or backslashes. The same
