@@ -330,27 +330,14 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
             }
         }
     }
-    // Compare every recorded file with the tree. Patches of one dist may
-    // list the same file; each listing carries the final sha256, so one
-    // comparison per path.
-    let mut expected: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
-    for p in &d.patches {
-        for f in &p.files {
-            let slot = expected
-                .entry(f.path.clone())
-                .or_insert_with(|| (f.sha256.clone(), Vec::new()));
-            slot.1.push(p.id.clone());
-        }
-    }
-    for (path, (want, ids)) in expected {
-        let ip = match InTreePath::parse(&path) {
-            Ok(ip) => ip,
-            Err(e) => {
-                d.problems
-                    .push(format!("the record names the path {path:?}, which {e}"));
-                continue;
-            }
-        };
+    // Compare every recorded file with the tree.
+    for RecordedFile {
+        path,
+        ip,
+        want,
+        ids,
+    } in recorded_files(d)
+    {
         let got = tree.files.get(&ip).map(|f| sha256_hex(&f.data));
         if got != want {
             d.tampered.push(TamperedFile {
@@ -362,6 +349,49 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
             });
         }
     }
+}
+
+/// A file the carried patches recorded, once per path.
+struct RecordedFile {
+    /// The path as recorded.
+    path: String,
+    /// The same, checked.
+    ip: InTreePath,
+    /// Its sha256 after all patches (`None`: a patch deleted it).
+    want: Option<String>,
+    /// The patches that list it.
+    ids: Vec<String>,
+}
+
+/// Every file the carried patches list, once per path: patches of one dist
+/// may list the same file, and each listing carries the final sha256, so
+/// one comparison per path is enough. A recorded path that is not a safe
+/// in-tree path is a problem of the dist, and skipped.
+fn recorded_files(d: &mut ScannedDist) -> Vec<RecordedFile> {
+    let mut expected: BTreeMap<String, (Option<String>, Vec<String>)> = BTreeMap::new();
+    for p in &d.patches {
+        for f in &p.files {
+            let slot = expected
+                .entry(f.path.clone())
+                .or_insert_with(|| (f.sha256.clone(), Vec::new()));
+            slot.1.push(p.id.clone());
+        }
+    }
+    let mut out = Vec::with_capacity(expected.len());
+    for (path, (want, ids)) in expected {
+        match InTreePath::parse(&path) {
+            Ok(ip) => out.push(RecordedFile {
+                path,
+                ip,
+                want,
+                ids,
+            }),
+            Err(e) => d
+                .problems
+                .push(format!("the record names the path {path:?}, which {e}")),
+        }
+    }
+    out
 }
 
 fn tree_file<'a>(tree: &'a Tree, name: &str) -> Option<&'a [u8]> {
@@ -676,25 +706,14 @@ fn identity_from_name(release: &str) -> Option<DistInfo> {
 /// such and are not checked; a file the patch deleted is not checked
 /// either (an older install may have left it).
 fn check_installed_files(d: &mut ScannedDist, lib: &Path, arch_dir: &Path, limits: &Limits) {
-    let mut expected: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    for p in &d.patches {
-        for f in &p.files {
-            let Some(sha) = &f.sha256 else { continue };
-            let slot = expected
-                .entry(f.path.clone())
-                .or_insert_with(|| (sha.clone(), Vec::new()));
-            slot.1.push(p.id.clone());
-        }
-    }
-    for (path, (want, ids)) in expected {
-        let ip = match InTreePath::parse(&path) {
-            Ok(ip) => ip,
-            Err(e) => {
-                d.problems
-                    .push(format!("the record names the path {path:?}, which {e}"));
-                continue;
-            }
-        };
+    for RecordedFile {
+        path,
+        ip,
+        want,
+        ids,
+    } in recorded_files(d)
+    {
+        let Some(want) = want else { continue };
         let Some(rel) = ip.as_str().strip_prefix("lib/") else {
             continue;
         };
