@@ -12,7 +12,7 @@ use std::io::Write;
 
 use super::read::{padded, pax_records, to_header, ExtKind, Kind, LongNames, Member, BLOCK};
 use super::{ancestors, show, Archive, ChangeProblem, Compression, Error};
-use crate::tree::{Change, FileEntry, InTreePath};
+use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
 /// GNU tar's (and bsdtar's) default record size: archives it writes are
 /// padded with zeros to a multiple of this.
@@ -119,20 +119,14 @@ impl Archive {
             .filter(|c| matches!(c, Change::Add(..)))
             .map(|c| c.path().as_str())
             .collect();
-        // Every directory that exists, with or without its own entry.
-        let dirs: BTreeSet<&str> = tree
-            .files
-            .keys()
-            .chain(tree.symlinks.keys())
-            .chain(tree.dirs.iter())
-            .flat_map(ancestors)
-            .chain(tree.dirs.iter().map(InTreePath::as_str))
-            .chain(
-                added
-                    .iter()
-                    .flat_map(|a| a.match_indices('/').map(|(i, _)| &a[..i])),
-            )
-            .collect();
+        // Every directory that exists, with or without its own entry, or
+        // that an added file creates.
+        let mut dirs = existing_dirs(tree);
+        dirs.extend(
+            added
+                .iter()
+                .flat_map(|a| a.match_indices('/').map(|(i, _)| &a[..i])),
+        );
         for (path, change) in &plan {
             match change {
                 Change::Modify(_, f) | Change::Add(_, f)
@@ -227,13 +221,8 @@ impl Archive {
     /// directories at all; otherwise unpacking creates them anyway).
     fn append_adds(&self, out: &mut Vec<u8>, plan: &Plan<'_>) -> Result<(), Error> {
         let tree = &self.tree;
-        let mut known: BTreeSet<String> = tree
-            .files
-            .keys()
-            .chain(tree.symlinks.keys())
-            .chain(tree.dirs.iter())
-            .flat_map(ancestors)
-            .chain(tree.dirs.iter().map(InTreePath::as_str))
+        let mut known: BTreeSet<String> = existing_dirs(tree)
+            .into_iter()
             .map(str::to_string)
             .collect();
         for change in plan.values() {
@@ -341,6 +330,18 @@ impl Archive {
 
 /// The longest prefix of `s` of at most `max` bytes ending on a character
 /// boundary.
+/// Every directory of `tree`: those with their own entry and every parent
+/// of a file, symlink or directory.
+fn existing_dirs(tree: &Tree) -> BTreeSet<&str> {
+    tree.files
+        .keys()
+        .chain(tree.symlinks.keys())
+        .chain(tree.dirs.iter())
+        .flat_map(ancestors)
+        .chain(tree.dirs.iter().map(InTreePath::as_str))
+        .collect()
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
     while !s.is_char_boundary(end) {
