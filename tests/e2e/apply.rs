@@ -630,3 +630,65 @@ pub fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
 }
+
+#[test]
+fn the_binding_of_a_later_patch_is_checked_on_that_patch_alone() {
+    // Two independent patches; the second lists a reviewed digest, which is
+    // of the pristine tarball with *that* patch alone (docs/formats.md).
+    let env = TestEnv::new();
+    let tb = foo_dist("1.0").tarball(&env.path("in"));
+    let input_sha = sha256(&std::fs::read(&tb).unwrap());
+    let first = udiff("lib/Foo.pm", FOO_PM, FOO_PM_FIXED);
+    let second = udiff("README", "Foo-Bar\n", "Foo-Bar, patched\n");
+    SourceBuilder::new(env.path("alone")).add("PK-2", "Foo-Bar", "1.0", &second);
+    let alone = env
+        .run_ok(&["check", "--source", "alone", "--json", tb.to_str().unwrap()])
+        .json()["targets"][0]["tree_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (dir, digest, code) in [("good", alone.as_str(), 0), ("bad", &"0".repeat(64)[..], 3)] {
+        let src = SourceBuilder::new(env.path(dir));
+        src.record(RecordSpec {
+            id: "PK-1",
+            dist: "Foo-Bar",
+            versions: "1.0",
+            patch: &first,
+            extra: "order = 1\n",
+        });
+        let tested = format!(
+            "order = 2\n[[tested]]\nsha256 = \"{input_sha}\"\npatched_tree = \"{digest}\"\n"
+        );
+        src.record(RecordSpec {
+            id: "PK-2",
+            dist: "Foo-Bar",
+            versions: "1.0",
+            patch: &second,
+            extra: &tested,
+        });
+        let out = env.run_code(
+            &[
+                "apply",
+                "--source",
+                dir,
+                "-o",
+                &format!("out-{dir}"),
+                "--json",
+                tb.to_str().unwrap(),
+            ],
+            code,
+        );
+        let t = &out.json()["targets"][0];
+        if code == 0 {
+            assert_eq!(t["patches"][1]["binding_checked"], true, "{t:#}");
+            assert_ne!(
+                t["tree_digest"].as_str().unwrap(),
+                alone,
+                "the series differs from PK-2 alone"
+            );
+        } else {
+            assert!(t["error"].as_str().unwrap().contains("PK-2"), "{t:#}");
+            assert!(!env.path(&format!("out-{dir}/Foo-Bar-1.0.tar.gz")).exists());
+        }
+    }
+}

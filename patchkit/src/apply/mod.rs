@@ -422,7 +422,11 @@ fn run_inner(
                 }
                 if let Some(sha) = &report.input_sha256 {
                     if let Some(t) = rec.tested_for(sha) {
-                        check_binding(&name, entry, pristine, &t.patched_tree, opts)?;
+                        // When this is the first patch to change anything,
+                        // the working tree already is the pristine tree with
+                        // this patch alone: no second application needed.
+                        let alone = (!touched.is_empty()).then_some(pristine);
+                        check_binding(&name, entry, alone, &tree, &t.patched_tree, opts)?;
                         pr.binding_checked = true;
                     }
                 }
@@ -512,24 +516,31 @@ pub fn patched_tree_digest(
     Ok((applied, alone.digest()))
 }
 
-/// Apply `entry` alone to the pristine tree and compare the tree digest
-/// with the one reviewers recorded for this input tarball.
+/// Compare the tree digest of the pristine tree with `entry` alone applied
+/// with the one reviewers recorded for this input tarball. `pristine` is
+/// `Some` when earlier patches already changed `current`, so that `entry`
+/// must be applied alone to a fresh copy; `None` when `current` is that
+/// tree already.
 fn check_binding(
     name: &str,
     entry: &Entry,
-    pristine: &Tree,
+    pristine: Option<&Tree>,
+    current: &Tree,
     want: &str,
     opts: &Options,
 ) -> Result<(), Error> {
-    let got = match patched_tree_digest(pristine, entry, &opts.engine) {
-        Ok((_, digest)) => digest,
-        Err(source) => {
-            return Err(Error::PatchFailed {
-                target: name.to_string(),
-                id: entry.record.id.to_string(),
-                source,
-            })
-        }
+    let got = match pristine {
+        None => current.digest(),
+        Some(pristine) => match patched_tree_digest(pristine, entry, &opts.engine) {
+            Ok((_, digest)) => digest,
+            Err(source) => {
+                return Err(Error::PatchFailed {
+                    target: name.to_string(),
+                    id: entry.record.id.to_string(),
+                    source,
+                })
+            }
+        },
     };
     if got.eq_ignore_ascii_case(want) {
         Ok(())

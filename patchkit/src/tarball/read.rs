@@ -195,6 +195,12 @@ impl Archive {
         &self.tree
     }
 
+    /// The content below the top directory, keeping nothing else (for
+    /// readers that will not write the archive back).
+    pub fn into_tree(self) -> Tree {
+        self.tree
+    }
+
     /// How the archive was compressed (and how [`Archive::write`] compresses).
     pub fn compression(&self) -> Compression {
         self.compression

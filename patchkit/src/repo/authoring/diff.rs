@@ -346,7 +346,7 @@ pub fn read_input(path: &Path, limits: &Limits) -> Result<Tree, Error> {
         input: label,
         reason: e.to_string(),
     })?;
-    Ok(archive.tree().clone())
+    Ok(archive.into_tree())
 }
 
 /// What `patchkit diff` wrote.
