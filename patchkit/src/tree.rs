@@ -205,33 +205,15 @@ impl Tree {
     /// `100755` or `120000` (symlink; the hash is of the link target).
     /// Directories do not count, as in git. Returned as lowercase hex.
     pub fn digest(&self) -> String {
-        self.digest_excluding(|_| false)
-    }
-
-    /// The tree digest leaving out the paths for which `skip` is true (used
-    /// to leave out the patch record itself, which names the digest).
-    pub fn digest_excluding(&self, skip: impl Fn(&InTreePath) -> bool) -> String {
+        // Files and symlinks never share a path, so one map sorts both.
         let mut lines: BTreeMap<&InTreePath, String> = BTreeMap::new();
         for (path, file) in &self.files {
-            if !skip(path) {
-                lines.insert(
-                    path,
-                    format!(
-                        "{:o} {} {}\n",
-                        file.git_mode(),
-                        sha256_hex(&file.data),
-                        path
-                    ),
-                );
-            }
+            let line = format!("{:o} {} {path}\n", file.git_mode(), sha256_hex(&file.data));
+            lines.insert(path, line);
         }
         for (path, target) in &self.symlinks {
-            if !skip(path) {
-                lines.insert(
-                    path,
-                    format!("120000 {} {}\n", sha256_hex(target.as_bytes()), path),
-                );
-            }
+            let line = format!("120000 {} {path}\n", sha256_hex(target.as_bytes()));
+            lines.insert(path, line);
         }
         let mut hasher = Sha256::new();
         for line in lines.values() {

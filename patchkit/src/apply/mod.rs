@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::audit::record::{self, NewlyApplied};
-use crate::dist::{self, DistInfo};
+use crate::dist;
 use crate::patch::{self, ApplyOptions, Outcome};
 use crate::repo::catalog::{Catalog, Entry};
 use crate::state::{self, read_bounded};
@@ -603,11 +603,4 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// Load a catalog from an unsigned source tree (a convenience for tests).
-pub fn dist_info_of(target: &Target, limits: &Limits) -> Result<DistInfo, Error> {
-    let mut scratch = TargetReport::new(target);
-    let loaded = load(target, limits, &mut scratch)?;
-    Ok(dist::identify(&target.file_name(), loaded.tree())?.0)
 }
