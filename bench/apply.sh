@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: what patching costs compared with decompressing and
-# recompressing the same tarball once (the floor DESIGN.md sets), and how
+# recompressing the same tarball once (the floor docs/ARCHITECTURE.md sets), and how
 # many targets per second `apply` handles in one call.
 #
 #   bash bench/apply.sh            # builds --release, prints figures

@@ -1,12 +1,15 @@
 //! The crate's error: wraps each module's errors and decides the exit
 //! status in one place.
 //!
-//! Exit statuses (DESIGN.md "The contract of the command line"): 0 success
+//! Nothing in the library imports this module: each module has its own
+//! error type, and this one sits above them all (docs/ARCHITECTURE.md).
+//!
+//! Exit statuses (docs/ARCHITECTURE.md, "the command-line contract"): 0 success
 //! (also when nothing matched); 1 a patch did not apply or an operation
 //! failed; 2 bad usage or unreadable input; 3 a signature, hash or
 //! freshness check failed.
 
-use crate::{apply, repo, state};
+use crate::{apply, authoring, catalog, client, state, tuf};
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -20,45 +23,29 @@ pub enum Error {
     Apply(#[from] apply::Error),
     /// The source tree could not be read or has invalid records.
     #[error(transparent)]
-    Source(#[from] repo::source::Error),
+    Source(#[from] catalog::source::Error),
     /// The home directory or a state file.
     #[error(transparent)]
     State(#[from] state::Error),
     /// A signed repository: configuration, verification, freshness.
     #[error(transparent)]
-    Signed(#[from] repo::signed::Error),
+    Signed(#[from] client::Error),
     /// Publishing a signed repository.
     #[error(transparent)]
-    Publish(#[from] repo::tuf::publish::PublishError),
+    Publish(#[from] tuf::publish::PublishError),
     /// `KEYS.toml`.
     #[error(transparent)]
-    Keyring(#[from] repo::tuf::keyring::KeyringError),
+    Keyring(#[from] tuf::keyring::KeyringError),
     /// A key file.
     #[error(transparent)]
     Key(#[from] patchkit_signing::Error),
     /// An authoring command (`new`, `diff`, `import`, `lint`, `withdraw`)
     /// refused or failed.
     #[error(transparent)]
-    Authoring(#[from] repo::authoring::Error),
+    Authoring(#[from] authoring::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
-}
-
-/// How many characters of untrusted text a message quotes by default.
-pub(crate) const EXCERPT: usize = 40;
-
-/// Quotes at most `max` characters of untrusted `s` for an error message
-/// (STYLE.md: a bounded excerpt), escaping control characters, with `…`
-/// when cut. The one quoting helper of the crate.
-pub(crate) fn excerpt(s: &str, max: usize) -> String {
-    let mut chars = s.chars();
-    let head: String = chars.by_ref().take(max).collect();
-    if chars.next().is_some() {
-        format!("{:?}", format!("{head}…"))
-    } else {
-        format!("{head:?}")
-    }
 }
 
 impl Error {

@@ -1,17 +1,36 @@
 #![doc = include_str!("../../README.md")]
+//!
+//! # The library's layers
+//!
+//! Arrows only run down (docs/ARCHITECTURE.md has the map):
+//!
+//! 1. leaves: [`version`], [`tree`], [`tarball`], [`patch`], [`state`],
+//!    `text`, and the `patchkit-signing` crate;
+//! 2. what a distribution is ([`dist`]) and the record left inside a
+//!    patched one ([`applied`]);
+//! 3. where patches come from: [`catalog`] (records, matching, the source
+//!    tree) and [`tuf`] (the signed repository: metadata, updater,
+//!    transports, publisher);
+//! 4. the jobs: [`client`] (trust store, bundles, opening a catalog),
+//!    [`apply`], [`audit`], [`sbom`], [`authoring`];
+//! 5. [`Error`], which wraps every module's error and decides the exit
+//!    status; the command line lives in the binary (`src/cli/`).
 
+pub mod applied;
 pub mod apply;
 pub mod audit;
-pub mod cli;
+pub mod authoring;
+pub mod catalog;
+pub mod client;
 pub mod dist;
 pub mod error;
-pub mod network;
 pub mod patch;
-pub mod repo;
 pub mod sbom;
 pub mod state;
 pub mod tarball;
+mod text;
 pub mod tree;
+pub mod tuf;
 pub mod version;
 
 pub use error::Error;

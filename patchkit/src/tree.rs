@@ -5,7 +5,7 @@
 //! relative, `/`-separated, no `.`/`..`/empty components, no NUL or control
 //! characters. Archive member names (after the top directory is removed),
 //! directory walks and patch paths (after `strip`) all become an
-//! `InTreePath` or the input is refused, which keeps the DESIGN.md invariant
+//! `InTreePath` or the input is refused, which keeps the docs/ARCHITECTURE.md invariant
 //! "no path outside the distribution".
 //!
 //! It also owns the *tree digest*, the fingerprint that binds a reviewed

@@ -4,7 +4,7 @@
 //!
 //! Secret material never leaves this module except as a PEM written to a
 //! 0600 file: [`SigningKey`] has no `Display`, and its `Debug` prints only the
-//! key id (STYLE.md, `signing/`).
+//! key id (docs/ARCHITECTURE.md, `signing/`).
 
 use std::fmt;
 use std::io::Write;

@@ -7,7 +7,7 @@
 //! `patchkit::repo::tuf`, which hands this crate bytes and keys.
 //!
 //! It refuses every key type but ed25519, floats in canonical JSON, and a
-//! threshold of 0. It keeps the DESIGN.md invariant "Crypto stays in
+//! threshold of 0. It keeps the docs/ARCHITECTURE.md invariant "Crypto stays in
 //! `signing/`": private key material is never displayed, and its `Debug`
 //! shows the key id only.
 

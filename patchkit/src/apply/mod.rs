@@ -4,7 +4,7 @@
 //! output, write the record, and produce the patched tarball or update the
 //! directory.
 //!
-//! Invariants kept here (DESIGN.md):
+//! Invariants kept here (docs/ARCHITECTURE.md):
 //! - *Nothing half-done*: every patch of a target is applied to memory
 //!   first; only when all succeeded, and the binding checked, is anything
 //!   written, through a temporary name and a rename (tarballs) or the
@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::audit::record::{self, NewlyApplied};
+use crate::applied::{self, NewlyApplied};
+use crate::catalog::{Catalog, Entry};
 use crate::dist;
 use crate::patch::{self, ApplyOptions, Outcome};
-use crate::repo::catalog::{Catalog, Entry};
 use crate::state::{self, read_bounded};
 use crate::tarball::{self, Archive, Limits};
 use crate::tree::{sha256_hex, Change, InTreePath, Tree};
@@ -101,7 +101,7 @@ impl Error {
         }
     }
 
-    /// The exit status for this error (DESIGN.md: 1 a patch did not apply or
+    /// The exit status for this error (docs/ARCHITECTURE.md: 1 a patch did not apply or
     /// an operation failed, 2 bad usage or unreadable input, 3 a hash check
     /// failed).
     pub fn exit_code(&self) -> i32 {
@@ -362,7 +362,7 @@ fn run_inner(
         .collect();
 
     let pristine = loaded.tree();
-    let previous = record::read_applied(pristine).map_err(|reason| Error::Record {
+    let previous = applied::read_applied(pristine).map_err(|reason| Error::Record {
         target: name.clone(),
         reason,
     })?;
@@ -432,7 +432,12 @@ fn run_inner(
                 }
                 touched.extend(applied.touched.iter().cloned());
                 newly.push(NewlyApplied {
-                    entry,
+                    id: rec.id.as_str(),
+                    title: &rec.title,
+                    aliases: rec.aliases.iter().map(|a| a.as_str().to_string()).collect(),
+                    patch_sha256: &entry.patch_sha256,
+                    patch_text: &entry.patch_text,
+                    repository: (&catalog.origin).into(),
                     paths: applied.touched.into_iter().collect(),
                 });
             }
@@ -456,11 +461,10 @@ fn run_inner(
 
     let mut changes = tree.changes_from(pristine, &touched);
     if !newly.is_empty() {
-        let record_changes = record::record_changes(
+        let record_changes = applied::record_changes(
             &tree,
             previous,
             &newly,
-            &catalog.origin,
             info.name.as_str(),
             info.version.as_str(),
             report.input_sha256.as_deref(),
@@ -501,21 +505,6 @@ fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<L
     }
 }
 
-/// Apply `entry` alone to a copy of the pristine tree: what the engine did,
-/// and the tree digest of the result — the `patched_tree` of a `[[tested]]`
-/// entry (docs/formats.md). The binding check below and `patchkit lint
-/// --record-results` both call this, so the digest written and the digest
-/// checked cannot drift apart.
-pub fn patched_tree_digest(
-    pristine: &Tree,
-    entry: &Entry,
-    engine: &ApplyOptions,
-) -> Result<(patch::Applied, String), patch::ApplyError> {
-    let mut alone = pristine.clone();
-    let applied = patch::apply(&mut alone, &entry.parsed, engine)?;
-    Ok((applied, alone.digest()))
-}
-
 /// Compare the tree digest of the pristine tree with `entry` alone applied
 /// with the one reviewers recorded for this input tarball. `pristine` is
 /// `Some` when earlier patches already changed `current`, so that `entry`
@@ -531,7 +520,7 @@ fn check_binding(
 ) -> Result<(), Error> {
     let got = match pristine {
         None => current.digest(),
-        Some(pristine) => match patched_tree_digest(pristine, entry, &opts.engine) {
+        Some(pristine) => match entry.patched_tree_digest(pristine, &opts.engine) {
             Ok((_, digest)) => digest,
             Err(source) => {
                 return Err(Error::PatchFailed {

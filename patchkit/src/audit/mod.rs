@@ -1,7 +1,8 @@
 //! What a patched distribution carries, and what it should.
 //!
-//! - [`record`]: the record patchkit leaves inside a patched distribution
-//!   (applied.json, the diffs, `x_patchkit` in META).
+//! The record patchkit leaves inside a patched distribution (applied.json,
+//! the diffs, `x_patchkit` in META) is plain data in [`crate::applied`].
+//!
 //! - [`scan`]: reading that record back from a tarball, an unpacked
 //!   distribution or an installed Perl library, and comparing the recorded
 //!   files with what is there now.
@@ -12,6 +13,5 @@
 //! problem with one distribution is reported for that distribution while
 //! the rest are still audited.
 
-pub mod record;
 pub mod report;
 pub mod scan;

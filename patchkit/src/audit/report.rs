@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::scan::{DistKind, RecordSource, ScannedDist, TamperedFile};
-use crate::repo::catalog::Catalog;
+use crate::catalog::Catalog;
 
 /// The status of a carried patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

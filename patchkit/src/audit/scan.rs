@@ -8,7 +8,7 @@
 //! Judging the patches against a repository is [`super::report`]'s job, so
 //! that `audit` and `sbom` share one scan.
 //!
-//! Refusals and their scope (DESIGN.md "Untrusted input is bounded"):
+//! Refusals and their scope (docs/ARCHITECTURE.md "Untrusted input is bounded"):
 //! - A PATH that does not exist, or a tarball or directory that the archive
 //!   reader refuses, is a [`PathError`]: nothing inside it can be trusted.
 //! - Inside a readable PATH, every problem is attached to *one*
@@ -34,11 +34,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::record::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
+use crate::applied::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
 use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
-use crate::error::{excerpt, EXCERPT};
 use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};
+use crate::text::{excerpt, EXCERPT};
 use crate::tree::{sha256_hex, InTreePath, Tree};
 use crate::version::CpanVersion;
 
@@ -279,7 +279,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
         // A META.json that is not JSON was already reported by identify.
         meta::json_get_x_patchkit(data).ok().flatten()
     });
-    match record::read_applied(tree) {
+    match applied::read_applied(tree) {
         Err(reason) => {
             d.record_readable = false;
             d.problems
@@ -316,7 +316,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
                 d.warnings.push(format!(
                     "{APPLIED_JSON} is missing; using x_patchkit from META.json"
                 ));
-                match record::parse_x_patchkit(x) {
+                match applied::parse_x_patchkit(x) {
                     Ok(x) => {
                         d.record_source = Some(RecordSource::MetaJson);
                         d.original_sha256 = x.original_sha256.clone();
@@ -472,7 +472,7 @@ fn check_meta_agrees(d: &mut ScannedDist, x: &serde_json::Value) {
             .iter()
             .map(|p| (p.id.clone(), p.patch_sha256.clone())),
     );
-    match record::parse_x_patchkit(x) {
+    match applied::parse_x_patchkit(x) {
         Ok(x) => {
             let theirs = pairs(&mut x.applied.into_iter().map(|p| (p.id, p.patch_sha256)));
             if ours != theirs {
@@ -655,7 +655,7 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
     let Some(x) = doc.get(meta::KEY) else {
         return d;
     };
-    match record::parse_x_patchkit(x) {
+    match applied::parse_x_patchkit(x) {
         Ok(x) => {
             d.record_source = Some(RecordSource::MymetaJson);
             d.original_sha256 = x.original_sha256.clone();

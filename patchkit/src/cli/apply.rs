@@ -6,10 +6,10 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, TargetArgs};
-use crate::apply::{self, Mode, Options, Target, TargetResult};
-use crate::error::Error;
-use crate::patch::ApplyOptions;
-use crate::state::log::{self, LogEntry};
+use patchkit::apply::{self, Mode, Options, Target, TargetResult};
+use patchkit::error::Error;
+use patchkit::patch::ApplyOptions;
+use patchkit::state::log::{self, LogEntry};
 
 /// Run `check` (mode Check) or `apply` (mode Apply).
 pub(super) fn run(

@@ -7,34 +7,34 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, RepoArgs};
-use crate::audit::report::{self, DistAudit, Finding};
-use crate::audit::scan::{self, PathError};
-use crate::error::Error;
-use crate::tarball::Limits;
+use patchkit::audit::report::{self, DistAudit, Finding};
+use patchkit::audit::scan::{self, PathError};
+use patchkit::error::Error;
+use patchkit::tarball::Limits;
 
 /// Arguments of `audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// Repository options.
     #[command(flatten)]
-    pub repo: RepoArgs,
+    pub(crate) repo: RepoArgs,
 
     /// Exit with status 1 when any of these findings is present
     /// (comma-separated; repeatable). Without it, findings are reported
     /// and the exit status is 0.
     #[arg(long, value_name = "FINDING,...", value_delimiter = ',')]
-    pub fail_on: Vec<FailOn>,
+    pub(crate) fail_on: Vec<FailOn>,
 
     /// Distribution tarballs, unpacked distribution directories, or Perl
     /// library trees (a cpanm/Carton `local/`, a site library, any
     /// directory holding `<archname>/.meta/`). The kind is detected.
     #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
 }
 
 /// A finding `--fail-on` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     /// A published patch whose range holds the version is not carried.
     Missing,
     /// A carried patch has been withdrawn by the repository.

@@ -7,12 +7,12 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::{bundle, signed};
+use patchkit::client::{bundle, store};
+use patchkit::error::Error;
 
 /// `patchkit bundle …`.
 #[derive(Debug, Subcommand)]
-pub enum BundleCommand {
+pub(crate) enum BundleCommand {
     /// Write the verified repository (all roots from the pinned one,
     /// timestamp, snapshot, targets, every patch) into one file.
     ///
@@ -33,7 +33,7 @@ pub enum BundleCommand {
 pub(super) fn run(ctx: &Context, cmd: &BundleCommand) -> Result<i32, Error> {
     match cmd {
         BundleCommand::Create { out, repo } => {
-            let name = signed::choose(&ctx.home, repo.as_deref())?;
+            let name = store::choose(&ctx.home, repo.as_deref())?;
             let made = bundle::create(&ctx.home, &name, out, chrono::Utc::now())?;
             output::report(
                 ctx.json,

@@ -1,32 +1,32 @@
 //! `patchkit diff`: write a record's patch from two trees (see
-//! `repo::authoring::diff`).
+//! `patchkit::authoring::diff`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{output, today, Context};
-use crate::error::Error;
-use crate::repo::authoring::diff;
+use patchkit::authoring::diff;
+use patchkit::error::Error;
 
 /// Arguments of `diff`.
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The pristine distribution: a tarball or an unpacked directory.
     #[arg(value_name = "ORIGINAL")]
-    pub original: PathBuf,
+    pub(crate) original: PathBuf,
 
     /// The edited copy: a tarball or a directory.
     #[arg(value_name = "EDITED")]
-    pub edited: PathBuf,
+    pub(crate) edited: PathBuf,
 
     /// The record whose patch to write (made by `patchkit new`).
     #[arg(long, value_name = "ID")]
-    pub record: String,
+    pub(crate) record: String,
 
     /// The repository source tree.
     #[arg(long, value_name = "DIR", default_value = "patches")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 /// Run `diff`.

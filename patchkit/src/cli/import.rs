@@ -1,35 +1,35 @@
 //! `patchkit import`: a record's patch from upstream git commits or an
-//! existing patch (see `repo::authoring::import`).
+//! existing patch (see `patchkit::authoring::import`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{output, today, Context};
-use crate::error::Error;
-use crate::repo::authoring::import;
+use patchkit::authoring::import;
+use patchkit::error::Error;
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("from").required(true).args(["git", "patch"]))]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Take the fix from a local git repository (a path or a file:// URL):
     /// `--git REPO REV` (one commit against its parent) or
     /// `--git REPO A..B` (the combined change from A to B).
     #[arg(long, num_args = 2, value_names = ["REPO", "REV"])]
-    pub git: Option<Vec<String>>,
+    pub(crate) git: Option<Vec<String>>,
 
     /// Take an existing patch file; its DEP-3 header fills the record.
     #[arg(long, value_name = "FILE")]
-    pub patch: Option<PathBuf>,
+    pub(crate) patch: Option<PathBuf>,
 
     /// The record to fill (made by `patchkit new`).
     #[arg(long, value_name = "ID")]
-    pub record: String,
+    pub(crate) record: String,
 
     /// The repository source tree.
     #[arg(long, value_name = "DIR", default_value = "patches")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 /// Run `import`.

@@ -9,12 +9,12 @@ use patchkit_signing::{public_pem_path, SigningKey};
 use serde_json::json;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::tuf::publish::sign_metadata_file;
+use patchkit::error::Error;
+use patchkit::tuf::publish::sign_metadata_file;
 
 /// `patchkit key …`.
 #[derive(Debug, Subcommand)]
-pub enum KeyCommand {
+pub(crate) enum KeyCommand {
     /// Generate an ed25519 key pair: OUT.pem (private, mode 0600) and
     /// OUT.pub.pem (public).
     ///
@@ -30,14 +30,14 @@ pub enum KeyCommand {
 
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub(crate) struct SignArgs {
     /// A metadata file to sign, usually OUT/staged/V.ROLE.json, which
     /// `publish` prints when a role lacks signatures.
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// Your private key (PKCS#8 PEM).
     #[arg(long, value_name = "KEY.pem")]
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 fn private_path(out: &Path) -> PathBuf {
@@ -62,7 +62,7 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
             }
             if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
-                    .map_err(|e| crate::state::Error::io("create directory", dir, e))?;
+                    .map_err(|e| patchkit::state::Error::io("create directory", dir, e))?;
             }
             let key = SigningKey::generate();
             key.write_pem(&private)?;

@@ -1,31 +1,31 @@
 //! `patchkit lint`: check every record, optionally against tarballs (see
-//! `repo::authoring::lint`).
+//! `patchkit::authoring::lint`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::authoring::lint::{self, LintOptions, RecordResults};
+use patchkit::authoring::lint::{self, LintOptions, RecordResults};
+use patchkit::error::Error;
 
 /// Arguments of `lint`.
 #[derive(Debug, Args)]
-pub struct LintArgs {
+pub(crate) struct LintArgs {
     /// The repository source tree.
     #[arg(long, value_name = "DIR", default_value = "patches")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 
     /// Apply each record alone, without writing anything, to every tarball
     /// in DIR whose version is in its range, and report a table.
     #[arg(long, value_name = "DIR")]
-    pub against: Option<PathBuf>,
+    pub(crate) against: Option<PathBuf>,
 
     /// With --against: write each clean result (tarball sha256 and patched
     /// tree digest) into the record's `[[tested]]`, the binding `apply`
     /// checks.
     #[arg(long, requires = "against")]
-    pub record_results: bool,
+    pub(crate) record_results: bool,
 }
 
 /// Run `lint`: exit 1 when a record is invalid or a patch failed.

@@ -1,8 +1,8 @@
 //! `log`: the application log of this home, as a table or JSON.
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::state::log;
+use patchkit::error::Error;
+use patchkit::state::log;
 
 /// Run `log`; returns the exit status.
 pub(super) fn run(ctx: &Context) -> Result<i32, Error> {

@@ -4,19 +4,20 @@
 //! `cli/` writes to stdout or stderr.
 
 mod apply;
-pub mod audit;
+pub(crate) mod audit;
 mod bundle;
 mod diff;
 mod import;
 mod key;
 mod lint;
-pub mod log;
+pub(crate) mod log;
 mod new;
-pub mod output;
+pub(crate) mod output;
 mod publish;
-pub mod reference;
+#[cfg(test)]
+mod reference;
 mod repo;
-pub mod sbom;
+pub(crate) mod sbom;
 mod update;
 mod withdraw;
 
@@ -24,16 +25,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::Error;
-use crate::patch::Fuzz;
-use crate::repo::catalog::Catalog;
-use crate::state::Home;
+use patchkit::catalog::Catalog;
+use patchkit::client::{self, Freshness, Notice, PatchSource};
+use patchkit::error::Error;
+use patchkit::patch::Fuzz;
+use patchkit::state::Home;
 
-pub use diff::DiffArgs;
-pub use import::ImportArgs;
-pub use lint::LintArgs;
-pub use new::NewArgs;
-pub use withdraw::WithdrawArgs;
+pub(crate) use diff::DiffArgs;
+pub(crate) use import::ImportArgs;
+pub(crate) use lint::LintArgs;
+pub(crate) use new::NewArgs;
+pub(crate) use withdraw::WithdrawArgs;
 
 /// Signed third-party security patches for CPAN distributions.
 ///
@@ -53,25 +55,25 @@ pub use withdraw::WithdrawArgs;
       Exit status: 0 success (also when nothing matched), 1 a patch did not apply or an operation \
       failed, 2 bad usage or unreadable input, 3 a signature, hash or freshness check failed."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// State directory (trusted roots, metadata cache, application log).
     /// Default: $PATCHKIT_HOME, else $XDG_DATA_HOME/patchkit, else
     /// ~/.local/share/patchkit.
     #[arg(long, global = true, value_name = "DIR")]
-    pub home: Option<PathBuf>,
+    pub(crate) home: Option<PathBuf>,
 
     /// Print exactly one JSON document on stdout instead of text.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// The command to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show which patches match each target and whether they would apply.
     ///
     /// Writes nothing. For each target: the distribution it is, the patches
@@ -160,69 +162,69 @@ pub enum Command {
 
 /// Where the patches come from, and how strictly they apply.
 #[derive(Debug, Args)]
-pub struct RepoArgs {
+pub(crate) struct RepoArgs {
     /// Use an UNSIGNED repository source tree: the folder that holds one
     /// folder per distribution (this project's is patches/). For patch
     /// authors: nothing is verified.
     #[arg(long, value_name = "DIR")]
-    pub source: Option<PathBuf>,
+    pub(crate) source: Option<PathBuf>,
 
     /// The signed repository to use (default: the only one configured).
     #[arg(long, value_name = "NAME", conflicts_with = "source")]
-    pub repo: Option<String>,
+    pub(crate) repo: Option<String>,
 
     /// Do not contact the repository: use the verified cache from the last
     /// `patchkit update` (verified again; refused once expired). Says how
     /// old the data is.
     #[arg(long, conflicts_with_all = ["source", "bundle"])]
-    pub offline: bool,
+    pub(crate) offline: bool,
 
     /// Use a bundle file made by `patchkit bundle create` instead of the
     /// network, verified against --root ROOT.json (or the configured
     /// repository's trusted root) as of the time it was made.
     #[arg(long, value_name = "FILE", conflicts_with = "source")]
-    pub bundle: Option<PathBuf>,
+    pub(crate) bundle: Option<PathBuf>,
 
     /// With --bundle: the pinned root to verify the bundle against.
     #[arg(long, value_name = "ROOT.json", requires = "bundle")]
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
 }
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// Repository options.
     #[command(flatten)]
-    pub repo: RepoArgs,
+    pub(crate) repo: RepoArgs,
 
     /// Allow up to N context lines to be ignored at each end of a hunk, as
     /// GNU patch's --fuzz does. Default 0: context must match exactly
     /// (hunks may still move; the offset is reported).
     #[arg(long, value_name = "N", default_value_t = 0)]
-    pub fuzz: usize,
+    pub(crate) fuzz: usize,
 
     /// Distribution tarballs (.tar.gz, .tgz, .tar.bz2) or unpacked
     /// distribution directories.
     #[arg(value_name = "TARGET", required = true)]
-    pub targets: Vec<PathBuf>,
+    pub(crate) targets: Vec<PathBuf>,
 }
 
 /// Arguments of `apply`.
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Targets and repository options.
     #[command(flatten)]
-    pub common: TargetArgs,
+    pub(crate) common: TargetArgs,
 
     /// Write each patched tarball into DIR under its original file name
     /// (required for tarball targets; created if missing).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 impl TargetArgs {
     /// The engine's fuzz setting.
-    pub fn fuzz(&self) -> Fuzz {
+    pub(crate) fn fuzz(&self) -> Fuzz {
         match self.fuzz {
             0 => Fuzz::None,
             n => Fuzz::Lines(n),
@@ -231,26 +233,26 @@ impl TargetArgs {
 }
 
 /// Everything a command needs from the global options.
-pub struct Context {
+pub(crate) struct Context {
     /// The state directory.
-    pub home: Home,
+    pub(crate) home: Home,
     /// `--json`.
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Run the parsed command line; returns the exit status.
-pub fn run(cli: Cli) -> Result<i32, Error> {
+pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
     let ctx = Context {
         home: Home::resolve(cli.home.as_deref())?,
         json: cli.json,
     };
     match cli.command {
-        Command::Check(args) => apply::run(&ctx, &args, None, crate::apply::Mode::Check),
+        Command::Check(args) => apply::run(&ctx, &args, None, patchkit::apply::Mode::Check),
         Command::Apply(args) => apply::run(
             &ctx,
             &args.common,
             args.out.as_deref(),
-            crate::apply::Mode::Apply,
+            patchkit::apply::Mode::Apply,
         ),
         Command::Key(cmd) => key::run(&ctx, &cmd),
         Command::Sign(args) => key::sign(&ctx, &args),
@@ -271,97 +273,44 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
 /// Today's date from the local clock: read here, in the CLI layer only, so
 /// that the library stays deterministic.
-fn today() -> crate::repo::authoring::Today {
-    crate::repo::authoring::Today(chrono::Local::now().date_naive())
+fn today() -> patchkit::authoring::Today {
+    patchkit::authoring::Today(chrono::Local::now().date_naive())
 }
 
 /// Load the catalog the repository options name: `--source` (unsigned,
 /// loudly), `--bundle` (verified as of its making), `--offline` (the
-/// verified cache), else the configured repository, updated first. Every
-/// client command (check, apply, audit) goes through here.
+/// verified cache), else the configured repository, updated first
+/// ([`patchkit::client::open`] decides; this prints its notices). Every
+/// client command (check, apply, audit, sbom) goes through here.
 pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
-    match &repo.source {
-        Some(dir) => {
-            output::unsigned_banner(dir);
-            let catalog = crate::repo::source::load(dir)?;
-            for w in &catalog.warnings {
-                output::warn(&w.to_string());
-            }
-            Ok(catalog)
-        }
-        None => signed_catalog(ctx, repo),
-    }
-}
-
-/// The signed branch of [`load_catalog`].
-fn signed_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
-    use crate::repo::{bundle, signed};
-    let now = chrono::Utc::now();
-    if let Some(path) = &repo.bundle {
-        let b = bundle::open(path)?;
-        let root = repo
-            .root
-            .as_deref()
-            .map(signed::read_pinned_root)
-            .transpose()?;
-        // Without --root, the home's repository of the bundle's name (or
-        // --repo) pins it.
-        let home_repo = match (&root, &repo.repo) {
-            (Some(_), _) => None,
-            (None, Some(n)) => Some(signed::choose(&ctx.home, Some(n))?),
-            (None, None) => signed::config(&ctx.home, &b.description.repository)
-                .ok()
-                .map(|c| c.name),
-        };
-        let loaded = bundle::verify(
-            &b,
+    let source = match (&repo.source, &repo.bundle) {
+        (Some(dir), _) => PatchSource::Unsigned(dir),
+        (None, Some(path)) => PatchSource::Bundle {
             path,
-            root.as_deref(),
-            &ctx.home,
-            home_repo.as_deref(),
-            now,
-        )?;
-        output::notice(&format!(
-            "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
-             its freshness is as of that time, not now",
-            path.display(),
-            b.description.repository,
-            b.description.created,
-            age_text(now, b.created),
-        ));
-        return Ok(loaded.catalog);
-    }
-    let name = signed::choose(&ctx.home, repo.repo.as_deref())?;
-    if !repo.offline {
-        update::update_one(ctx, &name)?;
-    }
-    let loaded = signed::load_cached(&ctx.home, &name, now)?;
-    if repo.offline {
-        let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
-            format!(
-                "{} ({})",
-                crate::repo::tuf::metadata::tuf_time::format(&t),
-                age_text(now, t)
-            )
-        });
-        output::notice(&format!(
-            "offline: using the verified cache of repository {name}, last updated {when}"
-        ));
-    }
-    Ok(loaded.catalog)
-}
-
-/// "3 days ago", "5 hours ago", "just now".
-fn age_text(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
-    let secs = (now - then).num_seconds();
-    if secs < 0 {
-        return "in the future".into();
-    }
-    let (n, unit) = match secs {
-        0..=59 => return "less than a minute ago".into(),
-        60..=3599 => (secs / 60, "minute"),
-        3600..=86_399 => (secs / 3600, "hour"),
-        _ => (secs / 86_400, "day"),
+            root: repo.root.as_deref(),
+            repo: repo.repo.as_deref(),
+        },
+        (None, None) => PatchSource::Signed {
+            repo: repo.repo.as_deref(),
+            freshness: if repo.offline {
+                Freshness::Offline
+            } else {
+                Freshness::UpdateFirst
+            },
+        },
     };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+    // The unsigned banner comes first, even when the tree then fails to
+    // load: a person must see it whatever happens next.
+    if let PatchSource::Unsigned(dir) = source {
+        output::notice(&Notice::Unsigned(dir.to_path_buf()).to_string());
+    }
+    let opened = client::open(&ctx.home, source, chrono::Utc::now())?;
+    for n in &opened.notices {
+        match n {
+            Notice::Unsigned(_) => {}
+            Notice::Freshness(_) => output::notice(&n.to_string()),
+            Notice::Warning(_) => output::warn(&n.to_string()),
+        }
+    }
+    Ok(opened.catalog)
 }

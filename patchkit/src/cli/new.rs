@@ -1,38 +1,38 @@
-//! `patchkit new`: scaffold a record (see `repo::authoring::scaffold`).
+//! `patchkit new`: scaffold a record (see `patchkit::authoring::scaffold`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{output, today, Context};
-use crate::error::Error;
-use crate::repo::authoring::scaffold::{self, NewRecord};
+use patchkit::authoring::scaffold::{self, NewRecord};
+use patchkit::error::Error;
 
 /// Arguments of `new`.
 #[derive(Debug, Args)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// The CPAN distribution name (Foo-Bar, not Foo::Bar).
     #[arg(value_name = "DIST")]
-    pub dist: String,
+    pub(crate) dist: String,
 
     /// The affected versions, as a CPAN::Meta::Requirements range
     /// (">= 1.0, < 1.5").
     #[arg(long, value_name = "RANGE")]
-    pub versions: String,
+    pub(crate) versions: String,
 
     /// A CVE or GHSA id the patch resolves (repeatable).
     #[arg(long = "alias", value_name = "ID")]
-    pub aliases: Vec<String>,
+    pub(crate) aliases: Vec<String>,
 
     /// One-line title (default: a placeholder that lint refuses until
     /// replaced).
     #[arg(long)]
-    pub title: Option<String>,
+    pub(crate) title: Option<String>,
 
     /// The repository source tree (the folder holding one folder per
     /// distribution).
     #[arg(long, value_name = "DIR", default_value = "patches")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 /// Run `new`.

@@ -6,21 +6,21 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::apply::{Mode, PatchStatus, TargetReport, TargetResult};
-use crate::repo::catalog::Origin;
+use patchkit::apply::{Mode, PatchStatus, TargetReport, TargetResult};
+use patchkit::catalog::Origin;
 
 /// A warning on stderr.
-pub fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     eprintln!("warning: {message}");
 }
 
 /// An error line on stderr (for failures that do not end the command).
-pub fn error(message: &str) {
+pub(crate) fn error(message: &str) {
     eprintln!("error: {message}");
 }
 
 /// A notice on stderr (freshness of verified data, progress).
-pub fn notice(message: &str) {
+pub(crate) fn notice(message: &str) {
     eprintln!("{message}");
 }
 
@@ -36,7 +36,7 @@ fn write_json(doc: &impl serde::Serialize) -> std::io::Result<()> {
 
 /// Print a command's report: `doc` as one JSON document with `--json`,
 /// else `text` (one line or more) on stdout.
-pub fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::Result<()> {
+pub(crate) fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::Result<()> {
     if json_out {
         return write_json(doc);
     }
@@ -45,16 +45,6 @@ pub fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::R
     out.write_all(text.as_bytes())?;
     writeln!(out)?;
     out.flush()
-}
-
-/// The loud notice that an unsigned source tree is in use (stderr, every
-/// time, like tuftool's --allow-expired-repo warning).
-pub fn unsigned_banner(dir: &Path) {
-    eprintln!(
-        "WARNING: using the UNSIGNED patch source {}: nothing is verified. \
-         This is for patch authors; builds should use the signed repository.",
-        dir.display()
-    );
 }
 
 fn status_word(s: PatchStatus) -> &'static str {
@@ -66,7 +56,7 @@ fn status_word(s: PatchStatus) -> &'static str {
 }
 
 /// Print the reports of `check`/`apply`.
-pub fn targets(
+pub(crate) fn targets(
     json_out: bool,
     mode: Mode,
     origin: &Origin,
@@ -98,7 +88,7 @@ pub fn targets(
         return write_json(&doc);
     }
     for r in reports {
-        let name = crate::dist::target_name(Path::new(&r.target));
+        let name = patchkit::dist::target_name(Path::new(&r.target));
         let what = match (&r.dist, &r.version) {
             (Some(d), Some(v)) => format!("{d} {v}"),
             _ => "not identified".into(),
@@ -186,17 +176,17 @@ fn short(sha: Option<&str>) -> String {
 }
 
 /// Print the audit: a table, or one JSON document.
-pub fn audit(
+pub(crate) fn audit(
     json_out: bool,
     origin: &Origin,
-    audits: &[crate::audit::report::DistAudit],
-    errors: &[crate::audit::scan::PathError],
-    summary: &crate::audit::report::Summary,
-    fail_on: &[crate::audit::report::Finding],
-    failing: &[crate::audit::report::Finding],
+    audits: &[patchkit::audit::report::DistAudit],
+    errors: &[patchkit::audit::scan::PathError],
+    summary: &patchkit::audit::report::Summary,
+    fail_on: &[patchkit::audit::report::Finding],
+    failing: &[patchkit::audit::report::Finding],
 ) -> std::io::Result<()> {
-    use crate::audit::report::PatchStatus as S;
-    use crate::audit::scan::DistKind;
+    use patchkit::audit::report::PatchStatus as S;
+    use patchkit::audit::scan::DistKind;
 
     for e in errors {
         eprintln!("error: {e}");
@@ -360,10 +350,10 @@ pub fn audit(
 }
 
 /// Print an SBOM document (always JSON) and its warnings.
-pub fn sbom(
+pub(crate) fn sbom(
     document: &serde_json::Value,
     warnings: &[String],
-    errors: &[crate::audit::scan::PathError],
+    errors: &[patchkit::audit::scan::PathError],
 ) -> std::io::Result<()> {
     for w in warnings {
         warn(w);
@@ -376,10 +366,10 @@ pub fn sbom(
 
 /// Print the application log as a table or one JSON document; damaged
 /// lines are named on stderr either way.
-pub fn log(
+pub(crate) fn log(
     json_out: bool,
     path: &Path,
-    contents: &crate::state::log::LogContents,
+    contents: &patchkit::state::log::LogContents,
 ) -> std::io::Result<()> {
     for n in &contents.damaged_lines {
         warn(&format!(
@@ -464,9 +454,9 @@ fn json_doc(command: &str, report: &impl serde::Serialize) -> std::io::Result<()
 }
 
 /// Print what `new` wrote.
-pub fn new_record(
+pub(crate) fn new_record(
     json_out: bool,
-    r: &crate::repo::authoring::scaffold::NewReport,
+    r: &patchkit::authoring::scaffold::NewReport,
 ) -> std::io::Result<()> {
     if json_out {
         return json_doc("new", r);
@@ -492,9 +482,9 @@ pub fn new_record(
 }
 
 /// Print what `diff` wrote.
-pub fn diff_written(
+pub(crate) fn diff_written(
     json_out: bool,
-    r: &crate::repo::authoring::diff::DiffReport,
+    r: &patchkit::authoring::diff::DiffReport,
 ) -> std::io::Result<()> {
     if json_out {
         return json_doc("diff", r);
@@ -509,10 +499,10 @@ pub fn diff_written(
     )?;
     for f in &r.files {
         let word = match f.change {
-            crate::repo::authoring::diff::FileChange::Modified => "modified",
-            crate::repo::authoring::diff::FileChange::ModeChanged => "mode",
-            crate::repo::authoring::diff::FileChange::Created => "created",
-            crate::repo::authoring::diff::FileChange::Deleted => "deleted",
+            patchkit::authoring::diff::FileChange::Modified => "modified",
+            patchkit::authoring::diff::FileChange::ModeChanged => "mode",
+            patchkit::authoring::diff::FileChange::Created => "created",
+            patchkit::authoring::diff::FileChange::Deleted => "deleted",
         };
         writeln!(out, "  {word:<9} {}", f.path)?;
     }
@@ -526,9 +516,9 @@ pub fn diff_written(
 }
 
 /// Print what `import` wrote.
-pub fn imported(
+pub(crate) fn imported(
     json_out: bool,
-    r: &crate::repo::authoring::import::ImportReport,
+    r: &patchkit::authoring::import::ImportReport,
 ) -> std::io::Result<()> {
     if json_out {
         return json_doc("import", r);
@@ -548,8 +538,11 @@ pub fn imported(
 }
 
 /// Print the lint findings and the `--against` table.
-pub fn lint(json_out: bool, r: &crate::repo::authoring::lint::LintReport) -> std::io::Result<()> {
-    use crate::repo::authoring::lint::{CheckStatus, Level};
+pub(crate) fn lint(
+    json_out: bool,
+    r: &patchkit::authoring::lint::LintReport,
+) -> std::io::Result<()> {
+    use patchkit::authoring::lint::{CheckStatus, Level};
     if json_out {
         let mut doc = serde_json::to_value(r).map_err(std::io::Error::other)?;
         if let serde_json::Value::Object(map) = &mut doc {
@@ -645,9 +638,9 @@ pub fn lint(json_out: bool, r: &crate::repo::authoring::lint::LintReport) -> std
 }
 
 /// Print what `withdraw` wrote.
-pub fn withdrawn(
+pub(crate) fn withdrawn(
     json_out: bool,
-    r: &crate::repo::authoring::withdraw::WithdrawReport,
+    r: &patchkit::authoring::withdraw::WithdrawReport,
 ) -> std::io::Result<()> {
     if json_out {
         return json_doc("withdraw", r);

@@ -10,39 +10,39 @@ use clap::Args;
 use serde_json::json;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::source;
-use crate::repo::tuf::keyring::Keyring;
-use crate::repo::tuf::publish::{publish, Expiry};
+use patchkit::catalog::source;
+use patchkit::error::Error;
+use patchkit::tuf::keyring::Keyring;
+use patchkit::tuf::publish::{publish, Expiry};
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// The repository source: the folder holding one folder per
     /// distribution (this project's is patches/).
     #[arg(long, value_name = "DIR")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
     /// Where the published repository lives: OUT/metadata/ and
     /// OUT/targets/ (created, or updated in place).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// KEYS.toml: each role's key files (relative to KEYS.toml) and
     /// threshold. See docs/security.md.
     #[arg(long, value_name = "KEYS.toml")]
-    pub keys: PathBuf,
+    pub(crate) keys: PathBuf,
     /// Lifetime of a new root: N days, or N followed by d, h, m or s.
     /// 0 makes metadata that is already expired (for testing clients).
     #[arg(long, value_name = "LIFETIME", default_value = "365d", value_parser = parse_lifetime)]
-    pub expires_root: TimeDelta,
+    pub(crate) expires_root: TimeDelta,
     /// Lifetime of new targets metadata.
     #[arg(long, value_name = "LIFETIME", default_value = "90d", value_parser = parse_lifetime)]
-    pub expires_targets: TimeDelta,
+    pub(crate) expires_targets: TimeDelta,
     /// Lifetime of a new snapshot.
     #[arg(long, value_name = "LIFETIME", default_value = "7d", value_parser = parse_lifetime)]
-    pub expires_snapshot: TimeDelta,
+    pub(crate) expires_snapshot: TimeDelta,
     /// Lifetime of a new timestamp.
     #[arg(long, value_name = "LIFETIME", default_value = "1d", value_parser = parse_lifetime)]
-    pub expires_timestamp: TimeDelta,
+    pub(crate) expires_timestamp: TimeDelta,
 }
 
 /// `30`, `30d`, `12h`, `15m`, `10s`.

@@ -8,7 +8,7 @@ use clap::CommandFactory;
 use super::Cli;
 
 /// docs/cli.md as it should be.
-pub fn markdown() -> String {
+pub(crate) fn markdown() -> String {
     let mut cmd = Cli::command().term_width(100);
     cmd.build();
     let mut out = String::from(

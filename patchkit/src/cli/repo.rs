@@ -7,12 +7,12 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::signed;
+use patchkit::client::store;
+use patchkit::error::Error;
 
 /// `patchkit repo …`.
 #[derive(Debug, Subcommand)]
-pub enum RepoCommand {
+pub(crate) enum RepoCommand {
     /// Trust a signed repository, pinned to its root.json.
     ///
     /// URL is the repository's base (it holds metadata/ and targets/):
@@ -46,7 +46,7 @@ pub enum RepoCommand {
 pub(super) fn run(ctx: &Context, cmd: &RepoCommand) -> Result<i32, Error> {
     match cmd {
         RepoCommand::Add { name, url, root } => {
-            let version = signed::add(&ctx.home, name, url, root)?;
+            let version = store::add(&ctx.home, name, url, root)?;
             output::report(
                 ctx.json,
                 &json!({"command": "repo add", "name": name, "url": url, "root_version": version}),
@@ -56,7 +56,7 @@ pub(super) fn run(ctx: &Context, cmd: &RepoCommand) -> Result<i32, Error> {
             )?;
         }
         RepoCommand::List => {
-            let repos = signed::list(&ctx.home, chrono::Utc::now())?;
+            let repos = store::list(&ctx.home, chrono::Utc::now())?;
             let mut text = String::new();
             if repos.is_empty() {
                 text.push_str("no repositories configured (see `patchkit repo add --help`)");
@@ -82,7 +82,7 @@ pub(super) fn run(ctx: &Context, cmd: &RepoCommand) -> Result<i32, Error> {
             )?;
         }
         RepoCommand::Remove { name } => {
-            signed::remove(&ctx.home, name)?;
+            store::remove(&ctx.home, name)?;
             output::report(
                 ctx.json,
                 &json!({"command": "repo remove", "name": name}),

@@ -6,28 +6,28 @@ use clap::Args;
 use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, RepoArgs};
-use crate::audit::scan;
-use crate::error::Error;
-use crate::sbom::{self, SpecVersion};
-use crate::tarball::Limits;
+use patchkit::audit::scan;
+use patchkit::error::Error;
+use patchkit::sbom::{self, SpecVersion};
+use patchkit::tarball::Limits;
 
 /// Arguments of `sbom`.
 #[derive(Debug, Args)]
-pub struct SbomArgs {
+pub(crate) struct SbomArgs {
     /// Repository options. The repository supplies each patch's kind and
     /// references; without one configured, patches are described from the
     /// record the distribution carries (type `unofficial`).
     #[command(flatten)]
-    pub repo: RepoArgs,
+    pub(crate) repo: RepoArgs,
 
     /// CycloneDX specification version: 1.6 or 1.5.
     #[arg(long, value_name = "VERSION", default_value = "1.6")]
-    pub spec: SpecVersion,
+    pub(crate) spec: SpecVersion,
 
     /// Distribution tarballs, unpacked distribution directories, or Perl
     /// library trees, as for `audit`.
     #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
 }
 
 /// Run `sbom`: the document goes to stdout (it is JSON with or without
@@ -39,7 +39,7 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
     // never silently skipped.
     let catalog = match load_catalog(ctx, &args.repo) {
         Ok(c) => Some(c),
-        Err(e @ Error::Signed(crate::repo::signed::Error::NoneConfigured))
+        Err(e @ Error::Signed(patchkit::client::Error::NoneConfigured))
             if args.repo.source.is_none() =>
         {
             output::warn(&format!(

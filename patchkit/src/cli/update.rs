@@ -5,35 +5,21 @@ use clap::Args;
 use serde_json::json;
 
 use super::{output, Context};
-use crate::error::Error;
-use crate::repo::signed::{self, UpdateOutcome};
+use patchkit::client::store;
+use patchkit::error::Error;
 
 /// Arguments of `update`.
 #[derive(Debug, Args)]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// The repository to update (default: every configured repository).
     #[arg(value_name = "NAME")]
-    pub name: Option<String>,
-}
-
-/// Updates repository `name` over the network (or file system) its URL
-/// names.
-pub(crate) fn update_one(ctx: &Context, name: &str) -> Result<UpdateOutcome, Error> {
-    let cfg = signed::config(&ctx.home, name)?;
-    let transport = crate::network::transport_for(&cfg.url)
-        .map_err(|e| Error::Usage(format!("repository {name}: URL {e}")))?;
-    Ok(signed::update(
-        &ctx.home,
-        name,
-        transport.as_ref(),
-        chrono::Utc::now(),
-    )?)
+    pub(crate) name: Option<String>,
 }
 
 pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
     let names = match &args.name {
         Some(n) => vec![n.clone()],
-        None => signed::names(&ctx.home)?,
+        None => store::names(&ctx.home)?,
     };
     if names.is_empty() {
         return Err(Error::Usage(
@@ -44,8 +30,8 @@ pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
     let mut text = String::new();
     let mut first_error = None;
     for name in &names {
-        match update_one(ctx, name) {
-            Ok(o) => {
+        match patchkit::client::update(&ctx.home, name, chrono::Utc::now()) {
+            Ok((o, _)) => {
                 let (b, a) = (&o.before, &o.after);
                 let changed = if b.targets_version == a.targets_version
                     && b.timestamp_version == a.timestamp_version
@@ -84,7 +70,7 @@ pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
     }
     if names.len() == 1 {
         if let Some(e) = first_error {
-            return Err(e);
+            return Err(e.into());
         }
     }
     output::report(

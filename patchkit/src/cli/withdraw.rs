@@ -1,33 +1,33 @@
 //! `patchkit withdraw`: mark a record withdrawn (see
-//! `repo::authoring::withdraw`).
+//! `patchkit::authoring::withdraw`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{output, today, Context};
-use crate::error::Error;
-use crate::repo::authoring::withdraw::{self, Withdrawal};
+use patchkit::authoring::withdraw::{self, Withdrawal};
+use patchkit::error::Error;
 
 /// Arguments of `withdraw`.
 #[derive(Debug, Args)]
-pub struct WithdrawArgs {
+pub(crate) struct WithdrawArgs {
     /// The record id.
     #[arg(value_name = "ID")]
-    pub id: String,
+    pub(crate) id: String,
 
     /// Why, shown by `check` and `audit` ("upstream 1.24 fixes it").
     #[arg(long)]
-    pub reason: String,
+    pub(crate) reason: String,
 
     /// The upstream release that carries the fix; the record's range then
     /// ends below it.
     #[arg(long, value_name = "VERSION")]
-    pub fixed_in: Option<String>,
+    pub(crate) fixed_in: Option<String>,
 
     /// The repository source tree.
     #[arg(long, value_name = "DIR", default_value = "patches")]
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
 }
 
 /// Run `withdraw`.

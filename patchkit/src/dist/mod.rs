@@ -4,7 +4,7 @@
 //! A distribution is identified from its tarball (or directory) name,
 //! `Dist-Name-1.23.tar.gz`, and from the META.json / META.yml it ships. When
 //! they disagree META wins and a warning is returned for the caller to show
-//! (DESIGN.md "A distribution"). A tarball without META is identified by its
+//! (docs/ARCHITECTURE.md "A distribution"). A tarball without META is identified by its
 //! name alone. Names are parsed into [`DistName`], which refuses module
 //! names (`Foo::Bar`) and anything that could not be a CPAN dist name.
 
@@ -12,7 +12,7 @@ pub mod meta;
 
 use std::fmt;
 
-use crate::error::{excerpt, EXCERPT};
+use crate::text::{excerpt, EXCERPT};
 use crate::tree::{InTreePath, Tree};
 use crate::version::CpanVersion;
 
@@ -321,7 +321,7 @@ mod tests {
     fn purls_parse_with_an_independent_purl_parser() {
         // packageurl (scm-rs) implements the generic purl grammar, but
         // predates the 2026 revision of the cpan type (it still demands the
-        // author as a namespace, as DESIGN.md warns older parsers do). So
+        // author as a namespace, as docs/ARCHITECTURE.md warns older parsers do). So
         // the generic grammar is checked by reading our purl back as type
         // `generic`, and the cpan rules of the revision by the assertions:
         // the distribution name as the name, no namespace, the PAUSE

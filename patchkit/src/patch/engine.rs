@@ -8,7 +8,7 @@
 //! `patch_match`, `apply_hunk` and `copy_till` in its `patch.c`, and the
 //! text cases in `tests/cases/` compare our output with the real tool.
 //!
-//! Invariants kept here (DESIGN.md):
+//! Invariants kept here (docs/ARCHITECTURE.md):
 //! - **Strict by default**: a line matches only if its bytes, line ending
 //!   included, are equal. Fuzz is used only when [`Fuzz::Lines`] asks.
 //! - **Nothing half-done**: every change goes into a [`Stage`] (only the

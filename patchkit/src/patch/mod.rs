@@ -20,7 +20,7 @@
 //! - hunk headers that do not belong to a file diff (text between diffs
 //!   that hides a hunk), and hunks that change nothing.
 //!
-//! DESIGN.md invariants kept here:
+//! docs/ARCHITECTURE.md invariants kept here:
 //! - **Strict by default**: context must match byte for byte (a `\r` is part
 //!   of the line); a hunk may move but not fuzz unless [`Fuzz::Lines`] says so.
 //! - **Nothing half-done**: [`apply`] stages every change aside and writes

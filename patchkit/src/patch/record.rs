@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::dist::DistName;
-use crate::error::{excerpt, EXCERPT};
+use crate::text::{excerpt, EXCERPT};
 use crate::version::{CpanVersion, VersionRange};
 
 /// Why a record is not valid.

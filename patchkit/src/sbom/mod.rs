@@ -4,7 +4,7 @@
 //! What it owns: the mapping from a scan (and, when available, the
 //! repository's catalog) to CycloneDX 1.5 or 1.6 JSON:
 //! - a `library` component per identified distribution, with the purl of
-//!   DESIGN.md (`pkg:cpan/Dist@1.23?author=AUTHOR`) and the sha256 of the
+//!   docs/ARCHITECTURE.md (`pkg:cpan/Dist@1.23?author=AUTHOR`) and the sha256 of the
 //!   original upstream tarball when known (`original_sha256` of the patch
 //!   record, or an unpatched tarball's own digest);
 //! - `pedigree.patches`, one per carried patch: `type` from the record's
@@ -16,7 +16,7 @@
 //! What it refuses to do: invent data. No timestamp is written (CycloneDX
 //! makes it optional, and a clock would break reproducibility), and the
 //! serial number is derived from the document's own content, so the same
-//! inputs give the same bytes (DESIGN.md "Deterministic output").
+//! inputs give the same bytes (docs/ARCHITECTURE.md "Deterministic output").
 //! Distributions that could not be identified are left out and named in
 //! the warnings.
 //!
@@ -29,8 +29,8 @@ use serde_json::{json, Map, Value};
 
 use crate::audit::report;
 use crate::audit::scan::ScannedDist;
+use crate::catalog::Catalog;
 use crate::patch::record::PatchKind;
-use crate::repo::catalog::Catalog;
 use crate::tree::sha256_hex;
 
 /// The CycloneDX specification version to write.
@@ -61,7 +61,7 @@ impl std::str::FromStr for SpecVersion {
             "1.6" => Ok(SpecVersion::V1_6),
             other => Err(format!(
                 "CycloneDX {} is not supported (use 1.5 or 1.6)",
-                crate::error::excerpt(other, crate::error::EXCERPT)
+                crate::text::excerpt(other, crate::text::EXCERPT)
             )),
         }
     }

@@ -7,7 +7,7 @@
 //! synced. An interrupted write can leave at most a partial *last* line; the
 //! reader reports such a line as damaged and keeps every earlier entry, so
 //! earlier entries are never corrupted. When and where an apply ran lives
-//! here, never in the patched tarball (DESIGN.md: deterministic output).
+//! here, never in the patched tarball (docs/ARCHITECTURE.md: deterministic output).
 
 use std::io::Write;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! Owns the one helper through which every output and every piece of cached
 //! state is written ([`write_atomic`]): a temporary file in the destination's
 //! directory, flushed, then renamed over the destination. This keeps the
-//! DESIGN.md invariant "nothing half-done": a reader sees the old bytes or
+//! docs/ARCHITECTURE.md invariant "nothing half-done": a reader sees the old bytes or
 //! the new bytes, never a torn file, and a crash leaves at most a stray
 //! temporary file that is never mistaken for state.
 

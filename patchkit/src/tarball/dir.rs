@@ -1,6 +1,6 @@
 //! Unpacked distribution directories: read one into a [`Tree`] with the
 //! same refusals and limits as an archive, and apply [`Change`]s to one in
-//! place, all or nothing (DESIGN.md: "Nothing half-done").
+//! place, all or nothing (docs/ARCHITECTURE.md: "Nothing half-done").
 //!
 //! The walk never follows symlinks: each symlink is checked like an
 //! archive's (inside the tree, not absolute, not through another symlink)

@@ -1,4 +1,4 @@
-//! Bounds on one untrusted archive or directory (DESIGN.md: "Untrusted
+//! Bounds on one untrusted archive or directory (docs/ARCHITECTURE.md: "Untrusted
 //! input is bounded").
 //!
 //! The defaults are sized from the largest thing commonly installed from

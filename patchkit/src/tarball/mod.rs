@@ -18,7 +18,7 @@
 //! corrupt compressed data, truncated members, non-zero data after the end
 //! of the archive, and anything past the [`Limits`].
 //!
-//! **Invariants kept (DESIGN.md).** "Untrusted input is bounded": every
+//! **Invariants kept (docs/ARCHITECTURE.md).** "Untrusted input is bounded": every
 //! limit is checked while streaming, before the data is trusted.
 //! "Deterministic output" and "members that did not change keep their
 //! bytes": unchanged members are copied byte for byte (extension headers,

@@ -2,7 +2,7 @@
 //! members with their own header fields, new members with metadata taken
 //! from the archive, then compressed with no time, name or host in it.
 //!
-//! This is where DESIGN.md's "Tar members that did not change keep their
+//! This is where docs/ARCHITECTURE.md's "Tar members that did not change keep their
 //! bytes, mode, mtime, owners and order; changed members keep their header
 //! fields; new members take their metadata from the input" and
 //! "Deterministic output" are kept.

@@ -51,7 +51,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-use crate::error::excerpt;
+use crate::text::excerpt;
 
 pub mod range;
 #[cfg(test)]

@@ -44,7 +44,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{CpanVersion, ParseError};
-use crate::error::excerpt;
+use crate::text::excerpt;
 
 /// The most clauses a range may have. Real ranges have two or three; the
 /// bound keeps the (quadratic) exclusion bookkeeping cheap on hostile input.

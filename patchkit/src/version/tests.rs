@@ -1,6 +1,6 @@
 //! Tests of CPAN versions and ranges, in two layers.
 //!
-//! * Tables of the rules that surprise (DESIGN.md, "CPAN versions"), with
+//! * Tables of the rules that surprise (docs/ARCHITECTURE.md, "CPAN versions"), with
 //!   the expected answer written from the rule, not from our output.
 //! * Reference tests that ask a real perl (`version.pm` and
 //!   CPAN::Meta::Requirements) about every pair of a list of versions and

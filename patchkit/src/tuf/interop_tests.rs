@@ -18,10 +18,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::client::{update, FilesystemTransport, Limits};
 use super::publish::{publish, Expiry, RoleKeys, RoleSetup};
 use super::sha256_hex;
+use super::tests::update;
 use super::tests::{sample_targets, Keys};
+use super::transport::FilesystemTransport;
+use super::updater::Limits;
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

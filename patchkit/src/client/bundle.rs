@@ -13,7 +13,7 @@
 //! ```
 //!
 //! That is the repository's own layout, so [`verify`] runs the unchanged
-//! [`client::update`](super::tuf::client::update) over a [`Transport`] that
+//! [`updater`](crate::tuf::updater) over a [`Transport`] that
 //! reads from the bundle, against a pinned root, with the bundle's
 //! `created` time as the reference time for expiry. Nothing in the bundle
 //! is trusted because it is in the bundle: `patchkit-bundle.json` is not
@@ -22,7 +22,7 @@
 //! time in the future is refused.
 //!
 //! Reading is bounded (entry count, sizes; regular files with safe relative
-//! names only), as for any untrusted archive (DESIGN.md "Untrusted input is
+//! names only), as for any untrusted archive (docs/ARCHITECTURE.md "Untrusted input is
 //! bounded").
 
 use std::collections::BTreeMap;
@@ -32,10 +32,12 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::signed::{self, Error, Loaded};
-use super::tuf::client::{Transport, TransportError};
-use super::tuf::metadata::{tuf_time, Root};
+use super::store::{self as signed, VerifiedCatalog};
+use super::Error;
 use crate::state::{self, Home};
+use crate::tuf::metadata::{tuf_time, Role, Root};
+use crate::tuf::transport::{Transport, TransportError};
+use crate::tuf::updater::TrustedState;
 
 /// Most entries in a bundle.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -181,7 +183,7 @@ pub fn create(home: &Home, name: &str, out: &Path, now: DateTime<Utc>) -> Result
             else {
                 continue;
             };
-            let hashed = super::tuf::hashed_target_path(tname, sha);
+            let hashed = crate::tuf::hashed_target_path(tname, sha);
             let bytes = read(&trusted.join("targets").join(&hashed))?;
             let path = if consistent {
                 format!("targets/{hashed}")
@@ -252,7 +254,7 @@ pub fn open(path: &Path) -> Result<Bundle, Error> {
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(bad(format!("entry {bounded:?} is not a regular file")));
         }
-        super::tuf::check_target_path(&name).map_err(|r| bad(format!("entry {bounded:?} {r}")))?;
+        crate::tuf::check_target_path(&name).map_err(|r| bad(format!("entry {bounded:?} {r}")))?;
         let mut data = Vec::new();
         entry
             .read_to_end(&mut data)
@@ -301,7 +303,7 @@ pub fn verify(
     home: &Home,
     home_repo: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Loaded, Error> {
+) -> Result<VerifiedCatalog, Error> {
     // A bundle from the future would stretch every expiry; refuse it (a
     // few minutes of clock skew allowed).
     if bundle.created > now + TimeDelta::minutes(5) {
@@ -313,26 +315,27 @@ pub fn verify(
             ),
         });
     }
-    let scratch = tempfile::tempdir().map_err(|e| {
-        state::Error::io("create a temporary directory in", &std::env::temp_dir(), e)
-    })?;
-    let trusted = scratch.path().join("trusted");
-    match (root, home_repo) {
-        (Some(bytes), _) => state::write_atomic(&trusted.join("root.json"), bytes, None)?,
+    let trusted = match (root, home_repo) {
+        (Some(bytes), _) => TrustedState {
+            root: bytes.to_vec(),
+            ..TrustedState::default()
+        },
         (None, Some(name)) => {
             // The home's trusted root and cached metadata: a bundle older
             // than what this machine already trusts is a rollback.
             let home_trusted = signed::trusted_dir(home, name);
-            for file in [
-                "root.json",
-                "timestamp.json",
-                "snapshot.json",
-                "targets.json",
-            ] {
-                let src = home_trusted.join(file);
-                if let Ok(bytes) = std::fs::read(&src) {
-                    state::write_atomic(&trusted.join(file), &bytes, None)?;
-                }
+            let read = |role: Role| std::fs::read(home_trusted.join(role.file_name())).ok();
+            let root = read(Role::Root).ok_or_else(|| Error::Verify {
+                repo: bundle.description.repository.clone(),
+                source: crate::tuf::updater::VerifyError::NoTrustedRoot {
+                    path: home_trusted.join(Role::Root.file_name()),
+                },
+            })?;
+            TrustedState {
+                root,
+                timestamp: read(Role::Timestamp),
+                snapshot: read(Role::Snapshot),
+                targets: read(Role::Targets),
             }
         }
         (None, None) => {
@@ -342,12 +345,10 @@ pub fn verify(
                     .into(),
             ))
         }
-    }
+    };
     let name = &bundle.description.repository;
-    let verified =
-        signed::verify_in_staging(name, &trusted, scratch.path(), bundle, bundle.created)?;
-    let catalog = signed::catalog_of(name, verified.report.targets_version, &verified.files)?;
-    Ok(Loaded {
+    let catalog = signed::verify_all(name, &trusted, bundle, bundle.created)?;
+    Ok(VerifiedCatalog {
         catalog,
         as_of: Some(bundle.created),
     })

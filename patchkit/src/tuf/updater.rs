@@ -1,173 +1,37 @@
-//! The client: TUF 1.0 §5.3–5.7, the "detailed client workflow", over a
-//! small [`Transport`].
+//! The TUF updater: TUF 1.0 §5.3–5.7, the "detailed client workflow", over
+//! a small [`Transport`], in the four phases of tough's loader:
+//! [`load_root`] follows root rotations (`N+1.root.json`, each signed by a
+//! threshold of the old *and* the new root keys), then [`load_timestamp`],
+//! [`load_snapshot`] and [`load_targets`] verify each role against
+//! signatures, versions (no rollback), hashes and lengths from the role
+//! above, and expiry. Every download is bounded: metadata by [`Limits`] or
+//! by the length the role above signed, targets by their signed length
+//! (docs/ARCHITECTURE.md, invariant "untrusted input is bounded").
 //!
-//! [`update`] starts from the trusted `root.json` in a local directory,
-//! follows root rotations (`N+1.root.json`, each signed by a threshold of
-//! the old *and* the new root keys), then verifies timestamp, snapshot and
-//! targets against signatures, versions (no rollback), hashes and lengths
-//! from the role above, and expiry. Every download is bounded: metadata by
-//! [`Limits`] or by the length the role above signed, targets by their
-//! signed length (DESIGN.md "Untrusted input is bounded").
-//!
-//! Nothing in the trusted directory changes until everything verified; then
-//! each changed file is replaced through a temporary file and a rename. A
-//! failed update leaves the directory byte-for-byte as it was (DESIGN.md
-//! "Nothing half-done").
+//! The updater is pure: it reads the trusted state it is given
+//! ([`TrustedState`]) and the transport, and returns what verified
+//! ([`Verified`]): the bytes of every role file that changed, in the order
+//! they must be committed. It writes nothing. Persisting is the trust
+//! store's job (`client::store`), in one commit, so that verification can
+//! run on the cache in place, on a bundle, or against a repository without
+//! any staging copy.
 //!
 //! Not supported, and refused cleanly: delegated targets roles (a targets
 //! file with delegated roles is an error), hash algorithms other than
 //! sha256 and sha512. Intermediate roots are not checked for expiry (only
 //! the final one is), as the specification says.
-//!
-//! The cache layout in the trusted directory follows python-tuf's:
-//! `root.json`, `timestamp.json`, `snapshot.json`, `targets.json`, plus
-//! verified targets under `targets/<dirs>/<sha256>.<name>`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use patchkit_signing::verify_threshold;
 
 use super::metadata::{
-    tuf_time, Envelope, Hashes, MetaFile, MetadataError, RoleMetadata, Root, Snapshot, TargetFile,
-    Targets, Timestamp,
+    tuf_time, Envelope, Hashes, MetaFile, MetadataError, Role, RoleMetadata, Root, Snapshot,
+    TargetFile, Targets, Timestamp, VerifyRoleError,
 };
-use super::publish::role_keys_of;
-use super::{check_target_path, hashed_target_path, write_atomic};
-
-/// Why a fetch failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TransportError {
-    /// The repository has no such file (HTTP 403/404, or no file).
-    #[error("{path} was not found on the repository")]
-    NotFound {
-        /// The path asked for.
-        path: String,
-    },
-    /// The file is longer than the caller allowed.
-    #[error("{path} is larger than the {max_len}-byte limit")]
-    TooLarge {
-        /// The path asked for.
-        path: String,
-        /// The limit.
-        max_len: u64,
-    },
-    /// Reading failed.
-    #[error("{path} could not be read: {source}")]
-    Io {
-        /// The path asked for.
-        path: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Anything else (bad URL, HTTP status, refused path).
-    #[error("{path}: {reason}")]
-    Other {
-        /// The path asked for.
-        path: String,
-        /// What went wrong.
-        reason: String,
-    },
-}
-
-/// Where metadata and targets come from. `path` is relative to the
-/// repository base, e.g. `metadata/timestamp.json` or
-/// `targets/Foo/<sha256>.X.patch`; implementations must not return more
-/// than `max_len` bytes (return [`TransportError::TooLarge`] instead).
-pub trait Transport {
-    /// Fetches one file, at most `max_len` bytes.
-    ///
-    /// # Errors
-    /// [`TransportError::NotFound`] when the file does not exist; the other
-    /// variants for every other failure.
-    fn fetch(&self, path: &str, max_len: u64) -> Result<Vec<u8>, TransportError>;
-}
-
-/// A repository on the local file system: a directory or a `file://` URL.
-#[derive(Debug, Clone)]
-pub struct FilesystemTransport {
-    base: PathBuf,
-}
-
-impl FilesystemTransport {
-    /// A repository whose base directory (holding `metadata/` and
-    /// `targets/`) is `base`.
-    pub fn new(base: impl Into<PathBuf>) -> Self {
-        FilesystemTransport { base: base.into() }
-    }
-
-    /// A repository at a `file:///abs/path` URL (no host, no
-    /// percent-escapes).
-    ///
-    /// # Errors
-    /// [`TransportError::Other`] for anything but a plain absolute file URL.
-    pub fn from_url(url: &str) -> Result<Self, TransportError> {
-        let path = url
-            .strip_prefix("file://")
-            .filter(|p| p.starts_with('/') && !p.contains('%'))
-            .ok_or_else(|| TransportError::Other {
-                path: url.chars().take(80).collect(),
-                reason: "is not a file:///absolute/path URL".into(),
-            })?;
-        Ok(Self::new(path))
-    }
-}
-
-impl Transport for FilesystemTransport {
-    fn fetch(&self, path: &str, max_len: u64) -> Result<Vec<u8>, TransportError> {
-        // Paths come from metadata (target names); never leave the base.
-        check_target_path(path).map_err(|reason| TransportError::Other {
-            path: path.chars().take(80).collect(),
-            reason,
-        })?;
-        let full = self.base.join(path);
-        let file = std::fs::File::open(&full).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                TransportError::NotFound {
-                    path: path.to_string(),
-                }
-            } else {
-                TransportError::Io {
-                    path: path.to_string(),
-                    source,
-                }
-            }
-        })?;
-        read_bounded(file, max_len).map_err(|e| match e {
-            Bounded::TooLarge => TransportError::TooLarge {
-                path: path.to_string(),
-                max_len,
-            },
-            Bounded::Io(source) => TransportError::Io {
-                path: path.to_string(),
-                source,
-            },
-        })
-    }
-}
-
-enum Bounded {
-    TooLarge,
-    Io(std::io::Error),
-}
-
-/// Reads at most `max_len` bytes; one byte more means "too large", without
-/// ever reading the rest (endless-data attack, TUF §5.2).
-fn read_bounded(reader: impl Read, max_len: u64) -> Result<Vec<u8>, Bounded> {
-    let mut out = Vec::new();
-    reader
-        .take(max_len.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(Bounded::Io)?;
-    if out.len() as u64 > max_len {
-        return Err(Bounded::TooLarge);
-    }
-    Ok(out)
-}
+use super::transport::{read_bounded, Bounded, Transport, TransportError};
+use super::{check_target_path, hashed_target_path};
 
 /// Download limits for metadata whose length no signed role gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -410,9 +274,52 @@ pub enum VerifyError {
     },
 }
 
-/// What a successful [`update`] verified; fetch targets through it.
+/// The trusted state an update starts from: the bytes of the files a
+/// client cached, as read from its store. Only the root is trusted as it
+/// stands (it was pinned, or verified by an earlier update); the others are
+/// verified again before they are used for anything, rollback checks
+/// included.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedState {
+    /// `root.json`.
+    pub root: Vec<u8>,
+    /// `timestamp.json`, when cached.
+    pub timestamp: Option<Vec<u8>>,
+    /// `snapshot.json`, when cached.
+    pub snapshot: Option<Vec<u8>>,
+    /// `targets.json`, when cached.
+    pub targets: Option<Vec<u8>>,
+}
+
+impl TrustedState {
+    /// Reads the cached role files of a trusted directory (python-tuf's
+    /// layout: `root.json`, `timestamp.json`, `snapshot.json`,
+    /// `targets.json`), each bounded by `limits`. A missing or unreadable
+    /// cached file other than the root is simply absent: it is fetched
+    /// again, as python-tuf does.
+    ///
+    /// # Errors
+    /// [`VerifyError::NoTrustedRoot`] without a root, [`VerifyError::Io`] or
+    /// [`VerifyError::TooLarge`] when it cannot be read.
+    pub fn read_dir(dir: &Path, limits: &Limits) -> Result<TrustedState, VerifyError> {
+        let root_path = dir.join(Role::Root.file_name());
+        let root = read_local(&root_path, limits.max_root_size)?
+            .ok_or(VerifyError::NoTrustedRoot { path: root_path })?;
+        let cached = |role: Role, max: u64| read_local(&dir.join(role.file_name()), max).ok()?;
+        Ok(TrustedState {
+            root,
+            timestamp: cached(Role::Timestamp, limits.max_timestamp_size),
+            snapshot: cached(Role::Snapshot, limits.max_snapshot_size),
+            targets: cached(Role::Targets, limits.max_targets_size),
+        })
+    }
+}
+
+/// What a successful [`update`] verified. Nothing was written: the caller
+/// commits [`Verified::changed`] (and the targets it fetches through
+/// [`Verified::fetch_target`]) to its store, in the order that type states.
 #[derive(Debug, Clone)]
-pub struct UpdateReport {
+pub struct Verified {
     /// Trusted root version after the update.
     pub root_version: u64,
     /// Root versions followed in this update.
@@ -423,16 +330,21 @@ pub struct UpdateReport {
     pub snapshot_version: u64,
     /// Targets version.
     pub targets_version: u64,
-    /// Expiry of each top-level role, by role name.
-    pub expires: BTreeMap<&'static str, DateTime<Utc>>,
-    /// Cached files replaced in the trusted directory (`root.json`, ...).
-    pub updated: Vec<&'static str>,
+    /// Expiry of each top-level role.
+    pub expires: BTreeMap<Role, DateTime<Utc>>,
+    /// Every root fetched in this update (`N.root.json` bytes, ascending
+    /// versions): the chain a store keeps for bundles.
+    pub new_roots: Vec<(u64, Vec<u8>)>,
+    /// The role files whose cached copy must be replaced, with their bytes
+    /// as received, in commit order: root, targets, snapshot, timestamp
+    /// (timestamp last, so a crash between two writes leaves a state whose
+    /// timestamp still points at what it verified before).
+    pub changed: Vec<(Role, Vec<u8>)>,
     consistent_snapshot: bool,
     targets: Targets,
-    trusted_dir: PathBuf,
 }
 
-impl UpdateReport {
+impl Verified {
     /// The verified target list.
     pub fn targets(&self) -> &BTreeMap<String, TargetFile> {
         &self.targets.targets
@@ -443,26 +355,21 @@ impl UpdateReport {
         &self.targets
     }
 
-    /// Downloads target `name` (or takes it from the local target cache),
-    /// checks its length and every hash against the verified targets
-    /// metadata, caches it, and returns its bytes. With consistent
-    /// snapshots it is fetched as `targets/<dirs>/<sha256>.<name>`.
+    /// The names of the cached role files this update replaces
+    /// (`root.json`, ...), in commit order.
+    pub fn updated(&self) -> Vec<&'static str> {
+        self.changed.iter().map(|(r, _)| r.file_name()).collect()
+    }
+
+    /// Where target `name` is cached and fetched under consistent
+    /// snapshots: `<dirs>/<sha256>.<name>`, after checking the name and that
+    /// a sha256 is listed.
     ///
     /// # Errors
-    /// [`VerifyError`] naming the target and the failed check.
-    pub fn fetch_target(
-        &self,
-        transport: &dyn Transport,
-        name: &str,
-    ) -> Result<Vec<u8>, VerifyError> {
+    /// [`VerifyError`] for an unknown target, a bad name or no sha256.
+    pub fn hashed_name(&self, name: &str) -> Result<String, VerifyError> {
         let bounded: String = name.chars().take(120).collect();
-        let info = self
-            .targets
-            .targets
-            .get(name)
-            .ok_or_else(|| VerifyError::UnknownTarget {
-                name: bounded.clone(),
-            })?;
+        let info = self.target_info(name)?;
         check_target_path(name).map_err(|reason| VerifyError::BadTargetName {
             name: bounded.clone(),
             reason,
@@ -474,16 +381,51 @@ impl UpdateReport {
                 role: format!("targets/{bounded}"),
                 algorithm: "(no sha256)".into(),
             })?;
-        let hashed = hashed_target_path(name, sha256);
-        let cache_path = self.trusted_dir.join("targets").join(&hashed);
-        // The cache is only a shortcut: cached bytes pass the same checks.
-        if let Ok(file) = std::fs::File::open(&cache_path) {
-            if let Ok(bytes) = read_bounded(file, info.length) {
-                if check_target(name, info, &bytes).is_ok() {
-                    return Ok(bytes);
-                }
-            }
-        }
+        Ok(hashed_target_path(name, sha256))
+    }
+
+    fn target_info(&self, name: &str) -> Result<&TargetFile, VerifyError> {
+        self.targets
+            .targets
+            .get(name)
+            .ok_or_else(|| VerifyError::UnknownTarget {
+                name: name.chars().take(120).collect(),
+            })
+    }
+
+    /// Checks `bytes` against target `name`'s signed length and every
+    /// signed hash (a cached copy passes the same checks as a download).
+    ///
+    /// # Errors
+    /// [`VerifyError`] naming the target and the failed check.
+    pub fn check_target(&self, name: &str, bytes: &[u8]) -> Result<(), VerifyError> {
+        check_target(name, self.target_info(name)?, bytes)
+    }
+
+    /// The signed length of target `name`: the bound for reading a cached
+    /// copy.
+    ///
+    /// # Errors
+    /// [`VerifyError::UnknownTarget`].
+    pub fn target_length(&self, name: &str) -> Result<u64, VerifyError> {
+        Ok(self.target_info(name)?.length)
+    }
+
+    /// Downloads target `name`, bounded by its signed length, and checks its
+    /// length and every hash against the verified targets metadata. With
+    /// consistent snapshots it is fetched as `targets/<dirs>/<sha256>.<name>`.
+    /// Nothing is written.
+    ///
+    /// # Errors
+    /// [`VerifyError`] naming the target and the failed check.
+    pub fn fetch_target(
+        &self,
+        transport: &dyn Transport,
+        name: &str,
+    ) -> Result<Vec<u8>, VerifyError> {
+        let bounded: String = name.chars().take(120).collect();
+        let hashed = self.hashed_name(name)?;
+        let info = self.target_info(name)?;
         let remote = if self.consistent_snapshot {
             format!("targets/{hashed}")
         } else {
@@ -503,10 +445,6 @@ impl UpdateReport {
                 },
             })?;
         check_target(name, info, &bytes)?;
-        write_atomic(&cache_path, &bytes).map_err(|source| VerifyError::Io {
-            path: cache_path,
-            source,
-        })?;
         Ok(bytes)
     }
 }
@@ -558,43 +496,97 @@ fn check_hashes(hashes: &Hashes, bytes: &[u8]) -> Result<(), HashFailure> {
 }
 
 /// A verified metadata file: the bytes as received (cached verbatim, so
-/// later hash checks hold) and the parsed role.
+/// later hash checks hold), the parsed role, and whether it is newer than
+/// the cached copy (and so must be committed).
+#[derive(Clone)]
 struct Loaded<T> {
     bytes: Vec<u8>,
     meta: T,
+    is_new: bool,
 }
 
-/// Runs the TUF client workflow against `transport`, starting from the
-/// trusted `root.json` in `trusted_dir`, with `now` as the reference time
-/// for expiry. See the module docs.
+/// The outcome of the root phase (§5.3).
+struct RootPhase {
+    /// The root trusted now.
+    root: Root,
+    /// Roots fetched, ascending.
+    new_roots: Vec<(u64, Vec<u8>)>,
+    /// Whether timestamp or snapshot keys rotated: cached copies are then
+    /// useless for rollback checks (§5.3.11, fast-forward recovery).
+    forget_cached: bool,
+}
+
+/// Runs the TUF client workflow against `transport`, starting from
+/// `trusted`, with `now` as the reference time for expiry: the four phases
+/// of tough's loader ([`load_root`], [`load_timestamp`],
+/// [`load_snapshot`], [`load_targets`]) in turn. See the module docs.
 ///
 /// # Errors
-/// The first [`VerifyError`]; `trusted_dir` is then unchanged.
+/// The first [`VerifyError`]; nothing was written anywhere.
 pub fn update(
-    trusted_dir: &Path,
+    trusted: &TrustedState,
     transport: &dyn Transport,
     now: DateTime<Utc>,
     limits: &Limits,
-) -> Result<UpdateReport, VerifyError> {
-    // §5.2: load the trusted root; it must be signed by its own threshold.
-    let root_path = trusted_dir.join("root.json");
-    let root_bytes = read_local(&root_path, limits.max_root_size)?.ok_or_else(|| {
-        VerifyError::NoTrustedRoot {
-            path: root_path.clone(),
+) -> Result<Verified, VerifyError> {
+    let roots = load_root(trusted, transport, now, limits)?;
+    let timestamp = load_timestamp(trusted, &roots, transport, now, limits)?;
+    let snapshot = load_snapshot(trusted, &roots, &timestamp.meta, transport, now, limits)?;
+    let targets = load_targets(trusted, &roots.root, &snapshot.meta, transport, now, limits)?;
+
+    let consistent = roots.root.consistent_snapshot.unwrap_or(false);
+    let mut changed = Vec::new();
+    if let Some((_, bytes)) = roots.new_roots.last() {
+        changed.push((Role::Root, bytes.clone()));
+    }
+    for (role, bytes, is_new) in [
+        (Role::Targets, &targets.bytes, targets.is_new),
+        (Role::Snapshot, &snapshot.bytes, snapshot.is_new),
+        (Role::Timestamp, &timestamp.bytes, timestamp.is_new),
+    ] {
+        if is_new {
+            changed.push((role, bytes.clone()));
         }
-    })?;
+    }
+    let expires = BTreeMap::from([
+        (Role::Root, roots.root.expires),
+        (Role::Timestamp, timestamp.meta.expires),
+        (Role::Snapshot, snapshot.meta.expires),
+        (Role::Targets, targets.meta.expires),
+    ]);
+    Ok(Verified {
+        root_version: roots.root.version,
+        root_rotations: u32::try_from(roots.new_roots.len()).unwrap_or(u32::MAX),
+        timestamp_version: timestamp.meta.version,
+        snapshot_version: snapshot.meta.version,
+        targets_version: targets.meta.version,
+        expires,
+        new_roots: roots.new_roots,
+        changed,
+        consistent_snapshot: consistent,
+        targets: targets.meta,
+    })
+}
+
+/// §5.2–5.3: the trusted root (signed by its own threshold), then every
+/// newer `N+1.root.json`, each signed by a threshold of the old *and* the
+/// new root keys; the final root must be fresh.
+fn load_root(
+    trusted: &TrustedState,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<RootPhase, VerifyError> {
+    const ROOT: &str = Role::Root.as_str();
     let trusted_root: Root = {
-        let env = envelope("root", &root_bytes)?;
-        let root: Root = parse("root", &env)?;
-        check_signatures("root", &root, "root", &env)?;
+        let env = envelope(ROOT, &trusted.root)?;
+        let root: Root = parse(ROOT, &env)?;
+        check_signatures(ROOT, &root, Role::Root, &env)?;
         root
     };
-
-    // §5.3: follow root rotations, each cross-signed.
     let mut root = trusted_root.clone();
-    let mut new_root_bytes = None;
-    let mut rotations = 0;
-    while rotations < limits.max_root_rotations {
+    let mut new_roots = Vec::new();
+    while new_roots.len() < limits.max_root_rotations as usize {
         let Some(next) = root.version.checked_add(1) else {
             break;
         };
@@ -602,29 +594,16 @@ pub fn update(
         let bytes = match transport.fetch(&path, limits.max_root_size) {
             Ok(b) => b,
             Err(TransportError::NotFound { .. }) => break,
-            Err(e) => return Err(transport_error("root", e)),
+            Err(e) => return Err(transport_error(ROOT, e)),
         };
-        let env = envelope("root", &bytes)?;
-        let canonical = env.canonical_signed("root").map_err(meta_error("root"))?;
+        let env = envelope(ROOT, &bytes)?;
         // Signed by a threshold of the trusted root's root keys (§5.3.4)...
-        let (keys, threshold) = role_keys_of(&root, "root").map_err(meta_error("root"))?;
-        verify_threshold(&keys, threshold, &env.signatures, &canonical).map_err(|source| {
-            VerifyError::RootSignature {
-                version: next,
-                by: "the trusted",
-                source,
-            }
-        })?;
-        let new: Root = parse("root", &env)?;
+        root.verify_role(Role::Root, &env)
+            .map_err(|e| root_signature_error(e, next, "the trusted"))?;
+        let new: Root = parse(ROOT, &env)?;
         // ...and by a threshold of its own.
-        let (keys, threshold) = role_keys_of(&new, "root").map_err(meta_error("root"))?;
-        verify_threshold(&keys, threshold, &env.signatures, &canonical).map_err(|source| {
-            VerifyError::RootSignature {
-                version: next,
-                by: "its own",
-                source,
-            }
-        })?;
+        new.verify_role(Role::Root, &env)
+            .map_err(|e| root_signature_error(e, next, "its own"))?;
         // §5.3.5: exactly N+1, so an old root cannot be replayed as new.
         if new.version != next {
             return Err(VerifyError::RootVersion {
@@ -633,43 +612,78 @@ pub fn update(
             });
         }
         root = new;
-        new_root_bytes = Some(bytes);
-        rotations += 1;
+        new_roots.push((next, bytes));
     }
     // §5.3.10: the final root must be fresh (intermediate ones need not be).
     if now >= root.expires {
         return Err(VerifyError::Expired {
-            role: "root",
+            role: ROOT,
             expires: root.expires,
         });
     }
     // §5.3.11: when timestamp or snapshot keys rotated, the cached files
     // cannot be used for rollback checks any more: a compromised key may have
     // pushed their versions to the maximum (fast-forward attack recovery).
-    let rotated = |role: &str| trusted_root.roles.get(role) != root.roles.get(role);
-    let forget_cached = rotations > 0 && (rotated("timestamp") || rotated("snapshot"));
+    let rotated =
+        |role: Role| trusted_root.roles.get(role.as_str()) != root.roles.get(role.as_str());
+    let forget_cached =
+        !new_roots.is_empty() && (rotated(Role::Timestamp) || rotated(Role::Snapshot));
+    Ok(RootPhase {
+        root,
+        new_roots,
+        forget_cached,
+    })
+}
 
-    // §5.4: timestamp.
-    let cached_ts = if forget_cached {
+fn root_signature_error(e: VerifyRoleError, version: u64, by: &'static str) -> VerifyError {
+    match e {
+        VerifyRoleError::Metadata(source) => VerifyError::Metadata {
+            role: Role::Root.as_str(),
+            source,
+        },
+        VerifyRoleError::Signature(source) => VerifyError::RootSignature {
+            version,
+            by,
+            source,
+        },
+    }
+}
+
+/// §5.4: the timestamp, never older than the cached one, nor listing an
+/// older snapshot; the same version keeps the cached copy.
+fn load_timestamp(
+    trusted: &TrustedState,
+    roots: &RootPhase,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Loaded<Timestamp>, VerifyError> {
+    const TS: &str = Role::Timestamp.as_str();
+    let root = &roots.root;
+    let cached_ts = if roots.forget_cached {
         None
     } else {
-        load_cached::<Timestamp>(trusted_dir, "timestamp", &root, limits.max_timestamp_size)
+        load_cached::<Timestamp>(trusted.timestamp.as_deref(), Role::Timestamp, root)
     };
-    let ts_path = "metadata/timestamp.json";
-    let ts_bytes = fetch_meta("timestamp", transport, ts_path, limits.max_timestamp_size)?;
-    let ts_env = envelope("timestamp", &ts_bytes)?;
-    let ts: Timestamp = parse("timestamp", &ts_env)?;
-    check_signatures("timestamp", &root, "timestamp", &ts_env)?;
-    let new_snap_meta = meta_of("timestamp", &ts.meta, "snapshot.json")?.clone();
+    let ts_bytes = fetch_meta(
+        TS,
+        transport,
+        "metadata/timestamp.json",
+        limits.max_timestamp_size,
+    )?;
+    let ts_env = envelope(TS, &ts_bytes)?;
+    let ts: Timestamp = parse(TS, &ts_env)?;
+    check_signatures(TS, root, Role::Timestamp, &ts_env)?;
+    let new_snap_meta = meta_of(TS, &ts.meta, Role::Snapshot.file_name())?.clone();
     let mut timestamp = Loaded {
         bytes: ts_bytes,
         meta: ts,
+        is_new: true,
     };
-    let mut timestamp_is_new = true;
     if let Some(old) = cached_ts {
         if timestamp.meta.version < old.meta.version {
             return Err(VerifyError::Rollback {
-                role: "timestamp".into(),
+                role: TS.into(),
                 version: timestamp.meta.version,
                 trusted: old.meta.version,
             });
@@ -677,9 +691,8 @@ pub fn update(
         if timestamp.meta.version == old.meta.version {
             // Same version: keep what we trust (python-tuf does the same).
             timestamp = old;
-            timestamp_is_new = false;
         } else {
-            let old_snap = meta_of("timestamp", &old.meta.meta, "snapshot.json")?;
+            let old_snap = meta_of(TS, &old.meta.meta, Role::Snapshot.file_name())?;
             if new_snap_meta.version < old_snap.version {
                 return Err(VerifyError::Rollback {
                     role: "timestamp: snapshot.json".into(),
@@ -689,27 +702,39 @@ pub fn update(
             }
         }
     }
-    check_expiry("timestamp", &timestamp.meta, now)?;
-    let snap_meta = meta_of("timestamp", &timestamp.meta.meta, "snapshot.json")?.clone();
+    check_expiry(TS, &timestamp.meta, now)?;
+    Ok(timestamp)
+}
 
-    // §5.5: snapshot.
-    let cached_snap = if forget_cached {
+/// §5.5: the snapshot the timestamp lists (the cached copy when it is that
+/// version and matches), with no role removed or rolled back.
+fn load_snapshot(
+    trusted: &TrustedState,
+    roots: &RootPhase,
+    timestamp: &Timestamp,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Loaded<Snapshot>, VerifyError> {
+    const SNAP: &str = Role::Snapshot.as_str();
+    let root = &roots.root;
+    let snap_meta = meta_of(
+        Role::Timestamp.as_str(),
+        &timestamp.meta,
+        Role::Snapshot.file_name(),
+    )?;
+    let cached_snap = if roots.forget_cached {
         None
     } else {
-        load_cached::<Snapshot>(trusted_dir, "snapshot", &root, limits.max_snapshot_size)
+        load_cached::<Snapshot>(trusted.snapshot.as_deref(), Role::Snapshot, root)
     };
     let consistent = root.consistent_snapshot.unwrap_or(false);
-    let (snapshot, snapshot_is_new) = match cached_snap.as_ref().filter(|c| {
+    let reusable = cached_snap.as_ref().filter(|c| {
         c.meta.version == snap_meta.version
-            && check_meta("snapshot", &snap_meta, "timestamp", &c.bytes).is_ok()
-    }) {
-        Some(cached) => (
-            Loaded {
-                bytes: cached.bytes.clone(),
-                meta: cached.meta.clone(),
-            },
-            false,
-        ),
+            && check_meta(SNAP, snap_meta, "timestamp", &c.bytes).is_ok()
+    });
+    let snapshot = match reusable {
+        Some(cached) => cached.clone(),
         None => {
             let path = if consistent {
                 format!("metadata/{}.snapshot.json", snap_meta.version)
@@ -717,20 +742,24 @@ pub fn update(
                 "metadata/snapshot.json".to_string()
             };
             let max = snap_meta.length.unwrap_or(limits.max_snapshot_size);
-            let bytes = fetch_meta("snapshot", transport, &path, max)?;
-            check_meta("snapshot", &snap_meta, "timestamp", &bytes)?;
-            let env = envelope("snapshot", &bytes)?;
-            let snap: Snapshot = parse("snapshot", &env)?;
-            check_signatures("snapshot", &root, "snapshot", &env)?;
+            let bytes = fetch_meta(SNAP, transport, &path, max)?;
+            check_meta(SNAP, snap_meta, "timestamp", &bytes)?;
+            let env = envelope(SNAP, &bytes)?;
+            let snap: Snapshot = parse(SNAP, &env)?;
+            check_signatures(SNAP, root, Role::Snapshot, &env)?;
             if snap.version != snap_meta.version {
                 return Err(VerifyError::VersionMismatch {
-                    role: "snapshot",
+                    role: SNAP,
                     found: snap.version,
                     expected: snap_meta.version,
                     listed_in: "timestamp",
                 });
             }
-            (Loaded { bytes, meta: snap }, true)
+            Loaded {
+                bytes,
+                meta: snap,
+                is_new: true,
+            }
         }
     };
     if let Some(old) = &cached_snap {
@@ -750,85 +779,68 @@ pub fn update(
             }
         }
     }
-    check_expiry("snapshot", &snapshot.meta, now)?;
-    let targets_meta = meta_of("snapshot", &snapshot.meta.meta, "targets.json")?.clone();
+    check_expiry(SNAP, &snapshot.meta, now)?;
+    Ok(snapshot)
+}
 
-    // §5.6: targets.
-    let cached_targets =
-        load_cached::<Targets>(trusted_dir, "targets", &root, limits.max_targets_size);
-    let (targets, targets_is_new) = match cached_targets.filter(|c| {
+/// §5.6: the targets metadata the snapshot lists (the cached copy when it
+/// is that version and matches). Delegations are refused.
+fn load_targets(
+    trusted: &TrustedState,
+    root: &Root,
+    snapshot: &Snapshot,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Loaded<Targets>, VerifyError> {
+    const TARGETS: &str = Role::Targets.as_str();
+    let targets_meta = meta_of(
+        Role::Snapshot.as_str(),
+        &snapshot.meta,
+        Role::Targets.file_name(),
+    )?;
+    let cached = load_cached::<Targets>(trusted.targets.as_deref(), Role::Targets, root);
+    let reusable = cached.filter(|c| {
         c.meta.version == targets_meta.version
-            && check_meta("targets", &targets_meta, "snapshot", &c.bytes).is_ok()
-    }) {
-        Some(cached) => (cached, false),
+            && check_meta(TARGETS, targets_meta, "snapshot", &c.bytes).is_ok()
+    });
+    let targets = match reusable {
+        Some(cached) => cached,
         None => {
-            let path = if consistent {
+            let path = if root.consistent_snapshot.unwrap_or(false) {
                 format!("metadata/{}.targets.json", targets_meta.version)
             } else {
                 "metadata/targets.json".to_string()
             };
             let max = targets_meta.length.unwrap_or(limits.max_targets_size);
-            let bytes = fetch_meta("targets", transport, &path, max)?;
-            check_meta("targets", &targets_meta, "snapshot", &bytes)?;
-            let env = envelope("targets", &bytes)?;
-            let t: Targets = parse("targets", &env)?;
-            check_signatures("targets", &root, "targets", &env)?;
+            let bytes = fetch_meta(TARGETS, transport, &path, max)?;
+            check_meta(TARGETS, targets_meta, "snapshot", &bytes)?;
+            let env = envelope(TARGETS, &bytes)?;
+            let t: Targets = parse(TARGETS, &env)?;
+            check_signatures(TARGETS, root, Role::Targets, &env)?;
             if t.version != targets_meta.version {
                 return Err(VerifyError::VersionMismatch {
-                    role: "targets",
+                    role: TARGETS,
                     found: t.version,
                     expected: targets_meta.version,
                     listed_in: "snapshot",
                 });
             }
-            (Loaded { bytes, meta: t }, true)
+            Loaded {
+                bytes,
+                meta: t,
+                is_new: true,
+            }
         }
     };
-    check_expiry("targets", &targets.meta, now)?;
+    check_expiry(TARGETS, &targets.meta, now)?;
     if has_delegated_roles(&targets.meta) {
         return Err(VerifyError::Unsupported {
-            role: "targets",
+            role: TARGETS,
             what: "delegated targets roles",
         });
     }
-
-    // Everything verified: now, and only now, replace the cached files.
-    // Root first, timestamp last, each atomically.
-    let mut updated = Vec::new();
-    let writes: [(&'static str, Option<&Vec<u8>>); 4] = [
-        ("root.json", new_root_bytes.as_ref()),
-        ("targets.json", targets_is_new.then_some(&targets.bytes)),
-        ("snapshot.json", snapshot_is_new.then_some(&snapshot.bytes)),
-        (
-            "timestamp.json",
-            timestamp_is_new.then_some(&timestamp.bytes),
-        ),
-    ];
-    for (name, bytes) in writes {
-        if let Some(bytes) = bytes {
-            let path = trusted_dir.join(name);
-            write_atomic(&path, bytes).map_err(|source| VerifyError::Io { path, source })?;
-            updated.push(name);
-        }
-    }
-
-    let mut expires = BTreeMap::new();
-    expires.insert("root", root.expires);
-    expires.insert("timestamp", timestamp.meta.expires);
-    expires.insert("snapshot", snapshot.meta.expires);
-    expires.insert("targets", targets.meta.expires);
-    Ok(UpdateReport {
-        root_version: root.version,
-        root_rotations: rotations,
-        timestamp_version: timestamp.meta.version,
-        snapshot_version: snapshot.meta.version,
-        targets_version: targets.meta.version,
-        expires,
-        updated,
-        consistent_snapshot: consistent,
-        targets: targets.meta,
-        trusted_dir: trusted_dir.to_path_buf(),
-    })
+    Ok(targets)
 }
 
 fn has_delegated_roles(targets: &Targets) -> bool {
@@ -877,19 +889,19 @@ fn parse<T: RoleMetadata>(role: &'static str, env: &Envelope) -> Result<T, Verif
     env.parse_signed::<T>().map_err(meta_error(role))
 }
 
-/// Signatures of `env` (role `role`) against the keys and threshold `root`
-/// gives `role`, over the canonical bytes of `signed` as received.
+/// Signatures of `env` (reported as `role`) against the keys and
+/// threshold `root` gives `keys_of`, over the canonical bytes of `signed` as
+/// received.
 fn check_signatures(
     role: &'static str,
     root: &Root,
-    keys_of: &str,
+    keys_of: Role,
     env: &Envelope,
 ) -> Result<(), VerifyError> {
-    let canonical = env.canonical_signed(role).map_err(meta_error(role))?;
-    let (keys, threshold) = role_keys_of(root, keys_of).map_err(meta_error(role))?;
-    verify_threshold(&keys, threshold, &env.signatures, &canonical)
-        .map(|_| ())
-        .map_err(|source| VerifyError::Signature { role, source })
+    root.verify_role(keys_of, env).map_err(|e| match e {
+        VerifyRoleError::Metadata(source) => VerifyError::Metadata { role, source },
+        VerifyRoleError::Signature(source) => VerifyError::Signature { role, source },
+    })
 }
 
 fn check_expiry<T: RoleMetadata>(
@@ -976,21 +988,23 @@ fn read_local(path: &Path, max_len: u64) -> Result<Option<Vec<u8>>, VerifyError>
     }
 }
 
-/// A cached role from the trusted directory, if it is there and still
-/// signed by the current root's keys. Unusable cache files are ignored (as
-/// in python-tuf): they are re-fetched, and rollback protection comes from
-/// whatever valid copy remains. Expiry is not checked: an expired cached
-/// file still guards against rollback.
+/// A cached role, if it is there and still signed by the current root's
+/// keys. Unusable cached copies are ignored (as in python-tuf): they are
+/// re-fetched, and rollback protection comes from whatever valid copy
+/// remains. Expiry is not checked: an expired cached file still guards
+/// against rollback.
 fn load_cached<T: RoleMetadata>(
-    trusted_dir: &Path,
-    role: &'static str,
+    bytes: Option<&[u8]>,
+    role: Role,
     root: &Root,
-    max_len: u64,
 ) -> Option<Loaded<T>> {
-    let path = trusted_dir.join(format!("{role}.json"));
-    let bytes = read_local(&path, max_len).ok()??;
-    let env = Envelope::from_slice(role, &bytes).ok()?;
+    let bytes = bytes?;
+    let env = Envelope::from_slice(role.as_str(), bytes).ok()?;
     let meta: T = env.parse_signed().ok()?;
-    check_signatures(role, root, role, &env).ok()?;
-    Some(Loaded { bytes, meta })
+    check_signatures(role.as_str(), root, role, &env).ok()?;
+    Some(Loaded {
+        bytes: bytes.to_vec(),
+        meta,
+        is_new: false,
+    })
 }

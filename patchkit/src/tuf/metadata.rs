@@ -2,7 +2,7 @@
 //! the specification (§4 "Document formats") and python-tuf's
 //! `tuf.api.metadata` write them, plus the signed envelope.
 //!
-//! Every map is a `BTreeMap`, so serialisation is deterministic (DESIGN.md
+//! Every map is a `BTreeMap`, so serialisation is deterministic (docs/ARCHITECTURE.md
 //! "Deterministic output"). Fields this module does not know are kept in
 //! `unrecognized` and written back, as python-tuf keeps
 //! `unrecognized_fields`: a maintainer adding a signature must not drop
@@ -27,7 +27,12 @@ use serde_json::Value;
 pub const SPEC_VERSION: &str = "1.0.31";
 
 /// The four top-level role names.
-pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "snapshot", "targets", "timestamp"];
+pub const TOP_LEVEL_ROLES: [&str; 4] = [
+    Role::Root.as_str(),
+    Role::Snapshot.as_str(),
+    Role::Targets.as_str(),
+    Role::Timestamp.as_str(),
+];
 
 /// A TUF `hashes` object: algorithm name to lowercase hex digest.
 pub type Hashes = BTreeMap<String, String>;
@@ -154,9 +159,51 @@ impl Key {
     }
 }
 
+/// The four top-level roles: the one spelling of their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// `root`: the keys of every role.
+    Root,
+    /// `timestamp`: freshness; lists the snapshot.
+    Timestamp,
+    /// `snapshot`: consistency; lists every targets file.
+    Snapshot,
+    /// `targets`: the patch records and diffs.
+    Targets,
+}
+
+impl Role {
+    /// The role's name as TUF writes it (`_type`, keys of root's `roles`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Root => "root",
+            Role::Timestamp => "timestamp",
+            Role::Snapshot => "snapshot",
+            Role::Targets => "targets",
+        }
+    }
+
+    /// The file a client caches the role in (`root.json`, ...), and the
+    /// name under which snapshot and timestamp list it.
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            Role::Root => "root.json",
+            Role::Timestamp => "timestamp.json",
+            Role::Snapshot => "snapshot.json",
+            Role::Targets => "targets.json",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One entry of root's `roles`: who may sign, and how many must.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Role {
+pub struct RoleDef {
     /// Key ids of the role's keys, in the order written.
     pub keyids: Vec<KeyId>,
     /// Signatures required.
@@ -224,10 +271,68 @@ pub struct Root {
     /// Every key any top-level role uses, by key id.
     pub keys: BTreeMap<KeyId, Key>,
     /// The four top-level roles.
-    pub roles: BTreeMap<String, Role>,
+    pub roles: BTreeMap<String, RoleDef>,
     /// Fields we do not interpret.
     #[serde(flatten)]
     pub unrecognized: Unrecognized,
+}
+
+impl Root {
+    /// The keys and threshold this root gives `role` (keys that cannot be
+    /// decoded are skipped: they can never sign validly).
+    ///
+    /// # Errors
+    /// [`MetadataError::Malformed`] when root names no such role.
+    pub fn role_keys(
+        &self,
+        role: &str,
+    ) -> Result<(BTreeMap<KeyId, patchkit_signing::PublicKey>, u32), MetadataError> {
+        let def = self
+            .roles
+            .get(role)
+            .ok_or_else(|| MetadataError::Malformed {
+                role: Role::Root.as_str().into(),
+                reason: format!("no {role} role"),
+            })?;
+        let mut keys = BTreeMap::new();
+        for id in &def.keyids {
+            if let Some(public) = self.keys.get(id).and_then(|k| k.to_public().ok()) {
+                keys.insert(id.clone(), public);
+            }
+        }
+        Ok((keys, def.threshold))
+    }
+
+    /// Checks that `env` carries a threshold of valid signatures by the
+    /// keys this root gives `role`, over the canonical bytes of its
+    /// `signed` part as received (tough's `Root::verify_role`).
+    ///
+    /// # Errors
+    /// [`VerifyRoleError`]: the document cannot be canonicalised, root names
+    /// no such role, or too few valid signatures.
+    pub fn verify_role(&self, role: Role, env: &Envelope) -> Result<(), VerifyRoleError> {
+        let canonical = env
+            .canonical_signed(role.as_str())
+            .map_err(VerifyRoleError::Metadata)?;
+        let (keys, threshold) = self
+            .role_keys(role.as_str())
+            .map_err(VerifyRoleError::Metadata)?;
+        patchkit_signing::verify_threshold(&keys, threshold, &env.signatures, &canonical)
+            .map(|_| ())
+            .map_err(VerifyRoleError::Signature)
+    }
+}
+
+/// Why [`Root::verify_role`] refused a document.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyRoleError {
+    /// The document or root is malformed for this check.
+    #[error(transparent)]
+    Metadata(MetadataError),
+    /// Too few valid signatures.
+    #[error(transparent)]
+    Signature(patchkit_signing::VerifyError),
 }
 
 /// The signed part of `timestamp.json`.

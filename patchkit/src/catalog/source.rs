@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::catalog::{Catalog, Origin, Problem, MAX_PATCH_BYTES};
+use super::{Catalog, Origin, Problem, MAX_PATCH_BYTES};
 
 /// Most files read from a source tree.
 pub const MAX_FILES: usize = 100_000;

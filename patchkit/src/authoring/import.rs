@@ -27,10 +27,10 @@ use serde::Serialize;
 
 use super::diff::{make_diff, DiffFile};
 use super::{find_record, is_placeholder_title, set_str, set_value, str_array, Error, Today};
+use crate::catalog::MAX_PATCH_BYTES;
 use crate::patch::dep3::{self, Dep3};
 use crate::patch::record::Record;
 use crate::patch::{self, record::PatchKind};
-use crate::repo::catalog::MAX_PATCH_BYTES;
 use crate::state;
 use crate::state::read_bounded;
 use crate::tree::{FileEntry, InTreePath, Tree};

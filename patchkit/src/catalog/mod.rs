@@ -12,15 +12,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::applied::RepositoryRef;
 use crate::dist::DistInfo;
 use crate::patch::record::{PatchId, Record};
-use crate::patch::{self, ParsedPatch};
-use crate::tree::sha256_hex;
+use crate::patch::{self, ApplyOptions, ParsedPatch};
+use crate::tree::{sha256_hex, Tree};
 
 /// Largest record TOML accepted (bytes).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Largest patch accepted (bytes).
 pub const MAX_PATCH_BYTES: usize = 4 * 1024 * 1024;
+
+pub mod source;
 
 /// One problem with one file of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,18 @@ impl fmt::Display for Origin {
     }
 }
 
+impl From<&Origin> for RepositoryRef {
+    fn from(o: &Origin) -> Self {
+        match o {
+            Origin::Unsigned { .. } => RepositoryRef::Unsigned,
+            Origin::Signed { name, version } => RepositoryRef::Signed {
+                name: name.clone(),
+                version: *version,
+            },
+        }
+    }
+}
+
 /// A record with its diff.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -98,6 +113,26 @@ pub struct Matches<'a> {
     pub withdrawn: Vec<&'a Entry>,
     /// Records of the same dist whose range excludes the version.
     pub out_of_range: Vec<&'a Entry>,
+}
+
+impl Entry {
+    /// Apply this patch alone to a copy of `pristine`: what the engine did,
+    /// and the tree digest of the result — the `patched_tree` of a
+    /// `[[tested]]` entry (docs/formats.md). `apply`'s binding check and
+    /// `patchkit lint --record-results` both call this, so the digest
+    /// written and the digest checked cannot drift apart.
+    ///
+    /// # Errors
+    /// The engine's [`patch::ApplyError`].
+    pub fn patched_tree_digest(
+        &self,
+        pristine: &Tree,
+        engine: &ApplyOptions,
+    ) -> Result<(patch::Applied, String), patch::ApplyError> {
+        let mut alone = pristine.clone();
+        let applied = patch::apply(&mut alone, &self.parsed, engine)?;
+        Ok((applied, alone.digest()))
+    }
 }
 
 impl Catalog {
@@ -248,7 +283,7 @@ impl Catalog {
                 m.apply.push(e);
             }
         }
-        // DESIGN.md: ascending `order`, ties broken by id.
+        // docs/formats.md: ascending `order`, ties broken by id.
         m.apply
             .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
         m

@@ -36,7 +36,7 @@
 //!
 //! Every file goes through a temporary file and a rename; `timestamp.json`
 //! is written last, so a client never sees a timestamp that points at a file
-//! not yet written (DESIGN.md "Nothing half-done", "Deterministic output").
+//! not yet written (docs/ARCHITECTURE.md "Nothing half-done", "Deterministic output").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ use patchkit_signing::{sign, verify_threshold, KeyId, PublicKey, SigningKey};
 use serde_json::Value;
 
 use super::metadata::{
-    Envelope, Key, MetaFile, MetadataError, Role, RoleMetadata, Root, Snapshot, TargetFile,
+    Envelope, Key, MetaFile, MetadataError, RoleDef, RoleMetadata, Root, Snapshot, TargetFile,
     Targets, Timestamp, SPEC_VERSION,
 };
 use super::{check_target_path, hashed_target_path, sha256_hex, write_atomic};
@@ -722,7 +722,7 @@ fn desired_root(keys: &RoleKeys<'_>) -> Result<Root, PublishError> {
         keyids.sort();
         roles.insert(
             name.to_string(),
-            Role {
+            RoleDef {
                 keyids,
                 threshold: setup.threshold,
                 unrecognized: BTreeMap::new(),
@@ -739,28 +739,6 @@ fn desired_root(keys: &RoleKeys<'_>) -> Result<Root, PublishError> {
         roles,
         unrecognized: BTreeMap::new(),
     })
-}
-
-/// The keys and threshold root gives `role` (unusable keys are skipped: they
-/// can never sign validly).
-pub(crate) fn role_keys_of(
-    root: &Root,
-    role: &str,
-) -> Result<(BTreeMap<KeyId, PublicKey>, u32), MetadataError> {
-    let def = root
-        .roles
-        .get(role)
-        .ok_or_else(|| MetadataError::Malformed {
-            role: "root".into(),
-            reason: format!("no {role} role"),
-        })?;
-    let mut keys = BTreeMap::new();
-    for id in &def.keyids {
-        if let Some(public) = root.keys.get(id).and_then(|k| k.to_public().ok()) {
-            keys.insert(id.clone(), public);
-        }
-    }
-    Ok((keys, def.threshold))
 }
 
 /// The published state found in `OUT/metadata/`, unverified: it is our own
@@ -879,8 +857,9 @@ fn keys_of(
     root: &Root,
     role: &'static str,
 ) -> Result<(BTreeMap<KeyId, PublicKey>, u32), PublishError> {
-    role_keys_of(root, role).map_err(|e| PublishError::BadRoleSetup {
-        role,
-        reason: e.to_string(),
-    })
+    root.role_keys(role)
+        .map_err(|e| PublishError::BadRoleSetup {
+            role,
+            reason: e.to_string(),
+        })
 }

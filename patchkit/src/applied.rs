@@ -1,5 +1,9 @@
 //! The record of what was applied, which travels with the patched
-//! distribution (DESIGN.md "The record of what was applied"):
+//! distribution (docs/formats.md, "the record left in a patched
+//! distribution"). Not to be confused with a *patch record*, the TOML file
+//! of the repository ([`crate::patch::record`]): this is what a patched
+//! dist says about itself. Plain data: it knows nothing of catalogs or
+//! repositories beyond the [`RepositoryRef`] it stores.
 //!
 //! - `<top>/.patchkit/applied.json` — ids, patch sha256, files changed with
 //!   their new sha256, the repository and its version, the tool version;
@@ -9,14 +13,14 @@
 //!   and cpanm keeps under `<lib>/<archname>/.meta/<dist>/`.
 //!
 //! The record holds no wall-clock time and no local path, so the same
-//! inputs give the same bytes anywhere (DESIGN.md "Deterministic output").
+//! inputs give the same bytes anywhere (docs/ARCHITECTURE.md, "deterministic
+//! output").
 //! Every key is snake_case and every map is ordered.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::dist::meta;
-use crate::repo::catalog::{Entry, Origin};
 use crate::tree::{sha256_hex, Change, FileEntry, InTreePath, Tree};
 
 /// Directory of the record inside the top directory.
@@ -84,18 +88,6 @@ pub enum RepositoryRef {
     },
 }
 
-impl From<&Origin> for RepositoryRef {
-    fn from(o: &Origin) -> Self {
-        match o {
-            Origin::Unsigned { .. } => RepositoryRef::Unsigned,
-            Origin::Signed { name, version } => RepositoryRef::Signed {
-                name: name.clone(),
-                version: *version,
-            },
-        }
-    }
-}
-
 /// A file a patch changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,8 +113,18 @@ pub fn read_applied(tree: &Tree) -> Result<Option<Applied>, String> {
 
 /// A patch just applied, for [`record_changes`].
 pub struct NewlyApplied<'a> {
-    /// The catalog entry.
-    pub entry: &'a Entry,
+    /// The patch record's id.
+    pub id: &'a str,
+    /// Its title.
+    pub title: &'a str,
+    /// CVE / GHSA ids it resolves.
+    pub aliases: Vec<String>,
+    /// sha256 of the diff as published.
+    pub patch_sha256: &'a str,
+    /// The diff as published.
+    pub patch_text: &'a [u8],
+    /// The repository it came from.
+    pub repository: RepositoryRef,
     /// Paths it touched (changed, created or deleted).
     pub paths: Vec<InTreePath>,
 }
@@ -134,12 +136,11 @@ fn path(s: &str) -> Result<InTreePath, String> {
 /// The changes that write the record into `patched` (the tree after the
 /// patches): applied.json (merged with an existing one), the diffs, and
 /// `x_patchkit` in whichever META files exist. `dist`/`version` name the
-/// distribution; `origin` the repository.
+/// distribution.
 pub fn record_changes(
     patched: &Tree,
     previous: Option<Applied>,
     newly: &[NewlyApplied<'_>],
-    origin: &Origin,
     dist: &str,
     version: &str,
     input_sha256: Option<&str>,
@@ -157,8 +158,7 @@ pub fn record_changes(
     applied.tool = tool_version();
     let mut changes = Vec::new();
     for n in newly {
-        let rec = &n.entry.record;
-        let patch_file = format!("{RECORD_DIR}/patches/{}.patch", rec.id);
+        let patch_file = format!("{RECORD_DIR}/patches/{}.patch", n.id);
         let mut files: Vec<ChangedFile> = n
             .paths
             .iter()
@@ -168,21 +168,17 @@ pub fn record_changes(
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        applied.patches.retain(|p| p.id != rec.id.as_str());
+        applied.patches.retain(|p| p.id != n.id);
         applied.patches.push(AppliedPatch {
-            id: rec.id.to_string(),
-            title: rec.title.clone(),
-            aliases: rec.aliases.iter().map(|a| a.as_str().to_string()).collect(),
-            patch_sha256: n.entry.patch_sha256.clone(),
+            id: n.id.to_string(),
+            title: n.title.to_string(),
+            aliases: n.aliases.clone(),
+            patch_sha256: n.patch_sha256.to_string(),
             patch_file: patch_file.clone(),
-            repository: origin.into(),
+            repository: n.repository.clone(),
             files,
         });
-        changes.push(upsert(
-            patched,
-            path(&patch_file)?,
-            n.entry.patch_text.clone(),
-        ));
+        changes.push(upsert(patched, path(&patch_file)?, n.patch_text.to_vec()));
     }
     // A later patch may have changed a file an earlier one changed: every
     // listed sha256 is of the final content, so that audit can compare.

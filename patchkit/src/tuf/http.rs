@@ -5,11 +5,11 @@
 //! URL (`http://`, `https://`, `file://` or a plain directory) into the
 //! right transport. Everything else receives a `&dyn Transport` and never
 //! reaches for the network itself, so tests and `--offline` runs can prove
-//! that nothing is fetched (STYLE.md "Pass capabilities in").
+//! that nothing is fetched (docs/ARCHITECTURE.md "Pass capabilities in").
 //!
-//! What it refuses, and why (DESIGN.md "Untrusted input is bounded"):
+//! What it refuses, and why (docs/ARCHITECTURE.md "Untrusted input is bounded"):
 //! - a body longer than the caller's `max_len` (the length signed metadata
-//!   gives, or a [`Limits`](crate::repo::tuf::client::Limits) default): the
+//!   gives, or a [`Limits`](super::updater::Limits) default): the
 //!   read stops one byte past the limit, so an endless stream costs at most
 //!   `max_len + 1` bytes — the TUF "endless data" attack;
 //! - a `Content-Length` above the limit, before reading anything;
@@ -27,7 +27,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use crate::repo::tuf::client::{FilesystemTransport, Transport, TransportError};
+use super::transport::{FilesystemTransport, Transport, TransportError};
 
 /// Redirects followed per request.
 pub const MAX_REDIRECTS: u32 = 5;
@@ -89,7 +89,7 @@ impl Transport for HttpTransport {
             path: bounded.clone(),
             reason,
         };
-        crate::repo::tuf::check_target_path(path).map_err(&other)?;
+        super::check_target_path(path).map_err(&other)?;
         let url = format!("{}/{path}", self.base);
         let response = self
             .agent

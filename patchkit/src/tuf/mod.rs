@@ -3,25 +3,31 @@
 //! any conforming client, python-tuf's ngclient in particular, can verify,
 //! and a client that verifies repositories python-tuf wrote.
 //!
-//! - [`metadata`]: the document formats (TUF 1.0.31 §4), kept exactly.
-//! - [`publish`]: writes `OUT/metadata/` and `OUT/targets/` as python-tuf
-//!   lays them out (DESIGN.md "Details"), bumping versions only on change,
-//!   and lets several maintainers add signatures one at a time.
-//! - [`client`]: the TUF 1.0 "detailed client workflow" (§5.3–5.7) over a
-//!   small [`client::Transport`], with length limits and atomic cache
-//!   updates.
+//! - [`metadata`]: the document formats (TUF 1.0.31 §4), kept exactly, the
+//!   [`metadata::Role`] enum, and `Root::role_keys`/`Root::verify_role`.
+//! - [`publish`] and [`keyring`]: write `OUT/metadata/` and `OUT/targets/`
+//!   as python-tuf lays them out (docs/formats.md), bumping versions only
+//!   on change, and let several maintainers add signatures one at a time.
+//! - [`updater`]: the TUF 1.0 "detailed client workflow" (§5.3–5.7) in four
+//!   phases; pure: it verifies and returns the verified bytes, and the
+//!   trust store (`client::store`) commits them.
+//! - [`transport`] and [`http`]: where bytes come from (a directory, a
+//!   `file://` URL, HTTP), always bounded; [`http`] is the one module of
+//!   the crate that opens network connections.
 //!
 //! Left out on purpose: delegated targets roles (refused cleanly by the
 //! client, never written by `publish`), hash algorithms other than sha256,
 //! key types other than ed25519, and TAP extensions.
 //!
 //! Key bytes never appear here: keys, canonical JSON and signatures come
-//! from `patchkit-signing` (DESIGN.md "Crypto stays in `signing/`").
+//! from `patchkit-signing` (docs/ARCHITECTURE.md, invariant "crypto stays in `signing/`").
 
-pub mod client;
+pub mod http;
 pub mod keyring;
 pub mod metadata;
 pub mod publish;
+pub mod transport;
+pub mod updater;
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@
 //! tables, is regenerated as a whole by `lint --record-results`). Every
 //! edited record is validated again with [`Record::from_toml`] before it is
 //! written, and every file goes through [`state::write_atomic`]: a command
-//! never leaves a half-written or invalid record behind (DESIGN.md "Nothing
+//! never leaves a half-written or invalid record behind (docs/ARCHITECTURE.md "Nothing
 //! half-done").
 
 pub mod diff;
@@ -97,14 +97,14 @@ pub enum Error {
     },
     /// Reading the source tree failed.
     #[error(transparent)]
-    Source(#[from] super::source::Error),
+    Source(#[from] crate::catalog::source::Error),
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] state::Error),
 }
 
 impl Error {
-    /// The exit status (DESIGN.md): 2 for refused or unreadable input, 1
+    /// The exit status (docs/ARCHITECTURE.md): 2 for refused or unreadable input, 1
     /// for an operation that could not be done.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -166,7 +166,7 @@ impl RecordFile {
 pub fn find_record(dir: &Path, id: &str) -> Result<RecordFile, Error> {
     let id = PatchId::parse(id).map_err(|e| Error::Invalid(format!("record {e}")))?;
     let entries = std::fs::read_dir(dir).map_err(|source| {
-        Error::Source(super::source::Error::Io {
+        Error::Source(crate::catalog::source::Error::Io {
             path: dir.to_path_buf(),
             source,
         })

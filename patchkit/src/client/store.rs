@@ -1,6 +1,6 @@
-//! The client side of signed repositories in the home directory: which
-//! repositories are configured, their pinned roots and verified caches, and
-//! the one way a verified [`Catalog`] is built from them.
+//! The trust store: the signed repositories a home trusts — which are
+//! configured, their pinned roots and verified caches — and the one way a
+//! verified [`Catalog`] is built from them.
 //!
 //! Layout, one folder per repository:
 //!
@@ -13,159 +13,32 @@
 //!                                    (the chain a bundle carries)
 //! ```
 //!
-//! Invariants (DESIGN.md "Nothing half-done", "Strict by default"):
-//! - Every update and every load runs in a private staging copy of
-//!   `trusted/`. Only when the whole chain *and every target* verified are
-//!   the changed files copied back, each atomically, timestamp last. A
-//!   refused update leaves `trusted/` byte-for-byte as it was.
-//! - Offline loads verify the cached chain again, signatures, hashes and
-//!   expiry included, through the same [`client::update`] as online, with
+//! Invariants (docs/ARCHITECTURE.md, "nothing half-done", "strict by
+//! default"):
+//! - The updater ([`crate::tuf::updater`]) verifies and writes nothing. Only
+//!   when the whole chain *and every target* verified does [`update`] write,
+//!   in one commit in one stated order (see `commit`), each file
+//!   atomically, timestamp last. A refused update leaves `trusted/`
+//!   byte-for-byte as it was. There is no staging copy of the store.
+//! - Offline loads verify the cached chain again, in place, signatures,
+//!   hashes and expiry included, through the same updater as online, with
 //!   the cache itself as the transport. Cached targets are re-hashed against
-//!   the verified targets metadata before use. Expired cached metadata is
+//!   the verified targets metadata before use; a damaged cached target is
+//!   downloaded again by the next update. Expired cached metadata is
 //!   refused as stale: there is no flag to accept it.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Catalog, Origin, Problem};
-use super::tuf::client::{self, Limits, Transport, TransportError, UpdateReport, VerifyError};
-use super::tuf::metadata::{tuf_time, Envelope, Root};
+use super::Error;
+use crate::catalog::{Catalog, Origin};
 use crate::state::{self, write_atomic, Home};
-
-/// Why a repository command failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Verification failed (signature, hash, length, threshold, expiry,
-    /// rollback, mix-and-match, endless data) or the repository could not
-    /// be reached.
-    #[error("repository {repo}: {source}")]
-    Verify {
-        /// The repository name.
-        repo: String,
-        /// What failed, naming the role and the check.
-        #[source]
-        source: VerifyError,
-    },
-    /// Cached metadata expired: `--offline` refuses it.
-    #[error(
-        "repository {repo} is stale: the cached {role} metadata expired at {expires}; \
-         run `patchkit update`"
-    )]
-    Stale {
-        /// The repository name.
-        repo: String,
-        /// The expired role.
-        role: &'static str,
-        /// When it expired.
-        expires: String,
-    },
-    /// The pinned root is not usable.
-    #[error("{}: {reason}", path.display())]
-    BadRoot {
-        /// The root file given.
-        path: PathBuf,
-        /// Why it is refused.
-        reason: String,
-        /// True when it is a signature problem (exit 3), false when the
-        /// file is unreadable or not a root (exit 2).
-        signature: bool,
-    },
-    /// No repository of that name.
-    #[error("no repository named {0:?} is configured (see `patchkit repo list`)")]
-    NotConfigured(String),
-    /// A repository of that name exists.
-    #[error("a repository named {0:?} is already configured (remove it first)")]
-    AlreadyConfigured(String),
-    /// Several configured and no `--repo`.
-    #[error("{0}")]
-    Choose(String),
-    /// No repository is configured in this home.
-    #[error(
-        "no signed repository is configured: run `patchkit repo add NAME URL --root \
-         ROOT.json` (or pass --source DIR to use an unsigned source tree)"
-    )]
-    NoneConfigured,
-    /// A bad repository name or URL.
-    #[error("{0}")]
-    BadArgument(String),
-    /// The verified records are not valid patch records.
-    #[error("repository {repo}: {}", problems.iter().map(|p| format!("invalid record {p}")).collect::<Vec<_>>().join("; "))]
-    Catalog {
-        /// The repository.
-        repo: String,
-        /// Every problem.
-        problems: Vec<Problem>,
-    },
-    /// A state file is unreadable.
-    #[error("{}: {reason}", path.display())]
-    StateFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// A bundle is unreadable or malformed.
-    #[error("bundle {}: {reason}", path.display())]
-    Bundle {
-        /// The bundle file.
-        path: PathBuf,
-        /// Why it is refused.
-        reason: String,
-    },
-    /// Reading or writing the home failed.
-    #[error(transparent)]
-    State(#[from] state::Error),
-}
-
-impl Error {
-    /// Exit status: 3 for verification and freshness failures, 1 when the
-    /// repository could not be reached or the home not written, 2 for bad
-    /// usage and unreadable input.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Verify { source, .. } => verify_exit_code(source),
-            Error::Stale { .. } => 3,
-            Error::BadRoot { signature, .. } => {
-                if *signature {
-                    3
-                } else {
-                    2
-                }
-            }
-            Error::NotConfigured(_)
-            | Error::AlreadyConfigured(_)
-            | Error::Choose(_)
-            | Error::NoneConfigured
-            | Error::BadArgument(_) => 2,
-            Error::Catalog { .. } => 1,
-            Error::StateFile { .. } => 2,
-            Error::Bundle { .. } => 3,
-            Error::State(_) => 1,
-        }
-    }
-}
-
-/// Exit status of a client error: network and local I/O failures are 1
-/// (try again), a missing trusted root is 2 (configure first), everything
-/// that is a refusal of data is 3.
-pub fn verify_exit_code(e: &VerifyError) -> i32 {
-    match e {
-        VerifyError::NoTrustedRoot { .. } => 2,
-        VerifyError::Missing { .. } | VerifyError::Io { .. } => 1,
-        VerifyError::Transport { source, .. } | VerifyError::TargetTransport { source, .. } => {
-            match source {
-                TransportError::TooLarge { .. } => 3,
-                _ => 1,
-            }
-        }
-        _ => 3,
-    }
-}
+use crate::tuf::metadata::{tuf_time, Envelope, Role, Root};
+use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
+use crate::tuf::updater::{self, Limits, TrustedState, Verified, VerifyError};
 
 /// `config.toml` of one repository.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,7 +102,7 @@ pub struct UpdateOutcome {
 
 /// A catalog from a verified repository, and how fresh it is.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct VerifiedCatalog {
     /// The records.
     pub catalog: Catalog,
     /// When its metadata was last verified against the repository (for
@@ -347,15 +220,15 @@ fn check_self_signed(path: &Path, bytes: &[u8]) -> Result<Root, Error> {
         reason,
         signature,
     };
-    let env = Envelope::from_slice("root", bytes).map_err(|e| bad(e.to_string(), false))?;
+    let env =
+        Envelope::from_slice(Role::Root.as_str(), bytes).map_err(|e| bad(e.to_string(), false))?;
     let root: Root = env.parse_signed().map_err(|e| bad(e.to_string(), false))?;
-    let canonical = env
-        .canonical_signed("root")
-        .map_err(|e| bad(e.to_string(), false))?;
-    let (keys, threshold) =
-        super::tuf::publish::role_keys_of(&root, "root").map_err(|e| bad(e.to_string(), false))?;
-    patchkit_signing::verify_threshold(&keys, threshold, &env.signatures, &canonical)
-        .map_err(|e| bad(format!("root is not signed by its own keys: {e}"), true))?;
+    root.verify_role(Role::Root, &env).map_err(|e| match e {
+        crate::tuf::metadata::VerifyRoleError::Signature(e) => {
+            bad(format!("root is not signed by its own keys: {e}"), true)
+        }
+        crate::tuf::metadata::VerifyRoleError::Metadata(e) => bad(e.to_string(), false),
+    })?;
     Ok(root)
 }
 
@@ -366,7 +239,7 @@ fn check_self_signed(path: &Path, bytes: &[u8]) -> Result<Root, Error> {
 /// [`Error`] for a bad name, URL or root, or an existing repository.
 pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, Error> {
     check_name(name)?;
-    crate::network::transport_for(url)
+    crate::tuf::http::transport_for(url)
         .map_err(|e| Error::BadArgument(format!("repository URL {e}")))?;
     let dir = repo_dir(home, name);
     if dir.join("config.toml").exists() {
@@ -467,29 +340,9 @@ pub fn list(home: &Home, now: DateTime<Utc>) -> Result<Vec<RepoInfo>, Error> {
     Ok(out)
 }
 
-/// A transport that remembers every root it served, so that the chain of
-/// roots an update followed can be kept for bundles.
-struct RecordingTransport<'a> {
-    inner: &'a dyn Transport,
-    roots: RefCell<BTreeMap<u64, Vec<u8>>>,
-}
-
-impl Transport for RecordingTransport<'_> {
-    fn fetch(&self, path: &str, max_len: u64) -> Result<Vec<u8>, TransportError> {
-        let bytes = self.inner.fetch(path, max_len)?;
-        if let Some(v) = path
-            .strip_prefix("metadata/")
-            .and_then(|p| p.strip_suffix(".root.json"))
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            self.roots.borrow_mut().insert(v, bytes.clone());
-        }
-        Ok(bytes)
-    }
-}
-
 /// Serves the cached, previously verified files of `trusted/` as if they
-/// were the repository: offline verification runs the same client code.
+/// were the repository, so that offline verification runs the same updater
+/// as online, in place: nothing is copied and nothing is written.
 struct CacheTransport {
     trusted: PathBuf,
 }
@@ -514,102 +367,82 @@ impl Transport for CacheTransport {
             }
             None => path.to_string(),
         };
-        client::FilesystemTransport::new(&self.trusted).fetch(&file, max_len)
+        FilesystemTransport::new(&self.trusted).fetch(&file, max_len)
     }
 }
 
-/// Copies the regular files below `from` into `to` (same relative paths).
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = from.join(&rel);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(state::Error::io("read", &dir, e).into()),
-        };
-        let target_dir = to.join(&rel);
-        std::fs::create_dir_all(&target_dir)
-            .map_err(|e| state::Error::io("create directory", &target_dir, e))?;
-        for e in entries {
-            let e = e.map_err(|e| state::Error::io("read", &dir, e))?;
-            let ft = e
-                .file_type()
-                .map_err(|e| state::Error::io("read", &dir, e))?;
-            let child = rel.join(e.file_name());
-            if ft.is_dir() {
-                stack.push(child);
-            } else if ft.is_file() {
-                let src = from.join(&child);
-                std::fs::copy(&src, to.join(&child))
-                    .map_err(|e| state::Error::io("copy", &src, e))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs the client in a staging copy of `trusted` and fetches every target
-/// into it.
-pub(crate) fn verify_in_staging(
+/// Every target of a verified chain: the cached copy when it is there and
+/// passes the signed length and hashes, else a download through
+/// `transport`. Returns the bytes of every target and the names of those
+/// that must be (re)written to the cache — a damaged cached copy is
+/// replaced, never trusted.
+fn collect_targets(
     name: &str,
+    verified: &Verified,
     trusted: &Path,
-    scratch_parent: &Path,
     transport: &dyn Transport,
-    now: DateTime<Utc>,
-) -> Result<Verified, Error> {
-    std::fs::create_dir_all(scratch_parent)
-        .map_err(|e| state::Error::io("create directory", scratch_parent, e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".staging-")
-        .tempdir_in(scratch_parent)
-        .map_err(|e| state::Error::io("create a temporary directory in", scratch_parent, e))?;
-    copy_tree(trusted, staging.path())?;
+) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>), Error> {
     let verify = |source| Error::Verify {
         repo: name.to_string(),
         source,
     };
-    let report =
-        client::update(staging.path(), transport, now, &Limits::default()).map_err(verify)?;
     let mut files = BTreeMap::new();
-    for target in report.targets().keys() {
-        let bytes = report.fetch_target(transport, target).map_err(verify)?;
+    let mut to_write = Vec::new();
+    for target in verified.targets().keys() {
+        let hashed = verified.hashed_name(target).map_err(verify)?;
+        let cached = std::fs::File::open(trusted.join("targets").join(&hashed))
+            .ok()
+            .and_then(|f| read_bounded(f, verified.target_length(target).ok()?).ok())
+            .filter(|bytes| verified.check_target(target, bytes).is_ok());
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                to_write.push(target.clone());
+                verified.fetch_target(transport, target).map_err(verify)?
+            }
+        };
         files.insert(target.clone(), bytes);
     }
-    Ok(Verified {
-        staging,
-        report,
-        files,
+    Ok((files, to_write))
+}
+
+/// Runs the updater from the trusted state in `trusted` against
+/// `transport` at `now`.
+fn verify(
+    name: &str,
+    trusted: &TrustedState,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+) -> Result<Verified, Error> {
+    updater::update(trusted, transport, now, &Limits::default()).map_err(|source| Error::Verify {
+        repo: name.to_string(),
+        source,
     })
 }
 
-/// A chain verified in a staging directory (deleted on drop), and every
-/// target's bytes.
-pub(crate) struct Verified {
-    staging: tempfile::TempDir,
-    pub(crate) report: UpdateReport,
-    pub(crate) files: BTreeMap<String, Vec<u8>>,
+fn read_trusted(name: &str, trusted: &Path) -> Result<TrustedState, Error> {
+    TrustedState::read_dir(trusted, &Limits::default()).map_err(|source| Error::Verify {
+        repo: name.to_string(),
+        source,
+    })
 }
 
-impl Verified {
-    fn staging_path(&self) -> &Path {
-        self.staging.path()
-    }
-}
-
-fn status_of(report: &UpdateReport, now: DateTime<Utc>) -> Status {
+fn status_of(verified: &Verified, now: DateTime<Utc>) -> Status {
     Status {
         last_update: tuf_time::format(&now),
-        root_version: report.root_version,
-        timestamp_version: report.timestamp_version,
-        snapshot_version: report.snapshot_version,
-        targets_version: report.targets_version,
+        root_version: verified.root_version,
+        timestamp_version: verified.timestamp_version,
+        snapshot_version: verified.snapshot_version,
+        targets_version: verified.targets_version,
     }
 }
 
-/// `update`: the TUF client workflow against the repository's URL through
-/// `transport`, then every target downloaded and verified. Only then is the
-/// trusted state replaced (see the module docs).
+/// `update`: the TUF updater against the repository's URL through
+/// `transport`, then every target taken from the cache or downloaded, and
+/// verified. Only then is the trusted state written, in one commit (see
+/// the module docs for the order). Returns what changed and every verified
+/// target's bytes, so that a command that updates first needs no second
+/// verification of the cache.
 ///
 /// # Errors
 /// [`Error::Verify`] naming the role and the check; the trusted state is
@@ -619,67 +452,69 @@ pub fn update(
     name: &str,
     transport: &dyn Transport,
     now: DateTime<Utc>,
-) -> Result<UpdateOutcome, Error> {
+) -> Result<(UpdateOutcome, BTreeMap<String, Vec<u8>>), Error> {
     config(home, name)?;
     let dir = repo_dir(home, name);
     let trusted = dir.join("trusted");
     let before: Status = read_toml(&dir.join("status.toml"))?.unwrap_or_default();
-    let recorder = RecordingTransport {
-        inner: transport,
-        roots: RefCell::new(BTreeMap::new()),
-    };
-    let verified = verify_in_staging(name, &trusted, &dir, &recorder, now)?;
-    let (report, files) = (&verified.report, &verified.files);
-    let staging = verified.staging_path();
-
-    // Commit. Roots of the chain first (history only), then target files,
-    // then the metadata in the order the client writes it, timestamp last.
-    for (version, bytes) in recorder.roots.borrow().iter() {
-        if *version <= report.root_version {
-            write_atomic(&dir.join(format!("roots/{version}.root.json")), bytes, None)?;
-        }
-    }
-    for (target, info) in report.targets() {
-        let Some(sha) = info.sha256() else { continue };
-        let rel = Path::new("targets").join(super::tuf::hashed_target_path(target, sha));
-        let dest = trusted.join(&rel);
-        if !dest.exists() {
-            if let Some(bytes) = files.get(target) {
-                write_atomic(&dest, bytes, None)?;
-            }
-        }
-    }
-    for file in [
-        "root.json",
-        "targets.json",
-        "snapshot.json",
-        "timestamp.json",
-    ] {
-        if report.updated.contains(&file) {
-            let src = staging.join(file);
-            let bytes = std::fs::read(&src).map_err(|e| state::Error::io("read", &src, e))?;
-            write_atomic(&trusted.join(file), &bytes, None)?;
-        }
-    }
-    let after = status_of(report, now);
+    let state = read_trusted(name, &trusted)?;
+    let verified = verify(name, &state, transport, now)?;
+    let (files, to_write) = collect_targets(name, &verified, &trusted, transport)?;
+    commit(&dir, &verified, &files, &to_write)?;
+    let after = status_of(&verified, now);
     write_toml(&dir.join("status.toml"), &after)?;
-    Ok(UpdateOutcome {
-        name: name.to_string(),
-        before,
-        after,
-        root_rotations: report.root_rotations,
-        targets: files.len(),
-    })
+    Ok((
+        UpdateOutcome {
+            name: name.to_string(),
+            before,
+            after,
+            root_rotations: verified.root_rotations,
+            targets: files.len(),
+        },
+        files,
+    ))
+}
+
+/// The one commit of a verified update, in this order, each file atomic:
+///
+/// 1. the roots of the chain (`roots/N.root.json`: history, for bundles);
+/// 2. target files not yet (or not validly) cached: content-addressed, so
+///    a new one never replaces what the current metadata points at;
+/// 3. the role files the updater says changed: `root.json`,
+///    `targets.json`, `snapshot.json`, then `timestamp.json` last.
+///
+/// A crash between two steps leaves extra content-addressed files and a
+/// metadata set that still verifies on its own: the previous state, or the
+/// new one once timestamp is in place.
+fn commit(
+    dir: &Path,
+    verified: &Verified,
+    files: &BTreeMap<String, Vec<u8>>,
+    to_write: &[String],
+) -> Result<(), Error> {
+    let trusted = dir.join("trusted");
+    for (version, bytes) in &verified.new_roots {
+        write_atomic(&dir.join(format!("roots/{version}.root.json")), bytes, None)?;
+    }
+    for target in to_write {
+        if let (Some(bytes), Ok(hashed)) = (files.get(target), verified.hashed_name(target)) {
+            write_atomic(&trusted.join("targets").join(hashed), bytes, None)?;
+        }
+    }
+    for (role, bytes) in &verified.changed {
+        write_atomic(&trusted.join(role.file_name()), bytes, None)?;
+    }
+    Ok(())
 }
 
 /// Builds the verified catalog of repository `name` from its cache,
 /// verifying the cached chain (signatures, hashes, expiry at `now`) and
-/// every cached target again, without any network.
+/// every cached target again, in place and without any network or write.
 ///
 /// # Errors
 /// [`Error::Stale`] when cached metadata expired; [`Error::Verify`] when
 /// the cache does not verify (or a target was never downloaded).
-pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<Loaded, Error> {
+pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<VerifiedCatalog, Error> {
     config(home, name)?;
     let dir = repo_dir(home, name);
     let trusted = dir.join("trusted");
@@ -689,26 +524,51 @@ pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<Loaded
             "repository {name} has never been updated: run `patchkit update {name}`"
         )));
     }
+    let stale = |e| match e {
+        Error::Verify {
+            repo,
+            source: VerifyError::Expired { role, expires },
+        } => Error::Stale {
+            repo,
+            role,
+            expires: tuf_time::format(&expires),
+        },
+        e => e,
+    };
     let transport = CacheTransport {
         trusted: trusted.clone(),
     };
-    let verified =
-        verify_in_staging(name, &trusted, &dir, &transport, now).map_err(|e| match e {
-            Error::Verify {
-                repo,
-                source: VerifyError::Expired { role, expires },
-            } => Error::Stale {
-                repo,
-                role,
-                expires: tuf_time::format(&expires),
-            },
-            e => e,
-        })?;
-    let catalog = catalog_of(name, verified.report.targets_version, &verified.files)?;
+    let state = read_trusted(name, &trusted)?;
+    let verified = verify(name, &state, &transport, now).map_err(stale)?;
+    let (files, _) = collect_targets(name, &verified, &trusted, &transport)?;
+    let catalog = catalog_of(name, verified.targets_version, &files)?;
     let as_of = status
         .as_ref()
         .and_then(|s| tuf_time::parse(&s.last_update));
-    Ok(Loaded { catalog, as_of })
+    Ok(VerifiedCatalog { catalog, as_of })
+}
+
+/// Verifies a repository given as a transport (a bundle) from `trusted`
+/// at `now`, with every target, and returns its catalog. Nothing is
+/// written.
+pub(crate) fn verify_all(
+    name: &str,
+    trusted: &TrustedState,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+) -> Result<Catalog, Error> {
+    let verified = verify(name, trusted, transport, now)?;
+    let mut files = BTreeMap::new();
+    for target in verified.targets().keys() {
+        let bytes = verified
+            .fetch_target(transport, target)
+            .map_err(|source| Error::Verify {
+                repo: name.to_string(),
+                source,
+            })?;
+        files.insert(target.clone(), bytes);
+    }
+    catalog_of(name, verified.targets_version, &files)
 }
 
 /// The catalog of verified target files.

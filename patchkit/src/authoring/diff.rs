@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{find_record, set_str, Error, Today};
+use crate::catalog::MAX_PATCH_BYTES;
 use crate::patch::{self, dep3, ApplyOptions};
-use crate::repo::catalog::MAX_PATCH_BYTES;
 use crate::state;
 use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};

@@ -12,7 +12,67 @@ use chrono::{DateTime, TimeDelta, Utc};
 use patchkit_signing::{canonical_json, sign, SigningKey};
 use serde_json::{json, Value};
 
-use super::client::{update, FilesystemTransport, Limits, UpdateReport, VerifyError};
+use super::transport::{FilesystemTransport, Transport};
+use super::updater::{self, Limits, TrustedState, Verified, VerifyError};
+
+/// What the tests call an update: the pure updater from a trusted
+/// directory, then the changed role files written back to it, the way the
+/// trust store commits them (`client::store`). Targets are fetched through
+/// [`UpdateReport::fetch_target`], which keeps the store's cache rules.
+#[derive(Debug)]
+pub(super) struct UpdateReport {
+    verified: Verified,
+    dir: std::path::PathBuf,
+    /// Role files replaced, in commit order.
+    pub(super) updated: Vec<&'static str>,
+}
+
+impl std::ops::Deref for UpdateReport {
+    type Target = Verified;
+    fn deref(&self) -> &Verified {
+        &self.verified
+    }
+}
+
+impl UpdateReport {
+    /// The cached copy when it verifies, else a download, then cached.
+    pub(super) fn fetch_target(
+        &self,
+        transport: &dyn Transport,
+        name: &str,
+    ) -> Result<Vec<u8>, VerifyError> {
+        let path = self
+            .dir
+            .join("targets")
+            .join(self.verified.hashed_name(name)?);
+        if let Ok(bytes) = std::fs::read(&path) {
+            if self.verified.check_target(name, &bytes).is_ok() {
+                return Ok(bytes);
+            }
+        }
+        let bytes = self.verified.fetch_target(transport, name)?;
+        crate::state::write_atomic(&path, &bytes, None).unwrap();
+        Ok(bytes)
+    }
+}
+
+pub(super) fn update(
+    dir: &Path,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<UpdateReport, VerifyError> {
+    let state = TrustedState::read_dir(dir, limits)?;
+    let verified = updater::update(&state, transport, now, limits)?;
+    for (role, bytes) in &verified.changed {
+        crate::state::write_atomic(&dir.join(role.file_name()), bytes, None).unwrap();
+    }
+    Ok(UpdateReport {
+        updated: verified.updated(),
+        verified,
+        dir: dir.to_path_buf(),
+    })
+}
 use super::metadata::{tuf_time, Envelope};
 use super::publish::{publish, sign_metadata_file, Expiry, PublishReport, RoleKeys, RoleSetup};
 use super::sha256_hex;
@@ -335,7 +395,10 @@ fn publish_bumps_only_what_changed() {
     assert_eq!(r.timestamp_version, 3);
     let report = f.update_at(later).unwrap();
     assert_eq!(report.targets_version, 2);
-    assert_eq!(report.expires["timestamp"], t("2000-01-02T13:00:00Z"));
+    assert_eq!(
+        report.expires[&super::metadata::Role::Timestamp],
+        t("2000-01-02T13:00:00Z")
+    );
     assert_eq!(
         report
             .fetch_target(&f.transport(), "New-Dist/CPANSEC-2025-0002.patch")
@@ -973,7 +1036,6 @@ fn root_rotation_replaying_the_trusted_root_is_refused() {
 
 #[test]
 fn filesystem_transport_refuses_paths_leaving_the_base() {
-    use super::client::Transport;
     let f = Fixture::new();
     let err = f
         .transport()

@@ -18,7 +18,7 @@
 //! `apply` refuses by default, so it counts as a failure) or `FAILED`.
 //! `--record-results` writes each clean or offset result into the record's
 //! `[[tested]]` (replacing the entry for the same sha256), with the digest
-//! computed by [`apply::patched_tree_digest`] — the very function `apply`
+//! computed by [`Entry::patched_tree_digest`] — the very function `apply`
 //! checks it with.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,12 +27,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{find_record, is_placeholder_title, Error};
-use crate::apply;
+use crate::catalog::source;
+use crate::catalog::{Catalog, Entry, Origin, Problem};
 use crate::dist;
 use crate::patch::record::{Record, Tested};
 use crate::patch::{ApplyOptions, Fuzz, Outcome};
-use crate::repo::catalog::{Catalog, Entry, Origin, Problem};
-use crate::repo::source;
 use crate::state::read_bounded;
 use crate::tarball::{Archive, Limits};
 use crate::tree::sha256_hex;
@@ -382,7 +381,7 @@ fn check_against(
                 patched_tree: None,
                 recorded: false,
             };
-            match apply::patched_tree_digest(pristine, e, &ApplyOptions::default()) {
+            match e.patched_tree_digest(pristine, &ApplyOptions::default()) {
                 Ok((applied, digest)) => match applied.outcome {
                     Outcome::AlreadyApplied => row.status = CheckStatus::AlreadyApplied,
                     Outcome::Applied(files) => {
@@ -405,7 +404,7 @@ fn check_against(
                     let fuzzy = ApplyOptions {
                         fuzz: Fuzz::Lines(2),
                     };
-                    row.status = match apply::patched_tree_digest(pristine, e, &fuzzy) {
+                    row.status = match e.patched_tree_digest(pristine, &fuzzy) {
                         Ok(_) => CheckStatus::FuzzNeeded,
                         Err(_) => CheckStatus::Failed,
                     };

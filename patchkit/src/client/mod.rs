@@ -1,0 +1,334 @@
+//! The packager's side: the trust store of signed repositories in the home
+//! ([`store`]), bundles for air-gapped machines ([`bundle`]), and [`open`],
+//! which turns "where do the patches come from" — an unsigned source tree,
+//! a bundle, the verified cache, or the repository updated first — into a
+//! [`Catalog`] plus the notices a person should read. Every client command
+//! (check, apply, audit, sbom) opens its catalog here, so the rules live in
+//! one place:
+//!
+//! - `--source` is unsigned and says so loudly, every time;
+//! - a bundle is verified as of the time it was made, and says so;
+//! - `--offline` verifies the cache again and says how old it is;
+//! - otherwise the repository is updated (verified) first.
+//!
+//! This module never prints: notices come back as values.
+
+pub mod bundle;
+pub mod store;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{self, Catalog, Problem};
+use crate::state::{self, Home};
+use crate::tuf::metadata::tuf_time;
+use crate::tuf::transport::TransportError;
+use crate::tuf::updater::VerifyError;
+
+pub use store::{UpdateOutcome, VerifiedCatalog};
+
+/// Why a repository command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Verification failed (signature, hash, length, threshold, expiry,
+    /// rollback, mix-and-match, endless data) or the repository could not
+    /// be reached.
+    #[error("repository {repo}: {source}")]
+    Verify {
+        /// The repository name.
+        repo: String,
+        /// What failed, naming the role and the check.
+        #[source]
+        source: VerifyError,
+    },
+    /// Cached metadata expired: `--offline` refuses it.
+    #[error(
+        "repository {repo} is stale: the cached {role} metadata expired at {expires}; \
+         run `patchkit update`"
+    )]
+    Stale {
+        /// The repository name.
+        repo: String,
+        /// The expired role.
+        role: &'static str,
+        /// When it expired.
+        expires: String,
+    },
+    /// The pinned root is not usable.
+    #[error("{}: {reason}", path.display())]
+    BadRoot {
+        /// The root file given.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+        /// True when it is a signature problem (exit 3), false when the
+        /// file is unreadable or not a root (exit 2).
+        signature: bool,
+    },
+    /// No repository of that name.
+    #[error("no repository named {0:?} is configured (see `patchkit repo list`)")]
+    NotConfigured(String),
+    /// A repository of that name exists.
+    #[error("a repository named {0:?} is already configured (remove it first)")]
+    AlreadyConfigured(String),
+    /// Several configured and no `--repo`.
+    #[error("{0}")]
+    Choose(String),
+    /// No repository is configured in this home.
+    #[error(
+        "no signed repository is configured: run `patchkit repo add NAME URL --root \
+         ROOT.json` (or pass --source DIR to use an unsigned source tree)"
+    )]
+    NoneConfigured,
+    /// A bad repository name or URL.
+    #[error("{0}")]
+    BadArgument(String),
+    /// The verified records are not valid patch records.
+    #[error("repository {repo}: {}", problems.iter().map(|p| format!("invalid record {p}")).collect::<Vec<_>>().join("; "))]
+    Catalog {
+        /// The repository.
+        repo: String,
+        /// Every problem.
+        problems: Vec<Problem>,
+    },
+    /// A state file is unreadable.
+    #[error("{}: {reason}", path.display())]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A bundle is unreadable or malformed.
+    #[error("bundle {}: {reason}", path.display())]
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Reading or writing the home failed.
+    #[error(transparent)]
+    State(#[from] state::Error),
+    /// The unsigned source tree (`--source`) could not be read or has
+    /// invalid records.
+    #[error(transparent)]
+    Source(#[from] crate::catalog::source::Error),
+}
+
+impl Error {
+    /// Exit status: 3 for verification and freshness failures, 1 when the
+    /// repository could not be reached or the home not written, 2 for bad
+    /// usage and unreadable input.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Verify { source, .. } => verify_exit_code(source),
+            Error::Stale { .. } => 3,
+            Error::BadRoot { signature, .. } => {
+                if *signature {
+                    3
+                } else {
+                    2
+                }
+            }
+            Error::NotConfigured(_)
+            | Error::AlreadyConfigured(_)
+            | Error::Choose(_)
+            | Error::NoneConfigured
+            | Error::BadArgument(_) => 2,
+            Error::Catalog { .. } => 1,
+            Error::StateFile { .. } => 2,
+            Error::Bundle { .. } => 3,
+            Error::State(_) => 1,
+            Error::Source(_) => 2,
+        }
+    }
+}
+
+/// Exit status of a client error: network and local I/O failures are 1
+/// (try again), a missing trusted root is 2 (configure first), everything
+/// that is a refusal of data is 3.
+pub fn verify_exit_code(e: &VerifyError) -> i32 {
+    match e {
+        VerifyError::NoTrustedRoot { .. } => 2,
+        VerifyError::Missing { .. } | VerifyError::Io { .. } => 1,
+        VerifyError::Transport { source, .. } | VerifyError::TargetTransport { source, .. } => {
+            match source {
+                TransportError::TooLarge { .. } => 3,
+                _ => 1,
+            }
+        }
+        _ => 3,
+    }
+}
+
+/// Where a command's patches come from.
+#[derive(Debug, Clone, Copy)]
+pub enum PatchSource<'a> {
+    /// An unsigned source tree (`--source DIR`): nothing is verified.
+    Unsigned(&'a Path),
+    /// A bundle file (`--bundle FILE`), verified against `root` (a pinned
+    /// root file) or else the trusted root of the home's repository `repo`
+    /// (or of the bundle's own repository name).
+    Bundle {
+        /// The bundle file.
+        path: &'a Path,
+        /// `--root ROOT.json`.
+        root: Option<&'a Path>,
+        /// `--repo NAME`.
+        repo: Option<&'a str>,
+    },
+    /// A configured signed repository (`--repo NAME`, or the only one).
+    Signed {
+        /// `--repo NAME`.
+        repo: Option<&'a str>,
+        /// Update first, or use the verified cache as it is.
+        freshness: Freshness,
+    },
+}
+
+/// Whether a signed repository is updated before use. The safe choice is
+/// the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Freshness {
+    /// Fetch and verify the latest metadata first.
+    #[default]
+    UpdateFirst,
+    /// Use the verified cache (`--offline`), verified again and refused
+    /// once expired.
+    Offline,
+}
+
+/// Something a person should read about the catalog in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// An unsigned source tree is in use: shown loudly, every time.
+    Unsigned(PathBuf),
+    /// A non-fatal problem with a record (unknown key, stray file).
+    Warning(Problem),
+    /// How fresh the verified data is (bundle, offline cache).
+    Freshness(String),
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::Unsigned(dir) => write!(
+                f,
+                "WARNING: using the UNSIGNED patch source {}: nothing is verified. \
+                 This is for patch authors; builds should use the signed repository.",
+                dir.display()
+            ),
+            Notice::Warning(p) => write!(f, "{p}"),
+            Notice::Freshness(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A catalog and what to tell the user about it.
+#[derive(Debug)]
+pub struct Opened {
+    /// The records.
+    pub catalog: Catalog,
+    /// Notices, in the order they arose.
+    pub notices: Vec<Notice>,
+}
+
+/// Opens the catalog `source` names, at `now`. See the module docs.
+///
+/// # Errors
+/// [`Error`]: an unreadable or invalid source tree, a bundle or repository
+/// that does not verify, a stale cache, no repository configured.
+pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<Opened, Error> {
+    match source {
+        PatchSource::Unsigned(dir) => {
+            let mut notices = vec![Notice::Unsigned(dir.to_path_buf())];
+            let catalog = catalog::source::load(dir)?;
+            notices.extend(catalog.warnings.iter().cloned().map(Notice::Warning));
+            Ok(Opened { catalog, notices })
+        }
+        PatchSource::Bundle { path, root, repo } => {
+            let b = bundle::open(path)?;
+            let root = root.map(store::read_pinned_root).transpose()?;
+            // Without --root, the home's repository of the bundle's name (or
+            // --repo) pins it.
+            let home_repo = match (&root, repo) {
+                (Some(_), _) => None,
+                (None, Some(n)) => Some(store::choose(home, Some(n))?),
+                (None, None) => store::config(home, &b.description.repository)
+                    .ok()
+                    .map(|c| c.name),
+            };
+            let loaded =
+                bundle::verify(&b, path, root.as_deref(), home, home_repo.as_deref(), now)?;
+            let notice = format!(
+                "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
+                 its freshness is as of that time, not now",
+                path.display(),
+                b.description.repository,
+                b.description.created,
+                age_text(now, b.created),
+            );
+            Ok(Opened {
+                catalog: loaded.catalog,
+                notices: vec![Notice::Freshness(notice)],
+            })
+        }
+        PatchSource::Signed { repo, freshness } => {
+            let name = store::choose(home, repo)?;
+            if freshness == Freshness::UpdateFirst {
+                let (outcome, files) = update(home, &name, now)?;
+                let catalog = store::catalog_of(&name, outcome.after.targets_version, &files)?;
+                return Ok(Opened {
+                    catalog,
+                    notices: Vec::new(),
+                });
+            }
+            let loaded = store::load_cached(home, &name, now)?;
+            let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
+                format!("{} ({})", tuf_time::format(&t), age_text(now, t))
+            });
+            Ok(Opened {
+                catalog: loaded.catalog,
+                notices: vec![Notice::Freshness(format!(
+                    "offline: using the verified cache of repository {name}, last updated {when}"
+                ))],
+            })
+        }
+    }
+}
+
+/// Updates repository `name` over the network (or file system) its URL
+/// names, and returns what changed and every verified target's bytes.
+///
+/// # Errors
+/// [`Error`] from the store; a URL the transports do not support is
+/// [`Error::BadArgument`].
+pub fn update(
+    home: &Home,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(UpdateOutcome, std::collections::BTreeMap<String, Vec<u8>>), Error> {
+    let cfg = store::config(home, name)?;
+    let transport = crate::tuf::http::transport_for(&cfg.url)
+        .map_err(|e| Error::BadArgument(format!("repository {name}: URL {e}")))?;
+    store::update(home, name, transport.as_ref(), now)
+}
+
+/// "3 days ago", "5 hours ago", "less than a minute ago".
+pub fn age_text(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let secs = (now - then).num_seconds();
+    if secs < 0 {
+        return "in the future".into();
+    }
+    let (n, unit) = match secs {
+        0..=59 => return "less than a minute ago".into(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
