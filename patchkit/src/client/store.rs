@@ -371,6 +371,9 @@ impl Transport for CacheTransport {
     }
 }
 
+/// Every target's bytes, and the names of those to (re)write to the cache.
+type CollectedTargets = (BTreeMap<String, Vec<u8>>, Vec<String>);
+
 /// Every target of a verified chain: the cached copy when it is there and
 /// passes the signed length and hashes, else a download through
 /// `transport`. Returns the bytes of every target and the names of those
@@ -381,7 +384,7 @@ fn collect_targets(
     verified: &Verified,
     trusted: &Path,
     transport: &dyn Transport,
-) -> Result<(BTreeMap<String, Vec<u8>>, Vec<String>), Error> {
+) -> Result<CollectedTargets, Error> {
     let verify = |source| Error::Verify {
         repo: name.to_string(),
         source,

@@ -1,8 +1,8 @@
 //! The TUF updater: TUF 1.0 §5.3–5.7, the "detailed client workflow", over
 //! a small [`Transport`], in the four phases of tough's loader:
-//! [`load_root`] follows root rotations (`N+1.root.json`, each signed by a
-//! threshold of the old *and* the new root keys), then [`load_timestamp`],
-//! [`load_snapshot`] and [`load_targets`] verify each role against
+//! `load_root` follows root rotations (`N+1.root.json`, each signed by a
+//! threshold of the old *and* the new root keys), then `load_timestamp`,
+//! `load_snapshot` and `load_targets` verify each role against
 //! signatures, versions (no rollback), hashes and lengths from the role
 //! above, and expiry. Every download is bounded: metadata by [`Limits`] or
 //! by the length the role above signed, targets by their signed length
@@ -518,8 +518,8 @@ struct RootPhase {
 
 /// Runs the TUF client workflow against `transport`, starting from
 /// `trusted`, with `now` as the reference time for expiry: the four phases
-/// of tough's loader ([`load_root`], [`load_timestamp`],
-/// [`load_snapshot`], [`load_targets`]) in turn. See the module docs.
+/// of tough's loader (`load_root`, `load_timestamp`,
+/// `load_snapshot`, `load_targets`) in turn. See the module docs.
 ///
 /// # Errors
 /// The first [`VerifyError`]; nothing was written anywhere.
