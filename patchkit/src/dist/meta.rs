@@ -193,7 +193,16 @@ pub fn json_set_x_patchkit(data: &[u8], value: &Value) -> Result<Vec<u8>, String
                 .iter()
                 .rposition(|b| *b == b'\n')
                 .map_or(0, |p| p + 1);
-            String::from_utf8_lossy(&data[line_start..m.key_start]).into_owned()
+            let prefix = &data[line_start..m.key_start];
+            // Only a run of blanks is an indentation: in a one-line
+            // document (`{"name": …}`) the key follows `{`, which must not
+            // be copied in front of every line we write (found by the
+            // `meta` fuzz target).
+            if prefix.iter().all(|b| *b == b' ' || *b == b'\t') {
+                String::from_utf8_lossy(prefix).into_owned()
+            } else {
+                "   ".to_string()
+            }
         })
         .unwrap_or_else(|| "   ".to_string());
     let colon = match members.first() {
@@ -371,6 +380,10 @@ mod tests {
     #[test]
     fn json_refuses_non_objects_and_handles_empty() {
         assert!(json_set_x_patchkit(b"[1]", &json!({})).is_err());
+        // A one-line document stays valid JSON.
+        let one =
+            json_set_x_patchkit(br#"{"name": "Foo", "version": "1.0"}"#, &json!({"a": 1})).unwrap();
+        assert_eq!(json_get_x_patchkit(&one).unwrap(), Some(json!({"a": 1})));
         assert!(json_set_x_patchkit(b"{", &json!({})).is_err());
         let out = json_set_x_patchkit(b"{}", &json!({"a": "b"})).unwrap();
         assert_eq!(json_get_x_patchkit(&out).unwrap(), Some(json!({"a": "b"})));
