@@ -14,7 +14,10 @@ mod bodies;
 
 use std::path::Path;
 
-const TARGETS: [(&str, fn(&[u8])); 7] = [
+/// A fuzz target: its name and its body.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 7] = [
     ("version", bodies::version),
     ("diff", bodies::diff),
     ("engine", bodies::engine),
