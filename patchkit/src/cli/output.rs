@@ -1225,3 +1225,145 @@ impl Report for BundleCreated<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(report: &impl Serialize) -> Vec<String> {
+        match serde_json::to_value(report).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn text(report: &impl Report) -> String {
+        let mut out = Vec::new();
+        report.render(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_authoring_report_keeps_the_library_keys_and_ends_with_the_command() {
+        let r = WithdrawReport {
+            id: "PK-2026-0001".into(),
+            record: "patches/Foo/PK-2026-0001.toml".into(),
+            date: "2026-01-02".into(),
+            reason: "upstream 1.2 fixes it".into(),
+            fixed_in: None,
+        };
+        let report = Authored::new("withdraw", &r);
+        assert_eq!(
+            keys(&report),
+            ["id", "record", "date", "reason", "fixed_in", "command"]
+        );
+        assert_eq!(
+            text(&report),
+            "withdrew PK-2026-0001 on 2026-01-02: upstream 1.2 fixes it\n  \
+             patches/Foo/PK-2026-0001.toml\n"
+        );
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn lint_appends_ok_then_the_command_and_fails_on_an_error_finding() {
+        use patchkit::authoring::lint::{Finding as LintFinding, Level};
+        let mut r = LintReport {
+            source: "patches".into(),
+            valid_records: 1,
+            records: 1,
+            findings: Vec::new(),
+            tarballs: 0,
+            results: Vec::new(),
+            written: Vec::new(),
+        };
+        let expected = [
+            "source",
+            "valid_records",
+            "records",
+            "findings",
+            "tarballs",
+            "results",
+            "written",
+            "ok",
+            "command",
+        ];
+        assert_eq!(keys(&Lint::new(&r)), expected);
+        assert_eq!(Lint::new(&r).exit_code(), 0);
+        r.findings.push(LintFinding {
+            level: Level::Error,
+            file: "Foo/PK-2026-0001.toml".into(),
+            message: "the title is still the placeholder".into(),
+            hint: None,
+        });
+        let report = Lint::new(&r);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(
+            text(&report),
+            "error: Foo/PK-2026-0001.toml: the title is still the placeholder\n\
+             patches: 1 of 1 records valid, 1 error, 0 warnings\n"
+        );
+    }
+
+    #[test]
+    fn update_names_every_failure_and_exits_with_the_first() {
+        let failures = vec![
+            Error::Usage("first".into()),
+            Error::State(patchkit::state::Error::io(
+                "read",
+                Path::new("x"),
+                io::Error::other("second"),
+            )),
+        ];
+        let report = Updated::new(Vec::new(), failures);
+        assert_eq!(keys(&report), ["command", "ok", "repositories"]);
+        assert_eq!(report.exit_code(), 2);
+        let lines = report.diagnostics(false);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], Diagnostic::Error("first".into()));
+        // Every repository failed: the text is one empty line, as before.
+        assert_eq!(text(&report), "\n");
+    }
+
+    #[test]
+    fn audit_notes_go_to_stderr_only_with_json_and_unscannable_paths_exit_2() {
+        let origin = Origin::Unsigned {
+            dir: "patches".into(),
+        };
+        let errors = vec![PathError {
+            path: "/nowhere".into(),
+            reason: "No such file or directory".into(),
+        }];
+        let report = Audit::new(
+            &origin,
+            Vec::new(),
+            Vec::new(),
+            Summary::default(),
+            Vec::new(),
+            errors,
+        );
+        let doc = serde_json::to_value(&report).unwrap();
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["errors"][0]["path"], "/nowhere");
+        assert_eq!(
+            keys(&report),
+            [
+                "command",
+                "repository",
+                "ok",
+                "fail_on",
+                "failing",
+                "summary",
+                "dists",
+                "errors"
+            ]
+        );
+        assert_eq!(
+            report.diagnostics(true),
+            [Diagnostic::Error(
+                "/nowhere: No such file or directory".into()
+            )]
+        );
+        assert_eq!(report.exit_code(), 2);
+    }
+}
