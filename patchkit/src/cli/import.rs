@@ -42,6 +42,5 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<i32, Error> {
         (None, Some(file)) => import::import_patch(&args.source, &args.record, file, today())?,
         (None, None) => return Err(Error::Usage("give --git REPO REV or --patch FILE".into())),
     };
-    output::imported(ctx.json, &report)?;
-    Ok(0)
+    output::emit(ctx, &output::Authored::new("import", &report))
 }

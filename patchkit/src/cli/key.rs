@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use patchkit_signing::{public_pem_path, SigningKey};
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::error::Error;
@@ -67,22 +66,10 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
             let key = SigningKey::generate();
             key.write_pem(&private)?;
             let public = public_pem_path(&private);
-            output::report(
-                ctx.json,
-                &json!({
-                    "command": "key generate",
-                    "private": private.display().to_string(),
-                    "public": public.display().to_string(),
-                    "keyid": key.key_id().to_string(),
-                }),
-                &format!(
-                    "private key: {} (mode 0600; keep it secret)\npublic key:  {}\nkey id:      {}",
-                    private.display(),
-                    public.display(),
-                    key.key_id()
-                ),
-            )?;
-            Ok(0)
+            output::emit(
+                ctx,
+                &output::KeyGenerated::new(&private, &public, key.key_id().to_string()),
+            )
         }
     }
 }
@@ -90,24 +77,8 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
 pub(super) fn sign(ctx: &Context, args: &SignArgs) -> Result<i32, Error> {
     let key = SigningKey::load_pem(&args.key)?;
     let added = sign_metadata_file(&args.file, &key)?;
-    let text = if added {
-        format!("{}: signed with key {}", args.file.display(), key.key_id())
-    } else {
-        format!(
-            "{}: already signed with key {}; unchanged",
-            args.file.display(),
-            key.key_id()
-        )
-    };
-    output::report(
-        ctx.json,
-        &json!({
-            "command": "sign",
-            "file": args.file.display().to_string(),
-            "keyid": key.key_id().to_string(),
-            "added": added,
-        }),
-        &text,
-    )?;
-    Ok(0)
+    output::emit(
+        ctx,
+        &output::Signed::new(&args.file, key.key_id().to_string(), added),
+    )
 }

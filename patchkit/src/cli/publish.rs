@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use chrono::TimeDelta;
 use clap::Args;
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::catalog::source;
@@ -102,58 +101,8 @@ pub(super) fn run(ctx: &Context, args: &PublishArgs) -> Result<i32, Error> {
         &expiry,
         chrono::Utc::now(),
     )?;
-    let pending = report.pending.as_ref().map(|p| {
-        json!({
-            "role": p.role,
-            "file": p.path.display().to_string(),
-            "valid_signatures": p.valid,
-            "threshold": p.threshold,
-        })
-    });
-    let mut text = format!(
-        "{}: root {}, targets {}, snapshot {}, timestamp {} ({} target{})",
-        args.out.display(),
-        report.root_version,
-        report.targets_version,
-        report.snapshot_version,
-        report.timestamp_version,
-        targets.len(),
-        if targets.len() == 1 { "" } else { "s" }
-    );
-    if report.written.is_empty() && report.pending.is_none() {
-        text.push_str("\nnothing changed");
-    }
-    for w in &report.written {
-        text.push_str(&format!("\n  wrote {w}"));
-    }
-    if let Some(p) = &report.pending {
-        text.push_str(&format!(
-            "\n{} has {} of {} signatures: nothing was published.\n\
-             Staged for signing: {}\n\
-             Each other key holder runs `patchkit sign {} --key KEY.pem`, then run publish again.",
-            p.role,
-            p.valid,
-            p.threshold,
-            p.path.display(),
-            p.path.display()
-        ));
-    }
-    output::report(
-        ctx.json,
-        &json!({
-            "command": "publish",
-            "out": args.out.display().to_string(),
-            "targets": targets.len(),
-            "versions": {
-                "root": report.root_version,
-                "targets": report.targets_version,
-                "snapshot": report.snapshot_version,
-                "timestamp": report.timestamp_version,
-            },
-            "written": report.written,
-            "pending": pending,
-        }),
-        &text,
-    )?;
-    Ok(0)
+    output::emit(
+        ctx,
+        &output::Published::new(&args.out, targets.len(), &report),
+    )
 }

@@ -73,6 +73,5 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
         .collect();
     let bom = sbom::build(&dists, catalog.as_ref(), args.spec);
     warnings.extend(bom.warnings);
-    output::sbom(&bom.document, &warnings, &errors)?;
-    Ok(if errors.is_empty() { 0 } else { 2 })
+    output::emit(ctx, &output::Sbom::new(&bom.document, warnings, errors))
 }
