@@ -15,8 +15,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::dist::meta;
-use crate::repo::catalog::{Entry, Origin};
+use super::verify::{self, Claim, Scope};
+use crate::dist::{meta, printable};
+use crate::error::{excerpt, EXCERPT};
+use crate::repo::catalog::{Catalog, Entry, Origin};
 use crate::tree::{sha256_hex, Change, FileEntry, InTreePath, Tree};
 
 /// Directory of the record inside the top directory.
@@ -117,6 +119,61 @@ pub fn read_applied(tree: &Tree) -> Result<Option<Applied>, String> {
             .map(Some)
             .map_err(|e| format!("{APPLIED_JSON} is not a valid record: {e}")),
     }
+}
+
+/// The record `tree` carries, when it is believed: it parses, and the
+/// content backs every patch it lists ([`super::verify::check`]: the
+/// repository publishes that diff under that id, and the files carry it).
+/// A record that fails either way is ignored — `apply` then treats the
+/// target as carrying no record, so that an upstream that ships its own
+/// `.patchkit/applied.json` can neither skip a patch nor have its claims
+/// merged into the record patchkit writes — and `warnings` says why.
+pub fn believed_record(
+    tree: &Tree,
+    catalog: &Catalog,
+    warnings: &mut Vec<String>,
+) -> Option<Applied> {
+    let applied = match read_applied(tree) {
+        Ok(applied) => applied?,
+        Err(reason) => {
+            warnings.push(printable(&format!(
+                "ignoring {reason}; patches are applied as if it were absent"
+            )));
+            return None;
+        }
+    };
+    let claims: Vec<Claim<'_>> = applied
+        .patches
+        .iter()
+        .map(|p| Claim {
+            id: &p.id,
+            patch_sha256: &p.patch_sha256,
+            files: &p.files,
+        })
+        .collect();
+    let verdicts = verify::check(&claims, catalog, tree, Scope::Whole);
+    let doubts: Vec<String> = applied
+        .patches
+        .iter()
+        .zip(verdicts)
+        .filter_map(|(p, verdict)| {
+            let why = match verdict {
+                Some(Ok(())) => return None,
+                Some(Err(why)) => why,
+                None => "the repository publishes no such diff under that id".to_string(),
+            };
+            Some(format!("{}: {why}", excerpt(&p.id, EXCERPT)))
+        })
+        .collect();
+    if doubts.is_empty() {
+        return Some(applied);
+    }
+    warnings.push(printable(&format!(
+        "ignoring {APPLIED_JSON}: it claims patches the content does not back ({}); patches \
+         are applied as if it were absent",
+        doubts.join("; ")
+    )));
+    None
 }
 
 /// A patch just applied, for [`record_changes`].
