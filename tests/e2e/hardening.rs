@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::apply::sha256;
-use crate::audit::{dist_of, foo_dist, install_like_cpanm, source_with, ARCH, FOO_PM, FOO_PM_FIXED};
+use crate::audit::{
+    dist_of, foo_dist, install_like_cpanm, source_with, ARCH, FOO_PM, FOO_PM_FIXED,
+};
 use crate::support::*;
 
 /// The diff of PK-0001 exactly as `source_with` publishes it.
@@ -152,10 +154,15 @@ fn audit_and_sbom_do_not_call_a_forged_record_genuine() {
         !statuses(d).iter().any(|(_, s)| s == "genuine"),
         "a forged claim is not genuine: {d:#}"
     );
-    assert!(strings(&d["findings"]).contains(&"missing".to_string()), "{d:#}");
+    assert!(
+        strings(&d["findings"]).contains(&"missing".to_string()),
+        "{d:#}"
+    );
     assert_eq!(d["missing"][0]["id"], "PK-0001", "{d:#}");
     assert!(
-        strings(&d["problems"]).iter().any(|p| p.contains("PK-0001")),
+        strings(&d["problems"])
+            .iter()
+            .any(|p| p.contains("PK-0001")),
         "the forged claim is reported: {d:#}"
     );
 
@@ -194,10 +201,7 @@ fn a_decoy_copy_of_the_fixed_lines_is_not_already_applied() {
     let out = apply_json(&env, &tb, 1);
     let t = &out.json()["targets"][0];
     assert_eq!(t["result"], "failed", "{t:#}");
-    assert!(
-        t["error"].as_str().unwrap().contains("PK-0001"),
-        "{t:#}"
-    );
+    assert!(t["error"].as_str().unwrap().contains("PK-0001"), "{t:#}");
     assert!(!env.path("out/Foo-Bar-1.0.tar.gz").exists());
 }
 
@@ -359,7 +363,11 @@ fn apply_refuses_meta_json_with_a_duplicate_key() {
         .env("PERL_MM_USE_DEFAULT", "1")
         .output()
         .expect("perl");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let mymeta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("MYMETA.json")).unwrap()).unwrap();
     assert_eq!(
@@ -369,9 +377,15 @@ fn apply_refuses_meta_json_with_a_duplicate_key() {
 
     let tb = dist.tarball(&env.path("in"));
     let out = apply_json(&env, &tb, 2);
-    let err = out.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    let err = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
     assert!(
-        err.contains("Foo-Bar-1.0.tar.gz") && err.contains("META.json") && err.contains("x_patchkit"),
+        err.contains("Foo-Bar-1.0.tar.gz")
+            && err.contains("META.json")
+            && err.contains("x_patchkit"),
         "{}",
         out.stderr
     );
@@ -486,7 +500,11 @@ fn apply_refuses_a_pax_path_that_differs_from_the_header_name() {
     assert!(!seen.contains("Bar.pm"), "Archive::Tar ignores PAX: {seen}");
 
     let out = apply_json(&env, &tb, 2);
-    let err = out.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    let err = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
     assert!(
         err.contains("Foo-Bar-1.0.tar.gz") && err.contains("PAX") && err.contains("lib/Bar.pm"),
         "{}",
@@ -500,11 +518,13 @@ fn apply_refuses_a_pax_path_that_differs_from_the_header_name() {
 fn refuse_member(path: &str, why: &str) {
     let env = TestEnv::new();
     source_with(&env, "");
-    let tb = foo_dist("1.0")
-        .file(path, "1;\n")
-        .tarball(&env.path("in"));
+    let tb = foo_dist("1.0").file(path, "1;\n").tarball(&env.path("in"));
     let out = apply_json(&env, &tb, 2);
-    let err = out.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+    let err = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
     // The entry, or the directory of it that is at fault, is named.
     let last = path.rsplit('/').next().unwrap();
     let first = path.split('/').next().unwrap();
@@ -571,8 +591,18 @@ fn run_with_deadline(env: &TestEnv, args: &[&str], limit: Duration) -> Output {
     };
     let mut stdout = String::new();
     let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     Output {
         code: status.code().unwrap_or(-1),
         stdout,
@@ -609,19 +639,29 @@ fn audit_does_not_hang_on_a_fifo_in_a_library() {
 
     let out = run_with_deadline(
         &env,
-        &["audit", "--json", "--source", "patches", local.to_str().unwrap()],
+        &[
+            "audit",
+            "--json",
+            "--source",
+            "patches",
+            local.to_str().unwrap(),
+        ],
         Duration::from_secs(30),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let d = dist_of(&doc, ".meta/Foo-Bar-1.0");
     assert!(
-        strings(&d["problems"]).join("\n").contains("not a regular file"),
+        strings(&d["problems"])
+            .join("\n")
+            .contains("not a regular file"),
         "{d:#}"
     );
     let o = dist_of(&doc, ".meta/Other-Dist-1.0");
     assert!(
-        strings(&o["problems"]).join("\n").contains("not a regular file"),
+        strings(&o["problems"])
+            .join("\n")
+            .contains("not a regular file"),
         "{o:#}"
     );
 }
@@ -633,7 +673,10 @@ fn audit_escapes_control_characters_from_records() {
     let id = "PK-9\nFoo-Bar 1.0: ok\u{1b}[2K";
     let title = "Fix\r\n  PK-0001              genuine     \u{1b}[1A";
     let tb = foo_dist("1.0")
-        .file(".patchkit/applied.json", &forged_applied_json(id, title, FOO_PM))
+        .file(
+            ".patchkit/applied.json",
+            &forged_applied_json(id, title, FOO_PM),
+        )
         .tarball(&env.path("in"));
     let out = env.run_ok(&["audit", "--source", "patches", tb.to_str().unwrap()]);
     for stream in [&out.stdout, &out.stderr] {
@@ -644,7 +687,9 @@ fn audit_escapes_control_characters_from_records() {
             "a forged line: {stream}"
         );
         assert!(
-            !stream.lines().any(|l| l.trim_start().starts_with("PK-0001") && l.contains("genuine")),
+            !stream
+                .lines()
+                .any(|l| l.trim_start().starts_with("PK-0001") && l.contains("genuine")),
             "a forged line: {stream}"
         );
     }

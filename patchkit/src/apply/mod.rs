@@ -389,13 +389,11 @@ fn run_inner(
             binding_checked: false,
         };
         let applied = patch::apply_after(&mut tree, &entry.parsed, &earlier, &opts.engine)
-            .map_err(|source| {
-            Error::PatchFailed {
+            .map_err(|source| Error::PatchFailed {
                 target: name.clone(),
                 id: rec.id.to_string(),
                 source,
-            }
-        })?;
+            })?;
         match applied.outcome {
             Outcome::AlreadyApplied => {}
             Outcome::Applied(files) => {
@@ -479,7 +477,10 @@ fn run_inner(
 /// The records for every identity of the target (META's, and the file
 /// name's when META names another release), each once, in application
 /// order.
-fn matching_all<'c>(catalog: &'c Catalog, ids: &dist::Identities) -> crate::repo::catalog::Matches<'c> {
+fn matching_all<'c>(
+    catalog: &'c Catalog,
+    ids: &dist::Identities,
+) -> crate::repo::catalog::Matches<'c> {
     let mut all = crate::repo::catalog::Matches::default();
     for info in ids.all() {
         let m = catalog.matching(info);

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::verify::{self, Claim, Scope};
+use super::verify::{self, Claim, Scope, Verdict};
 use crate::dist::{meta, printable};
 use crate::error::{excerpt, EXCERPT};
 use crate::repo::catalog::{Catalog, Entry, Origin};
@@ -158,9 +158,11 @@ pub fn believed_record(
         .zip(verdicts)
         .filter_map(|(p, verdict)| {
             let why = match verdict {
-                Some(Ok(())) => return None,
-                Some(Err(why)) => why,
-                None => "the repository publishes no such diff under that id".to_string(),
+                Verdict::Carried => return None,
+                Verdict::NotCarried(why) | Verdict::Tampered(why) => why,
+                Verdict::NotPublished => {
+                    "the repository publishes no such diff under that id".to_string()
+                }
             };
             Some(format!("{}: {why}", excerpt(&p.id, EXCERPT)))
         })

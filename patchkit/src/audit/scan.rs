@@ -788,10 +788,9 @@ fn check_installed_files(d: &mut ScannedDist, lib: &Path, arch_dir: &Path, limit
                     let matches = got == want;
                     if found.is_none() || matches {
                         found = Some((c.clone(), got));
-                        d.content.files.insert(
-                            ip.clone(),
-                            crate::tree::FileEntry { data, mode: 0o644 },
-                        );
+                        d.content
+                            .files
+                            .insert(ip.clone(), crate::tree::FileEntry { data, mode: 0o644 });
                     }
                     if matches {
                         break;

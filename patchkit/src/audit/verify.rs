@@ -6,6 +6,9 @@
 //! - the repository's catalog has that id with exactly the recorded diff
 //!   sha256 (otherwise the patch is `superseded` or `unknown` anyway, and
 //!   never genuine);
+//! - every file it lists still has the content the record gives (else the
+//!   record and the content disagree: `audit` reports the file
+//!   `tampered`, as before, and `apply` does not believe the record);
 //! - the record lists every file the verified diff changes; and
 //! - the content carries the verified diff: its exact reverse applies with
 //!   every hunk where the diff puts its lines ([`patch::carries`]), after
@@ -29,7 +32,7 @@
 
 use crate::patch::{self, Operation, ParsedPatch};
 use crate::repo::catalog::Catalog;
-use crate::tree::{InTreePath, Tree};
+use crate::tree::{sha256_hex, InTreePath, Tree};
 
 use super::record::ChangedFile;
 use super::scan::{DistKind, RecordSource, ScannedDist};
@@ -59,16 +62,29 @@ pub struct Claim<'a> {
 /// below the distribution's top directory; for an installed library the
 /// installed modules, under their recorded `lib/` paths).
 ///
-/// One answer per claim: `None` when the catalog has no entry with that id
-/// and that diff (the claim is then judged `unknown` or `superseded`, never
-/// genuine); `Some(Ok(()))` when the content carries the verified diff;
-/// `Some(Err(reason))` when it does not, `reason` being one clause.
+/// What the content says about one claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The catalog has no entry with that id and that diff: the claim is
+    /// judged `unknown` or `superseded`, never genuine.
+    NotPublished,
+    /// A file the claim lists no longer has the content the record gives
+    /// for it: the record and the content disagree, which audit reports as
+    /// `tampered` (and `apply` does not believe).
+    Tampered(String),
+    /// The content carries the verified diff.
+    Carried,
+    /// The content does not carry it; one clause saying why.
+    NotCarried(String),
+}
+
+/// One [`Verdict`] per claim, in order.
 pub fn check(
     claims: &[Claim<'_>],
     catalog: &Catalog,
     content: &Tree,
     scope: Scope,
-) -> Vec<Option<Result<(), String>>> {
+) -> Vec<Verdict> {
     let mut earlier: Vec<&ParsedPatch> = Vec::new();
     let mut out = Vec::with_capacity(claims.len());
     for claim in claims {
@@ -76,10 +92,10 @@ pub fn check(
             .get(claim.id)
             .filter(|e| e.patch_sha256 == claim.patch_sha256)
         else {
-            out.push(None);
+            out.push(Verdict::NotPublished);
             continue;
         };
-        out.push(Some(check_one(claim, &entry.parsed, &earlier, content, scope)));
+        out.push(check_one(claim, &entry.parsed, &earlier, content, scope));
         earlier.push(&entry.parsed);
     }
     out
@@ -90,6 +106,36 @@ fn in_scope(path: &InTreePath, scope: Scope) -> bool {
 }
 
 fn check_one(
+    claim: &Claim<'_>,
+    verified: &ParsedPatch,
+    earlier: &[&ParsedPatch],
+    content: &Tree,
+    scope: Scope,
+) -> Verdict {
+    for f in claim.files {
+        let Ok(p) = InTreePath::parse(&f.path) else {
+            return Verdict::NotCarried(format!(
+                "it names the path {:?}, which is not in the distribution",
+                f.path
+            ));
+        };
+        // An installed library keeps only the modules, and may keep a
+        // file a patch deleted (an older install left it).
+        if !in_scope(&p, scope) || (scope == Scope::Installed && f.sha256.is_none()) {
+            continue;
+        }
+        let now = content.files.get(&p).map(|e| sha256_hex(&e.data));
+        if now != f.sha256 {
+            return Verdict::Tampered(format!("{p} no longer has the content the record lists"));
+        }
+    }
+    match carried(claim, verified, earlier, content, scope) {
+        Ok(()) => Verdict::Carried,
+        Err(why) => Verdict::NotCarried(why),
+    }
+}
+
+fn carried(
     claim: &Claim<'_>,
     verified: &ParsedPatch,
     earlier: &[&ParsedPatch],
@@ -151,7 +197,7 @@ pub fn refuted(d: &ScannedDist, catalog: &Catalog) -> Vec<(usize, String)> {
         .into_iter()
         .enumerate()
         .filter_map(|(i, verdict)| match verdict {
-            Some(Err(why)) => Some((
+            Verdict::NotCarried(why) => Some((
                 i,
                 format!(
                     "{source} claims {} is applied, but {why}: the claim is not believed",

@@ -227,7 +227,7 @@ pub fn identities(file_name: &str, tree: &Tree) -> Result<Identities, Error> {
                 if fname != name || fversion != version {
                     warnings.push(format!(
                         "{}: META says {name} {version} but the file name says {fname} \
-                         {fversion}; matching the patches of both",
+                         {fversion}; using META's name, and matching the patches of both",
                         printable(file_name)
                     ));
                     also = Some(DistInfo {
@@ -394,6 +394,7 @@ mod tests {
         assert_eq!(info.release(), "Real-Name-2.0");
         assert_eq!(info.source, IdentitySource::MetaJson);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("using META"));
         assert!(warnings[0].contains("matching the patches of both"));
         let ids = identities("Other-1.0.tar.gz", &t).unwrap();
         assert_eq!(ids.also.map(|i| i.release()).as_deref(), Some("Other-1.0"));
@@ -411,7 +412,10 @@ mod tests {
 
     #[test]
     fn printable_escapes_controls_and_bidi() {
-        assert_eq!(printable("a\nb\u{1b}[1m\u{202e}c"), "a\\u{a}b\\u{1b}[1m\\u{202e}c");
+        assert_eq!(
+            printable("a\nb\u{1b}[1m\u{202e}c"),
+            "a\\u{a}b\\u{1b}[1m\\u{202e}c"
+        );
         assert_eq!(printable("plain text é"), "plain text é");
     }
 

@@ -321,7 +321,11 @@ pub fn apply_after(
 /// applied) patch detected" when the *first* hunk's reverse matches
 /// anywhere its offset search reaches, and with `-N` skips the patch on
 /// that guess alone.
-pub fn carries(tree: &Tree, patch: &ParsedPatch, earlier: &[&ParsedPatch]) -> Result<(), ApplyError> {
+pub fn carries(
+    tree: &Tree,
+    patch: &ParsedPatch,
+    earlier: &[&ParsedPatch],
+) -> Result<(), ApplyError> {
     let exact = run(tree, patch, Direction::Reverse, 0, Some(earlier));
     let Err(error) = exact else {
         return Ok(());
@@ -349,7 +353,10 @@ fn pre_image_left(tree: &Tree, patch: &ParsedPatch) -> Option<(InTreePath, usize
         };
         let lines: Vec<&[u8]> = entry.data.split_inclusive(|&b| b == b'\n').collect();
         for (i, hunk) in file.hunks.iter().enumerate() {
-            if pre_image(hunk).iter().any(|core| contains_run(&lines, core)) {
+            if pre_image(hunk)
+                .iter()
+                .any(|core| contains_run(&lines, core))
+            {
                 return Some((file.new_path.clone(), i + 1));
             }
         }
@@ -642,7 +649,8 @@ fn apply_file(
 
     // GNU patch's search (offsets, fuzz when asked), or for the first
     // test of `carries` only the exact places it allows.
-    let put_hunks = |path: &InTreePath, input: &[u8], hunks: &[Hunk], max_fuzz: usize| match shifts {
+    let put_hunks = |path: &InTreePath, input: &[u8], hunks: &[Hunk], max_fuzz: usize| match shifts
+    {
         None => place(path, input, hunks, max_fuzz),
         Some(shifts) => place_exact(path, input, hunks, shifts),
     };
@@ -874,7 +882,9 @@ fn place_exact(
         let found = [0, shift]
             .into_iter()
             .map(|s| (s, shape.first + s))
-            .find(|&(_, at)| free(at) && (shape.pattern.is_empty() || out.matches(&shape, at, 0, 0)));
+            .find(|&(_, at)| {
+                free(at) && (shape.pattern.is_empty() || out.matches(&shape, at, 0, 0))
+            });
         let Some((offset, at)) = found else {
             return Err(hunk_failed(path, number, &shape, &out, shape.first));
         };

@@ -36,7 +36,10 @@ pub mod record;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{apply, apply_after, carries, Applied, ApplyError, ApplyOptions, FileReport, Fuzz, HunkReport, Outcome};
+pub use engine::{
+    apply, apply_after, carries, Applied, ApplyError, ApplyOptions, FileReport, Fuzz, HunkReport,
+    Outcome,
+};
 pub use parse::{parse, ParseError};
 
 use crate::tree::InTreePath;

@@ -71,10 +71,18 @@ fn check_component(c: &str) -> Result<(), EntryProblem> {
             "has a ':', which on Windows names an alternate data stream of another file",
         ));
     }
-    let stem = c.split('.').next().unwrap_or(c).trim_end().to_ascii_uppercase();
+    let stem = c
+        .split('.')
+        .next()
+        .unwrap_or(c)
+        .trim_end()
+        .to_ascii_uppercase();
     let numbered = |prefix: &str| {
         stem.strip_prefix(prefix).is_some_and(|n| {
-            matches!(n, "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³")
+            matches!(
+                n,
+                "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "¹" | "²" | "³"
+            )
         })
     };
     if DEVICES.contains(&stem.as_str()) || numbered("COM") || numbered("LPT") {
@@ -103,7 +111,14 @@ mod tests {
         ] {
             assert!(Names::default().add(bad).is_err(), "{bad}");
         }
-        for good in ["a/Foo.pm", "a/CONTRIBUTING", "a/console.pm", "a/COM10", "a/.hidden", "a/..x"] {
+        for good in [
+            "a/Foo.pm",
+            "a/CONTRIBUTING",
+            "a/console.pm",
+            "a/COM10",
+            "a/.hidden",
+            "a/..x",
+        ] {
             assert!(Names::default().add(good).is_ok(), "{good}");
         }
         let mut names = Names::default();

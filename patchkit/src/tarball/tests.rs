@@ -846,7 +846,11 @@ fn refuses_pax_path_that_differs_from_the_header_name() {
         .pax(&[("linkpath", "a")])
         .entry("Foo-Bar-1.23/l", b'2', b"", "b")
         .end();
-    assert!(refusal(&tar).contains("PAX linkpath record"), "{}", refusal(&tar));
+    assert!(
+        refusal(&tar).contains("PAX linkpath record"),
+        "{}",
+        refusal(&tar)
+    );
 }
 
 #[test]

@@ -178,8 +178,7 @@ impl Archive {
             name.len() <= NAME.len() || (is_ustar && ustar_split(name.as_bytes()).is_some())
         };
         let full = format!("{}/{}", self.top_dir, path);
-        fits(&full)
-            && ancestors(path).all(|a| fits(&format!("{}/{}/", self.top_dir, a)))
+        fits(&full) && ancestors(path).all(|a| fits(&format!("{}/{}/", self.top_dir, a)))
     }
 
     /// Write `member` as a regular file holding `file`: its extension blocks
