@@ -11,6 +11,9 @@
 //! Invariants kept here (DESIGN.md):
 //! - **Strict by default**: a line matches only if its bytes, line ending
 //!   included, are equal. Fuzz is used only when [`Fuzz::Lines`] asks.
+//! - **A patch that is already applied is detected and reported**, by the
+//!   content alone and strictly ([`carries`]): the fixed lines where the
+//!   patch puts them, not a copy of them anywhere in the file.
 //! - **Nothing half-done**: every change goes into a [`Stage`] (only the
 //!   files the patch names are copied); the tree is written once, at the
 //!   end, when every file diff applied.
@@ -63,8 +66,8 @@ pub struct ApplyOptions {
 pub enum Outcome {
     /// The patch applied; one report per file diff, in patch order.
     Applied(Vec<FileReport>),
-    /// The patch did not apply, but its reverse applies cleanly to every
-    /// file: the tree already carries it. Nothing was changed.
+    /// The patch did not apply, but the tree already carries it (see
+    /// [`carries`]). Nothing was changed.
     AlreadyApplied,
 }
 
@@ -299,8 +302,8 @@ pub fn apply_after(
     })
 }
 
-/// Whether `tree` already carries `patch`. The rule (docs/applying.md,
-/// "Already applied"):
+/// Whether `tree` already carries `patch`. The rule (docs/security.md,
+/// "What a tarball says about itself"):
 ///
 /// 1. its exact reverse (no fuzz) applies to every file with every hunk
 ///    **exactly where the patch puts its lines** — the new-side line of
