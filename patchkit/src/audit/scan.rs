@@ -19,6 +19,16 @@
 //! - Paths named in a record are untrusted: each goes through
 //!   [`InTreePath`], so a record cannot make audit read outside the
 //!   distribution or the library.
+//! - What a record says is a claim: it is collected here with the current
+//!   content of every file it names ([`ScannedDist::content`]), and judged
+//!   against the verified diffs by [`super::verify`]. Strings taken from a
+//!   record (ids, titles, aliases) and every problem or note are escaped
+//!   ([`dist::printable`]): no raw newline or terminal escape reaches the
+//!   report.
+//! - Only regular files are opened: a FIFO where a module, MYMETA.json,
+//!   install.json or a tarball should be is reported, never waited on.
+//! - A MYMETA.json with a key twice in one object is not interpreted
+//!   (readers disagree on which one counts).
 //! - Every file read is bounded ([`MAX_META_BYTES`] for install.json and
 //!   MYMETA.json, [`Limits`] for archives and directories, the archive's
 //!   per-file limit for installed modules).
@@ -229,12 +239,14 @@ pub fn scan(path: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError>
         PathKind::Directory(p) => scan_directory(path, &p, limits).map(|d| vec![d]),
         PathKind::Library(lib) => scan_library(path, &lib, limits),
     }?;
-    // Problems and notes quote what the dist says about itself; none of it
-    // may reach a terminal raw.
+    // Problems and notes quote what the dist says about itself, and a
+    // library's `.meta/<dist>` folder names are whatever was installed;
+    // none of it may reach a terminal raw.
     for d in &mut dists {
         for text in d.problems.iter_mut().chain(d.warnings.iter_mut()) {
             *text = printable(text);
         }
+        d.location = printable(&d.location);
     }
     Ok(dists)
 }
