@@ -496,7 +496,7 @@ fn matching_all<'c>(
             }
         }
     }
-    // DESIGN.md: ascending `order`, ties broken by id.
+    // docs/formats.md: ascending `order`, ties broken by id.
     all.apply
         .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
     all

@@ -1,6 +1,7 @@
 //! Checking what a distribution says it carries: a record found in a
 //! target (`.patchkit/applied.json`, `x_patchkit` in META.json, MYMETA.json)
-//! is a claim, not proof (DESIGN.md "A record is a claim, not proof").
+//! is a claim, not proof (docs/security.md, "What a tarball says about
+//! itself").
 //!
 //! A claim that a patch is applied holds only when
 //! - the repository's catalog has that id with exactly the recorded diff

@@ -4,9 +4,9 @@
 //! A distribution is identified from its tarball (or directory) name,
 //! `Dist-Name-1.23.tar.gz`, and from the META.json / META.yml it ships. When
 //! they disagree META names the distribution and a warning is returned for
-//! the caller to show (DESIGN.md "A distribution"); but META is written by
-//! the same hand as the code, so [`identities`] also returns the file
-//! name's identity, and callers that look for patches match the patches of
+//! the caller to show (docs/security.md, "What a tarball says about itself");
+//! but META is written by the same hand as the code, so [`identities`]
+//! also returns the file name's identity, and callers that look for patches match the patches of
 //! both: a vulnerable `Foo-Bar-1.0.tar.gz` cannot dodge its fixes by
 //! claiming version 9.9 or another name in META.json. A tarball without
 //! META is identified by its name alone. Names are parsed into
