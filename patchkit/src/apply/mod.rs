@@ -10,10 +10,13 @@
 //!   written, through a temporary name and a rename (tarballs) or the
 //!   staged all-or-nothing directory writer.
 //! - *Strict by default*: fuzz only when the caller passes `Fuzz::Lines`.
-//! - *Already applied* is detected twice over: by the record the target
-//!   carries (same id and patch sha256), and by the engine (the reverse
-//!   patch applies cleanly); either way nothing is applied twice and a
-//!   target that already carries everything is left byte-for-byte alone.
+//! - *Already applied* is decided by the content alone: the engine's exact
+//!   reverse check at the hunk positions (`patch::carries`). A record the
+//!   target carries (`.patchkit/applied.json`) is a claim: it never skips
+//!   a patch, and it is kept only when every entry is backed by the
+//!   verified diffs and the content (`audit::verify`), else ignored with a
+//!   warning. A target that already carries everything is left
+//!   byte-for-byte alone.
 //! - *Deterministic*: nothing here reads the clock.
 
 use std::collections::BTreeSet;
@@ -21,12 +24,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::applied::{self, NewlyApplied};
+use crate::applied::{self, Applied, NewlyApplied};
+use crate::catalog::claims::{self, Claim, Scope, Verdict};
 use crate::catalog::{Catalog, Entry};
 use crate::dist;
 use crate::patch::{self, ApplyOptions, Outcome};
 use crate::state::{self, read_bounded};
 use crate::tarball::{self, Archive, Limits};
+use crate::text::{excerpt, printable, EXCERPT};
 use crate::tree::{sha256_hex, Change, InTreePath, Tree};
 
 /// What went wrong with one target; each variant maps to an exit status.
@@ -342,13 +347,14 @@ fn run_inner(
 ) -> Result<(), Error> {
     let name = target.file_name();
     let loaded = load(target, &opts.limits, report)?;
-    let (info, warnings) = dist::identify(&name, loaded.tree())?;
-    report.warnings.extend(warnings);
+    let ids = dist::identities(&name, loaded.tree())?;
+    report.warnings.extend(ids.warnings.iter().cloned());
+    let info = ids.info.clone();
     report.dist = Some(info.name.to_string());
     report.version = Some(info.version.to_string());
     report.purl = Some(info.purl());
 
-    let matches = catalog.matching(&info);
+    let matches = matching_all(catalog, &ids);
     report.withdrawn = matches
         .withdrawn
         .iter()
@@ -362,20 +368,14 @@ fn run_inner(
         .collect();
 
     let pristine = loaded.tree();
-    let previous = applied::read_applied(pristine).map_err(|reason| Error::Record {
-        target: name.clone(),
-        reason,
-    })?;
+    let previous = believed_record(pristine, catalog, &mut report.warnings);
     let mut tree = pristine.clone();
     let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
     let mut newly: Vec<NewlyApplied<'_>> = Vec::new();
-    for entry in &matches.apply {
+    for (index, entry) in matches.apply.iter().enumerate() {
         let rec = &entry.record;
-        let carried = previous.as_ref().is_some_and(|a| {
-            a.patches
-                .iter()
-                .any(|p| p.id == rec.id.as_str() && p.patch_sha256 == entry.patch_sha256)
-        });
+        let earlier: Vec<&patch::ParsedPatch> =
+            matches.apply[..index].iter().map(|e| &e.parsed).collect();
         let mut pr = PatchReport {
             id: rec.id.to_string(),
             title: rec.title.clone(),
@@ -390,17 +390,12 @@ fn run_inner(
             moved_hunks: Vec::new(),
             binding_checked: false,
         };
-        if carried {
-            report.patches.push(pr);
-            continue;
-        }
-        let applied = patch::apply(&mut tree, &entry.parsed, &opts.engine).map_err(|source| {
-            Error::PatchFailed {
+        let applied = patch::apply_after(&mut tree, &entry.parsed, &earlier, &opts.engine)
+            .map_err(|source| Error::PatchFailed {
                 target: name.clone(),
                 id: rec.id.to_string(),
                 source,
-            }
-        })?;
+            })?;
         match applied.outcome {
             Outcome::AlreadyApplied => {}
             Outcome::Applied(files) => {
@@ -483,6 +478,31 @@ fn run_inner(
     }
     write_output(target, &loaded, &changes, opts, report)?;
     Ok(())
+}
+
+/// The records for every identity of the target (META's, and the file
+/// name's when META names another release), each once, in application
+/// order.
+fn matching_all<'c>(catalog: &'c Catalog, ids: &dist::Identities) -> crate::catalog::Matches<'c> {
+    let mut all = crate::catalog::Matches::default();
+    for info in ids.all() {
+        let m = catalog.matching(info);
+        for (from, into) in [
+            (m.apply, &mut all.apply),
+            (m.withdrawn, &mut all.withdrawn),
+            (m.out_of_range, &mut all.out_of_range),
+        ] {
+            for e in from {
+                if !into.iter().any(|x| x.record.id == e.record.id) {
+                    into.push(e);
+                }
+            }
+        }
+    }
+    // docs/formats.md: ascending `order`, ties broken by id.
+    all.apply
+        .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
+    all
 }
 
 fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<Loaded, Error> {
@@ -592,4 +612,58 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// The record `tree` carries, when it is believed: it parses, and the
+/// content backs every patch it lists ([`claims::check`]: the
+/// repository publishes that diff under that id, and the files carry it).
+/// A record that fails either way is ignored — `apply` then treats the
+/// target as carrying no record, so that an upstream that ships its own
+/// `.patchkit/applied.json` can neither skip a patch nor have its claims
+/// merged into the record patchkit writes — and `warnings` says why.
+fn believed_record(tree: &Tree, catalog: &Catalog, warnings: &mut Vec<String>) -> Option<Applied> {
+    let applied = match applied::read_applied(tree) {
+        Ok(applied) => applied?,
+        Err(reason) => {
+            warnings.push(printable(&format!(
+                "ignoring {reason}; patches are applied as if it were absent"
+            )));
+            return None;
+        }
+    };
+    let claims: Vec<Claim<'_>> = applied
+        .patches
+        .iter()
+        .map(|p| Claim {
+            id: &p.id,
+            patch_sha256: &p.patch_sha256,
+            files: &p.files,
+        })
+        .collect();
+    let verdicts = claims::check(&claims, catalog, tree, Scope::Whole);
+    let doubts: Vec<String> = applied
+        .patches
+        .iter()
+        .zip(verdicts)
+        .filter_map(|(p, verdict)| {
+            let why = match verdict {
+                Verdict::Carried => return None,
+                Verdict::NotCarried(why) | Verdict::Tampered(why) => why,
+                Verdict::NotPublished => {
+                    "the repository publishes no such diff under that id".to_string()
+                }
+            };
+            Some(format!("{}: {why}", excerpt(&p.id, EXCERPT)))
+        })
+        .collect();
+    if doubts.is_empty() {
+        return Some(applied);
+    }
+    warnings.push(printable(&format!(
+        "ignoring {}: it claims patches the content does not back ({}); patches \
+         are applied as if it were absent",
+        applied::APPLIED_JSON,
+        doubts.join("; ")
+    )));
+    None
 }

@@ -166,10 +166,15 @@ pub struct DistAudit {
 
 /// Judge one scanned distribution against `catalog`.
 pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
+    // A claim the content does not back is no carried patch at all (so it
+    // is missing when in range), and the claim itself is a problem.
+    let refuted = super::verify::refuted(d, catalog);
     let patches: Vec<AuditedPatch> = d
         .patches
         .iter()
-        .map(|p| {
+        .enumerate()
+        .filter(|(i, _)| !refuted.iter().any(|(r, _)| r == i))
+        .map(|(_, p)| {
             let entry = catalog.get(&p.id);
             let status = match entry {
                 None => PatchStatus::Unknown,
@@ -196,9 +201,11 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
 
     let mut missing = Vec::new();
     if let (Some(info), true) = (&d.info, d.record_readable) {
-        let carried: BTreeSet<&str> = d.patches.iter().map(|p| p.id.as_str()).collect();
-        for e in catalog.matching(info).apply {
-            if !carried.contains(e.record.id.as_str()) {
+        let carried: BTreeSet<&str> = patches.iter().map(|p| p.id.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        let named = std::iter::once(info).chain(d.also.as_ref());
+        for e in named.flat_map(|i| catalog.matching(i).apply) {
+            if !carried.contains(e.record.id.as_str()) && seen.insert(e.record.id.as_str()) {
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
                     title: e.record.title.clone(),
@@ -235,7 +242,9 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     if !d.tampered.is_empty() {
         findings.insert(Finding::Tampered);
     }
-    if !d.problems.is_empty() {
+    let mut problems = d.problems.clone();
+    problems.extend(refuted.into_iter().map(|(_, why)| why));
+    if !problems.is_empty() {
         findings.insert(Finding::Damaged);
     }
 
@@ -252,7 +261,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         patches,
         tampered: d.tampered.clone(),
         missing,
-        problems: d.problems.clone(),
+        problems,
         warnings: d.warnings.clone(),
         findings: findings.into_iter().collect(),
     }

@@ -116,12 +116,22 @@ pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion
                 json!([{ "alg": "SHA-256", "content": sha }]),
             );
         }
-        if !d.patches.is_empty() {
-            let patches: Vec<Value> = d
-                .patches
-                .iter()
-                .map(|p| patch_value(d, p, catalog, &mut warnings))
-                .collect();
+        // A claim the content does not back resolves nothing: it is left
+        // out of the pedigree (and shows as missing in the properties).
+        let refuted = catalog
+            .map(|c| crate::audit::verify::refuted(d, c))
+            .unwrap_or_default();
+        for (_, why) in &refuted {
+            warnings.push(format!("{}: {why}", d.location));
+        }
+        let patches: Vec<Value> = d
+            .patches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !refuted.iter().any(|(r, _)| r == i))
+            .map(|(_, p)| patch_value(d, p, catalog, &mut warnings))
+            .collect();
+        if !patches.is_empty() {
             c.insert("pedigree".into(), json!({ "patches": patches }));
         }
         let props = properties(d, catalog);

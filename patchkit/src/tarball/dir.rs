@@ -153,6 +153,20 @@ pub fn read_dir(path: &Path, limits: &Limits) -> Result<Tree, Error> {
             }
         }
     }
+    // The same portable-name rules as archives: a directory is packed and
+    // unpacked elsewhere too (`portable.rs`).
+    let mut names = super::portable::Names::default();
+    let all: std::collections::BTreeSet<&InTreePath> = tree
+        .files
+        .keys()
+        .chain(tree.symlinks.keys())
+        .chain(tree.dirs.iter())
+        .collect();
+    for path in all {
+        names
+            .add(path.as_str())
+            .map_err(|problem| refuse(path.as_str(), problem))?;
+    }
     for (link, target) in &tree.symlinks {
         check_symlink(link, target, |p| {
             InTreePath::parse(p).is_ok_and(|p| tree.symlinks.contains_key(&p))

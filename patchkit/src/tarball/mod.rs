@@ -14,7 +14,10 @@
 //! that are absolute, leave the tree or pass through another symlink, hard
 //! links to anything but an earlier regular file, devices, FIFOs, sockets,
 //! sparse and other exotic member types, the same path twice, a path below a
-//! file or symlink, PAX records that disagree with the header, truncated or
+//! file or symlink, PAX records that disagree with the header (a `size`, or
+//! a `path`/`linkpath` other than the header's own name, which readers that
+//! ignore PAX such as Archive::Tar would use), names that collide under
+//! case folding or that Windows reads differently (`portable.rs`), truncated or
 //! corrupt compressed data, truncated members, non-zero data after the end
 //! of the archive, and anything past the [`Limits`].
 //!
@@ -36,6 +39,7 @@ use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 
 mod dir;
 mod limits;
+mod portable;
 mod read;
 mod write;
 
@@ -226,6 +230,33 @@ pub enum EntryProblem {
         /// The limit.
         limit: u64,
     },
+    /// A PAX `path` or `linkpath` that differs from the header's own name
+    /// or link name, which readers that ignore PAX (Archive::Tar, used by
+    /// cpanm and CPAN.pm) would use instead.
+    #[error(
+        "has a PAX {record} record that differs from the {record} in its header (\"{header}\"), \
+         which tar readers that ignore PAX (Archive::Tar) would use instead"
+    )]
+    PaxDiffers {
+        /// `path` or `linkpath`.
+        record: &'static str,
+        /// The header's own name (escaped, bounded).
+        header: String,
+    },
+    /// Two paths that differ only in letter case.
+    #[error(
+        "has the path \"{this}\", which differs only in letter case from \"{other}\", so \
+         case-insensitive file systems (Windows, macOS) would unpack one over the other"
+    )]
+    CaseCollision {
+        /// The entry's path, or the directory above it, that collides.
+        this: String,
+        /// The path seen first (escaped, bounded).
+        other: String,
+    },
+    /// A name Windows reads differently (see `portable.rs`).
+    #[error("{0}")]
+    NotPortable(&'static str),
     /// A file changed between listing and reading (directories only).
     #[error("changed while it was being read")]
     Raced,
@@ -295,6 +326,10 @@ pub enum ChangeProblem {
     /// The content does not fit a tar header.
     #[error("is too large for a tar member")]
     TooLarge,
+    /// The name does not fit the ustar header, and a PAX name would be
+    /// seen differently by readers that ignore PAX.
+    #[error("has a name too long for a ustar header (255 bytes, split at a '/')")]
+    NameTooLong,
 }
 
 /// Entry names in messages: lossy UTF-8, control characters and quotes

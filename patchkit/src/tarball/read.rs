@@ -624,6 +624,33 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 "the PAX size record disagrees with the header",
             )));
         }
+        // One view of the archive: a reader that ignores PAX (Archive::Tar,
+        // which cpanm and CPAN.pm fall back to) takes the name and link
+        // name from the header itself; when PAX says otherwise the two
+        // readers unpack different files, so the member is refused. This
+        // also refuses names too long for the ustar header (prefix and
+        // name), which such readers cannot see whole; no CPAN dist needs
+        // them.
+        if let Some(pax) = pending.pax_path {
+            if !same_name(pax, &header_name) {
+                return Err(problem(EntryProblem::PaxDiffers {
+                    record: "path",
+                    header: show(&header_name),
+                }));
+            }
+        }
+        if let Some(pax) = pending.pax_linkpath {
+            let own = header
+                .link_name_bytes()
+                .map(Cow::into_owned)
+                .unwrap_or_default();
+            if !same_name(pax, &own) {
+                return Err(problem(EntryProblem::PaxDiffers {
+                    record: "linkpath",
+                    header: show(&own),
+                }));
+            }
+        }
         // Non-UTF-8 names cannot become an `InTreePath`, and a patch could
         // not name them anyway; CPAN's own tools expect UTF-8 or ASCII.
         let full = std::str::from_utf8(&full_raw).map_err(|_| problem(EntryProblem::NotUtf8))?;
@@ -807,9 +834,28 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
     })
 }
 
+/// Whether two member names unpack to the same place: equal once empty
+/// and `.` components are dropped (`./a//b/` is `a/b`).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let parts = |n: &[u8]| -> Vec<Vec<u8>> {
+        n.split(|&c| c == b'/')
+            .filter(|p| !p.is_empty() && *p != b".")
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
 /// Checks that need the whole archive: nothing below a file or symlink
-/// (else unpacking writes through the link), and symlinks stay inside.
+/// (else unpacking writes through the link), symlinks stay inside, and
+/// every name unpacks the same on every file system (`portable.rs`).
 fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Result<(), Error> {
+    let mut names = super::portable::Names::default();
+    names.add(top).map_err(|problem| Error::Entry {
+        input: name.to_string(),
+        entry: show(top.as_bytes()),
+        problem,
+    })?;
     let non_dirs: BTreeSet<&str> = tree
         .files
         .keys()
@@ -829,6 +875,7 @@ fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Resul
         if ancestors(path).any(|a| non_dirs.contains(a)) {
             return Err(refuse(EntryProblem::BelowNonDir));
         }
+        names.add(&format!("{top}/{path}")).map_err(refuse)?;
         if let Some(target) = tree.symlinks.get(path) {
             check_symlink(path, target, |p| {
                 InTreePath::parse(p).is_ok_and(|p| tree.symlinks.contains_key(&p))

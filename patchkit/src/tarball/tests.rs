@@ -767,24 +767,26 @@ fn write_is_deterministic() {
 }
 
 #[test]
-fn pax_long_names_survive() {
-    let long = format!(
-        "{TOP}/{}/Module.pm",
-        "deep/".repeat(30).trim_end_matches('/')
-    );
+fn pax_records_survive_and_new_long_names_use_the_ustar_prefix() {
+    // A PAX block whose path is the header's own name (as tar-rs and
+    // libarchive write for names with records to carry) is accepted and
+    // kept byte for byte.
+    let name = format!("{TOP}/lib/Module.pm");
     let tar = Raw::default()
         .dir("Foo-Bar-1.23/")
-        .pax(&[("mtime", "1700000000.5"), ("path", &long)])
-        .file("Foo-Bar-1.23/truncated-name", b"old")
+        .pax(&[("mtime", "1700000000.5"), ("path", &name)])
+        .file(&name, b"old")
         .end();
     let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
-    let rel = p(&long[TOP.len() + 1..]);
+    let rel = p("lib/Module.pm");
     assert_eq!(a.tree().files[&rel].data, b"old");
     assert_eq!(a.write_tar(&[]).unwrap(), tar);
 
-    // Modify keeps the PAX block (same records) and the name.
+    // Modify keeps the PAX block (same records) and the name; a new long
+    // name goes into the ustar prefix, where readers that ignore PAX see
+    // it whole.
     let longer = vec![b'z'; 700];
-    let added = p(&format!("{}/New.pm", "x".repeat(160)));
+    let added = p(&format!("{}/{}.pm", "x".repeat(90), "y".repeat(60)));
     let out = a
         .write(&[
             Change::Modify(rel.clone(), file(&longer, 0o644)),
@@ -798,18 +800,76 @@ fn pax_long_names_survive() {
     assert_eq!(pax.exts.len(), 1);
     let body = &b.tar[pax.exts[0].header + 512..];
     assert!(body.starts_with(b"22 mtime=1700000000.5\n"));
-    // The new long name also went through PAX, as the archive does.
-    let new_member = b.members.last().unwrap();
-    assert_eq!(new_member.exts.len(), 1);
-    assert_eq!(b.tar[new_member.exts[0].header + 156], b'x');
+    assert!(b.members.last().unwrap().exts.is_empty());
     // tar-rs, an independent reader, agrees on the names.
     let names: Vec<String> = tar::Archive::new(&gunzip(&out)[..])
         .entries()
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert!(names.contains(&long), "{names:?}");
+    assert!(names.contains(&name), "{names:?}");
     assert!(names.contains(&format!("{TOP}/{added}")), "{names:?}");
+
+    // A name no ustar header can hold would need a PAX path that such
+    // readers cannot see: refused.
+    let too_long = p(&format!("{}/New.pm", "x".repeat(160)));
+    let e = a
+        .write(&[Change::Add(too_long, file(b"1;\n", 0o644))])
+        .unwrap_err();
+    assert!(e.to_string().contains("too long for a ustar header"), "{e}");
+}
+
+#[test]
+fn refuses_pax_path_that_differs_from_the_header_name() {
+    let long = format!(
+        "{TOP}/{}/Module.pm",
+        "deep/".repeat(30).trim_end_matches('/')
+    );
+    // GNU tar --format=posix writes exactly this for names over 100
+    // bytes: the PAX path, and a truncated name in the header, which
+    // Archive::Tar would extract instead.
+    for (path, header) in [
+        (long.as_str(), "Foo-Bar-1.23/truncated-name"),
+        ("Foo-Bar-1.23/lib/Bar.pm", "Foo-Bar-1.23/lib/Foo.pm"),
+    ] {
+        let tar = Raw::default()
+            .dir("Foo-Bar-1.23/")
+            .pax(&[("path", path)])
+            .file(header, b"x")
+            .end();
+        let msg = refusal(&tar);
+        assert!(msg.contains("PAX path record that differs"), "{msg}");
+    }
+    let tar = Raw::default()
+        .dir("Foo-Bar-1.23/")
+        .file("Foo-Bar-1.23/a", b"x")
+        .pax(&[("linkpath", "a")])
+        .entry("Foo-Bar-1.23/l", b'2', b"", "b")
+        .end();
+    assert!(
+        refusal(&tar).contains("PAX linkpath record"),
+        "{}",
+        refusal(&tar)
+    );
+}
+
+#[test]
+fn refuses_names_that_collide_or_that_windows_reads_differently() {
+    for (second, why) in [
+        ("Foo-Bar-1.23/lib/FOO.pm", "letter case"),
+        ("Foo-Bar-1.23/LIB/x.pm", "letter case"),
+        ("Foo-Bar-1.23/lib/x.pm.", "Windows drops"),
+        ("Foo-Bar-1.23/lib/x::$DATA", "alternate data stream"),
+        ("Foo-Bar-1.23/lib/nul.pm", "device name"),
+    ] {
+        let tar = Raw::default()
+            .dir("Foo-Bar-1.23/")
+            .file("Foo-Bar-1.23/lib/Foo.pm", b"x")
+            .file(second, b"y")
+            .end();
+        let msg = refusal(&tar);
+        assert!(msg.contains(why), "{second}: {msg}");
+    }
 }
 
 #[test]

@@ -137,6 +137,9 @@ impl Archive {
                 Change::Modify(..) | Change::Delete(_) if !tree.files.contains_key(*path) => {
                     return Err(refuse(path, ChangeProblem::NotAFile));
                 }
+                Change::Add(..) if !self.name_fits(path) => {
+                    return Err(refuse(path, ChangeProblem::NameTooLong));
+                }
                 Change::Add(..) => {
                     if tree.files.contains_key(*path)
                         || tree.symlinks.contains_key(*path)
@@ -158,6 +161,24 @@ impl Archive {
             }
         }
         Ok(plan)
+    }
+
+    /// Whether a new member at `path` (and every directory it may need)
+    /// can be named so that readers that ignore PAX (Archive::Tar) see the
+    /// same name: in the header's name field, or split over the ustar
+    /// prefix and name. GNU long names are read by those readers too. The
+    /// reader refuses a PAX path that differs from the header's name, so
+    /// the writer never makes one.
+    fn name_fits(&self, path: &InTreePath) -> bool {
+        if self.long_names == LongNames::Gnu {
+            return true;
+        }
+        let is_ustar = &self.template()[MAGIC] == b"ustar\x0000";
+        let fits = |name: &str| {
+            name.len() <= NAME.len() || (is_ustar && ustar_split(name.as_bytes()).is_some())
+        };
+        let full = format!("{}/{}", self.top_dir, path);
+        fits(&full) && ancestors(path).all(|a| fits(&format!("{}/{}/", self.top_dir, a)))
     }
 
     /// Write `member` as a regular file holding `file`: its extension blocks
