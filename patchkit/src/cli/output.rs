@@ -859,6 +859,8 @@ pub(crate) struct Published<'a> {
     targets: usize,
     versions: Versions,
     written: &'a [String],
+    /// False when a role lacks signatures (then exit status 1).
+    published: bool,
     pending: Option<PendingDoc<'a>>,
 }
 
@@ -895,6 +897,7 @@ impl<'a> Published<'a> {
                 timestamp: report.timestamp_version,
             },
             written: &report.written,
+            published: report.pending.is_none(),
             pending: report.pending.as_ref().map(|p| PendingDoc {
                 role: p.role,
                 file: &p.path,
@@ -906,6 +909,28 @@ impl<'a> Published<'a> {
 }
 
 impl Report for Published<'_> {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.pending
+            .iter()
+            .map(|p| {
+                Diagnostic::Error(format!(
+                    "{} has {} of {} signatures: nothing was published",
+                    p.role, p.valid_signatures, p.threshold
+                ))
+            })
+            .collect()
+    }
+
+    /// 1 when a role lacks signatures: nothing was published, and CI must
+    /// not count that a success.
+    fn exit_code(&self) -> i32 {
+        if self.published {
+            0
+        } else {
+            1
+        }
+    }
+
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         let v = &self.versions;
         write!(
