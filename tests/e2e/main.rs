@@ -16,6 +16,7 @@ mod check;
 mod cpanm;
 mod diff;
 mod import;
+mod import_mail;
 mod lint;
 mod log;
 mod new;

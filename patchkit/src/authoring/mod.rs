@@ -25,6 +25,7 @@
 pub mod diff;
 pub mod import;
 pub mod lint;
+pub mod mbox;
 pub mod scaffold;
 pub mod withdraw;
 

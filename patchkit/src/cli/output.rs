@@ -704,6 +704,17 @@ impl Report for Authored<'_, DiffReport> {
 }
 
 impl Report for Authored<'_, ImportReport> {
+    /// Every header the record did not take, on stderr (and in the JSON
+    /// document's `warnings`).
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.report
+            .warnings
+            .iter()
+            .cloned()
+            .map(Diagnostic::Warning)
+            .collect()
+    }
+
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         let r = self.report;
         writeln!(out, "wrote {} for {}", r.patch.display(), r.id)?;
