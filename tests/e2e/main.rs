@@ -18,6 +18,7 @@ mod diff;
 mod import;
 mod import_mail;
 mod lint;
+mod lint_edges;
 mod log;
 mod new;
 mod project_repository;

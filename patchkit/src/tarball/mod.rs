@@ -38,6 +38,7 @@ mod dir;
 mod limits;
 mod read;
 mod write;
+mod xz;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,8 @@ pub enum Compression {
     Gzip,
     /// bzip2 (`.tar.bz2`): magic bytes `BZh`.
     Bzip2,
+    /// xz (`.tar.xz`, `.txz`): magic bytes `FD 37 7A 58 5A 00` (`xz.rs`).
+    Xz,
 }
 
 /// Why an archive, a directory or a change set was refused.
