@@ -31,3 +31,4 @@ mod security;
 mod snapshots;
 mod update;
 mod withdraw;
+mod withdrawn_carried;

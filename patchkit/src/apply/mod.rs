@@ -224,6 +224,9 @@ pub struct WithdrawnNote {
     pub reason: String,
     /// When.
     pub date: String,
+    /// The target already carries it (its applied record lists the id):
+    /// what it fixed is no longer vouched for, so say so, as `audit` does.
+    pub carried: bool,
 }
 
 /// The overall outcome for one target.
@@ -349,6 +352,16 @@ fn run_inner(
     report.purl = Some(info.purl());
 
     let matches = catalog.matching(&info);
+    let pristine = loaded.tree();
+    let previous = applied::read_applied(pristine).map_err(|reason| Error::Record {
+        target: name.clone(),
+        reason,
+    })?;
+    let carries = |id: &str| {
+        previous
+            .as_ref()
+            .is_some_and(|a| a.patches.iter().any(|p| p.id == id))
+    };
     report.withdrawn = matches
         .withdrawn
         .iter()
@@ -357,15 +370,10 @@ fn run_inner(
                 id: e.record.id.to_string(),
                 reason: w.reason.clone(),
                 date: w.date.clone(),
+                carried: carries(e.record.id.as_str()),
             })
         })
         .collect();
-
-    let pristine = loaded.tree();
-    let previous = applied::read_applied(pristine).map_err(|reason| Error::Record {
-        target: name.clone(),
-        reason,
-    })?;
     let mut tree = pristine.clone();
     let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
     let mut newly: Vec<NewlyApplied<'_>> = Vec::new();

@@ -187,6 +187,13 @@ impl Report for Targets<'_> {
             .collect();
         for r in self.targets {
             lines.extend(r.warnings.iter().cloned().map(Diagnostic::Warning));
+            for w in r.withdrawn.iter().filter(|w| w.carried) {
+                lines.push(Diagnostic::Warning(format!(
+                    "{} carries {}, which was withdrawn on {}: {}; rebuild it from the \
+                     upstream tarball",
+                    r.target, w.id, w.date, w.reason
+                )));
+            }
             if let Some(e) = &r.error {
                 lines.push(Diagnostic::Error(e.clone()));
                 if !r.expected_context.is_empty() {
@@ -265,8 +272,16 @@ impl Report for Targets<'_> {
             for w in &r.withdrawn {
                 writeln!(
                     out,
-                    "  {:<20} {:<16} {} ({})",
-                    w.id, "withdrawn", w.reason, w.date
+                    "  {:<20} {:<16} {} ({}){}",
+                    w.id,
+                    "withdrawn",
+                    w.reason,
+                    w.date,
+                    if w.carried {
+                        "; this target CARRIES it (applied before it was withdrawn)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
         }
