@@ -30,5 +30,6 @@ mod sbom;
 mod security;
 mod snapshots;
 mod update;
+mod vex;
 mod withdraw;
 mod withdrawn_carried;
