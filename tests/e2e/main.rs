@@ -14,6 +14,7 @@ mod audit;
 mod bundle;
 mod check;
 mod cpanm;
+mod csaf;
 mod diff;
 mod import;
 mod import_mail;

@@ -22,6 +22,7 @@
 //! never leaves a half-written or invalid record behind (docs/ARCHITECTURE.md "Nothing
 //! half-done").
 
+pub mod csaf;
 pub mod diff;
 pub mod import;
 pub mod lint;

@@ -16,6 +16,7 @@ use super::Context;
 use patchkit::apply::{Mode, PatchStatus, TargetReport, TargetResult};
 use patchkit::audit::report::{DistAudit, Finding, Summary};
 use patchkit::audit::scan::PathError;
+use patchkit::authoring::csaf::CsafReport;
 use patchkit::authoring::diff::DiffReport;
 use patchkit::authoring::import::ImportReport;
 use patchkit::authoring::lint::LintReport;
@@ -741,6 +742,26 @@ impl Report for Authored<'_, ImportReport> {
         }
         if !r.fields.is_empty() {
             writeln!(out, "  record fields set: {}", r.fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Authored<'_, CsafReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(
+            out,
+            "wrote {} CSAF 2.0 advisor{} into {}",
+            r.written.len(),
+            if r.written.len() == 1 { "y" } else { "ies" },
+            r.out.display()
+        )?;
+        for w in &r.written {
+            writeln!(out, "  {w}")?;
+        }
+        for s in &r.skipped {
+            writeln!(out, "  skipped {s}")?;
         }
         Ok(())
     }
