@@ -25,6 +25,7 @@ mod new;
 mod project_repository;
 mod publish;
 mod publishing_edges;
+mod publishing_walkthrough;
 mod reference;
 mod repo;
 mod sbom;
