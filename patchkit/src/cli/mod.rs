@@ -52,7 +52,7 @@ pub(crate) use withdraw::WithdrawArgs;
     after_help = "By task:\n  \
       packagers:      repo add, update, check, apply, bundle   (docs/applying.md)\n  \
       auditors:       audit, sbom, log                         (docs/auditing.md)\n  \
-      security team:  new, diff, import, lint, publish, sign, withdraw, key   (docs/publishing.md)\n\n\
+      security team:  new, diff, import, lint, publish, sign, withdraw, key, export   (docs/publishing.md)\n\n\
       Exit status: 0 success (also when nothing matched), 1 a patch did not apply or an operation \
       failed, 2 bad usage or unreadable input, 3 a signature, hash or freshness check failed."
 )]
