@@ -251,3 +251,47 @@ fn publish_drops_a_signature_by_a_key_the_role_does_not_list() {
         assert!(listed.iter().any(|k| k == id), "{id}");
     }
 }
+
+#[test]
+fn sign_accepts_the_replaced_roots_key_for_a_rotation() {
+    let env = TestEnv::new();
+    for role in ["root", "targets", "snapshot", "timestamp"] {
+        env.run_ok(&["key", "generate", &format!("keys/{role}")]);
+    }
+    let keys = |root: &str| {
+        format!(
+            "[root]\nkeys = [\"{root}\"]\n[targets]\nkeys = [\"targets.pem\"]\n\
+             [snapshot]\nkeys = [\"snapshot.pem\"]\n[timestamp]\nkeys = [\"timestamp.pem\"]\n"
+        )
+    };
+    std::fs::write(env.path("keys/keys.toml"), keys("root.pem")).unwrap();
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-1",
+        "Foo",
+        ">= 1",
+        &udiff("lib/Foo.pm", "a\n", "b\n"),
+    );
+    publish(&env, &[], 0);
+    // Rotate to a new root key without the old one at hand: root 2 is
+    // staged, with root 1 beside it.
+    env.run_ok(&["key", "generate", "keys/root-new"]);
+    std::fs::write(env.path("keys/keys.toml"), keys("root-new.pem")).unwrap();
+    let doc = publish(&env, &["--json"], 1).json();
+    assert_eq!(doc["pending"]["role"], "root");
+    assert!(env.path("pub.staged/1.root.json").exists());
+    // The old root's holder cross-signs; a stranger cannot.
+    env.run_ok(&["key", "generate", "stranger"]);
+    let out = env.run_code(
+        &["sign", "pub.staged/2.root.json", "--key", "stranger.pem"],
+        1,
+    );
+    assert!(
+        out.stderr
+            .contains("is not a root key of pub.staged/1.root.json"),
+        "{}",
+        out.stderr
+    );
+    env.run_ok(&["sign", "pub.staged/2.root.json", "--key", "keys/root.pem"]);
+    publish(&env, &[], 0);
+    assert!(env.path("pub/metadata/2.root.json").exists());
+}
