@@ -253,3 +253,30 @@ fn import_patch_never_moves_updated_backwards_and_drops_the_origin_category() {
         Some("https://lists.example.org/cpansec/42")
     );
 }
+
+#[test]
+fn import_patch_refuses_a_quoted_printable_message() {
+    let env = TestEnv::new();
+    let repo = upstream(&env);
+    let id = new_record(&env, "2025-06-01");
+    let mail = git(&repo, &["format-patch", "-1", "HEAD~1", "--stdout"]);
+    // As some mail clients save it: the body in quoted-printable, where
+    // `=3D` stands for `=` and the diff inside is not the one to apply.
+    let mail = mail.replace(
+        "Content-Transfer-Encoding: 8bit",
+        "Content-Transfer-Encoding: quoted-printable",
+    );
+    assert!(mail.contains("quoted-printable"), "{mail}");
+    std::fs::write(env.path("qp.patch"), &mail).unwrap();
+    let before = snapshot_dir(&env.path("patches"));
+    let out = env.run_code(&["import", "--patch", "qp.patch", "--record", &id], 2);
+    assert!(
+        out.stderr.contains("qp.patch")
+            && out
+                .stderr
+                .contains("refusing a message in \"quoted-printable\" transfer encoding"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot_dir(&env.path("patches")), before);
+}
