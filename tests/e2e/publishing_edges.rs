@@ -295,3 +295,18 @@ fn sign_accepts_the_replaced_roots_key_for_a_rotation() {
     publish(&env, &[], 0);
     assert!(env.path("pub/metadata/2.root.json").exists());
 }
+
+#[test]
+fn publish_warns_about_an_old_staged_folder_inside_the_site() {
+    let env = TestEnv::new();
+    two_of_two(&env);
+    std::fs::create_dir_all(env.path("pub/staged")).unwrap();
+    std::fs::write(env.path("pub/staged/1.root.json"), "{}").unwrap();
+    let out = publish(&env, &[], 1);
+    assert!(
+        out.stderr
+            .contains("pub/staged is inside the published site and is served with it"),
+        "{}",
+        out.stderr
+    );
+}

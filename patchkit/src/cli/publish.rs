@@ -103,6 +103,17 @@ pub(super) fn run(ctx: &Context, args: &PublishArgs) -> Result<i32, Error> {
         .staged
         .clone()
         .unwrap_or_else(|| default_staged_dir(&args.out));
+    // Older patchkit staged into OUT/staged/, which a web server serving
+    // OUT publishes: say so until it is gone.
+    let old_staged = args.out.join("staged");
+    if old_staged.is_dir() {
+        output::warn(&format!(
+            "{} is inside the published site and is served with it; move what it holds to {} \
+             (staged files live there now) and delete it",
+            old_staged.display(),
+            staged.display()
+        ));
+    }
     let report = publish_staged(
         &targets,
         &args.out,
