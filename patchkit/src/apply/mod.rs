@@ -229,6 +229,9 @@ pub struct WithdrawnNote {
     pub reason: String,
     /// When.
     pub date: String,
+    /// The target already carries it (its applied record lists the id):
+    /// what it fixed is no longer vouched for, so say so, as `audit` does.
+    pub carried: bool,
 }
 
 /// The overall outcome for one target.
@@ -355,6 +358,15 @@ fn run_inner(
     report.purl = Some(info.purl());
 
     let matches = matching_all(catalog, &ids);
+    let pristine = loaded.tree();
+    // The record the target carries, believed only where its content backs
+    // it (a claim, never proof; see `believed_record`).
+    let previous = believed_record(pristine, catalog, &mut report.warnings);
+    let carries = |id: &str| {
+        previous
+            .as_ref()
+            .is_some_and(|a| a.patches.iter().any(|p| p.id == id))
+    };
     report.withdrawn = matches
         .withdrawn
         .iter()
@@ -363,12 +375,10 @@ fn run_inner(
                 id: e.record.id.to_string(),
                 reason: w.reason.clone(),
                 date: w.date.clone(),
+                carried: carries(e.record.id.as_str()),
             })
         })
         .collect();
-
-    let pristine = loaded.tree();
-    let previous = believed_record(pristine, catalog, &mut report.warnings);
     let mut tree = pristine.clone();
     let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
     let mut newly: Vec<NewlyApplied<'_>> = Vec::new();

@@ -9,7 +9,7 @@ use patchkit_signing::{public_pem_path, SigningKey};
 
 use super::{output, Context};
 use patchkit::error::Error;
-use patchkit::tuf::publish::sign_metadata_file;
+use patchkit::tuf::publish::sign_staged_file;
 
 /// `patchkit key …`.
 #[derive(Debug, Subcommand)]
@@ -30,8 +30,11 @@ pub(crate) enum KeyCommand {
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// A metadata file to sign, usually OUT/staged/V.ROLE.json, which
-    /// `publish` prints when a role lacks signatures.
+    /// A staged metadata file to sign, STAGED/V.ROLE.json (by default
+    /// OUT.staged/, beside OUT), which `publish` prints when a role lacks
+    /// signatures. The key must be one the role lists (the root beside the
+    /// file says which); sign the file in place and give it back into the
+    /// staged directory before `publish` runs again.
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
     /// Your private key (PKCS#8 PEM).
@@ -76,7 +79,7 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
 
 pub(super) fn sign(ctx: &Context, args: &SignArgs) -> Result<i32, Error> {
     let key = SigningKey::load_pem(&args.key)?;
-    let added = sign_metadata_file(&args.file, &key)?;
+    let added = sign_staged_file(&args.file, &key)?;
     output::emit(
         ctx,
         &output::Signed::new(&args.file, key.key_id().to_string(), added),

@@ -16,6 +16,7 @@ use super::Context;
 use patchkit::apply::{Mode, PatchStatus, TargetReport, TargetResult};
 use patchkit::audit::report::{DistAudit, Finding, Summary};
 use patchkit::audit::scan::PathError;
+use patchkit::authoring::csaf::CsafReport;
 use patchkit::authoring::diff::DiffReport;
 use patchkit::authoring::import::ImportReport;
 use patchkit::authoring::lint::LintReport;
@@ -187,6 +188,13 @@ impl Report for Targets<'_> {
             .collect();
         for r in self.targets {
             lines.extend(r.warnings.iter().cloned().map(Diagnostic::Warning));
+            for w in r.withdrawn.iter().filter(|w| w.carried) {
+                lines.push(Diagnostic::Warning(format!(
+                    "{} carries {}, which was withdrawn on {}: {}; rebuild it from the \
+                     upstream tarball",
+                    r.target, w.id, w.date, w.reason
+                )));
+            }
             if let Some(e) = &r.error {
                 lines.push(Diagnostic::Error(e.clone()));
                 if !r.expected_context.is_empty() {
@@ -265,8 +273,16 @@ impl Report for Targets<'_> {
             for w in &r.withdrawn {
                 writeln!(
                     out,
-                    "  {:<20} {:<16} {} ({})",
-                    w.id, "withdrawn", w.reason, w.date
+                    "  {:<20} {:<16} {} ({}){}",
+                    w.id,
+                    "withdrawn",
+                    w.reason,
+                    w.date,
+                    if w.carried {
+                        "; this target CARRIES it (applied before it was withdrawn)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
         }
@@ -704,6 +720,17 @@ impl Report for Authored<'_, DiffReport> {
 }
 
 impl Report for Authored<'_, ImportReport> {
+    /// Every header the record did not take, on stderr (and in the JSON
+    /// document's `warnings`).
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.report
+            .warnings
+            .iter()
+            .cloned()
+            .map(Diagnostic::Warning)
+            .collect()
+    }
+
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         let r = self.report;
         writeln!(out, "wrote {} for {}", r.patch.display(), r.id)?;
@@ -715,6 +742,26 @@ impl Report for Authored<'_, ImportReport> {
         }
         if !r.fields.is_empty() {
             writeln!(out, "  record fields set: {}", r.fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Authored<'_, CsafReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(
+            out,
+            "wrote {} CSAF 2.0 advisor{} into {}",
+            r.written.len(),
+            if r.written.len() == 1 { "y" } else { "ies" },
+            r.out.display()
+        )?;
+        for w in &r.written {
+            writeln!(out, "  {w}")?;
+        }
+        for s in &r.skipped {
+            writeln!(out, "  skipped {s}")?;
         }
         Ok(())
     }
@@ -859,6 +906,8 @@ pub(crate) struct Published<'a> {
     targets: usize,
     versions: Versions,
     written: &'a [String],
+    /// False when a role lacks signatures (then exit status 1).
+    published: bool,
     pending: Option<PendingDoc<'a>>,
 }
 
@@ -895,6 +944,7 @@ impl<'a> Published<'a> {
                 timestamp: report.timestamp_version,
             },
             written: &report.written,
+            published: report.pending.is_none(),
             pending: report.pending.as_ref().map(|p| PendingDoc {
                 role: p.role,
                 file: &p.path,
@@ -906,6 +956,28 @@ impl<'a> Published<'a> {
 }
 
 impl Report for Published<'_> {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.pending
+            .iter()
+            .map(|p| {
+                Diagnostic::Error(format!(
+                    "{} has {} of {} signatures: nothing was published",
+                    p.role, p.valid_signatures, p.threshold
+                ))
+            })
+            .collect()
+    }
+
+    /// 1 when a role lacks signatures: nothing was published, and CI must
+    /// not count that a success.
+    fn exit_code(&self) -> i32 {
+        if self.published {
+            0
+        } else {
+            1
+        }
+    }
+
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         let v = &self.versions;
         write!(

@@ -12,7 +12,7 @@ use super::{output, Context};
 use patchkit::catalog::source;
 use patchkit::error::Error;
 use patchkit::tuf::keyring::Keyring;
-use patchkit::tuf::publish::{publish, Expiry};
+use patchkit::tuf::publish::{default_staged_dir, publish_staged, Expiry};
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]
@@ -29,6 +29,11 @@ pub(crate) struct PublishArgs {
     /// threshold. See docs/security.md.
     #[arg(long, value_name = "KEYS.toml")]
     pub(crate) keys: PathBuf,
+    /// Where a role that lacks signatures is staged for the other key
+    /// holders (default: OUT.staged/ beside OUT; never inside OUT, which is
+    /// served as it is).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) staged: Option<PathBuf>,
     /// Lifetime of a new root: N days, or N followed by d, h, m or s.
     /// 0 makes metadata that is already expired (for testing clients).
     #[arg(long, value_name = "LIFETIME", default_value = "365d", value_parser = parse_lifetime)]
@@ -94,9 +99,25 @@ pub(super) fn run(ctx: &Context, args: &PublishArgs) -> Result<i32, Error> {
         snapshot: args.expires_snapshot,
         timestamp: args.expires_timestamp,
     };
-    let report = publish(
+    let staged = args
+        .staged
+        .clone()
+        .unwrap_or_else(|| default_staged_dir(&args.out));
+    // Older patchkit staged into OUT/staged/, which a web server serving
+    // OUT publishes: say so until it is gone.
+    let old_staged = args.out.join("staged");
+    if old_staged.is_dir() {
+        output::warn(&format!(
+            "{} is inside the published site and is served with it; move what it holds to {} \
+             (staged files live there now) and delete it",
+            old_staged.display(),
+            staged.display()
+        ));
+    }
+    let report = publish_staged(
         &targets,
         &args.out,
+        &staged,
         &keyring.role_keys(),
         &expiry,
         chrono::Utc::now(),

@@ -42,6 +42,7 @@ mod limits;
 mod portable;
 mod read;
 mod write;
+mod xz;
 
 #[cfg(test)]
 mod tests;
@@ -58,6 +59,8 @@ pub enum Compression {
     Gzip,
     /// bzip2 (`.tar.bz2`): magic bytes `BZh`.
     Bzip2,
+    /// xz (`.tar.xz`, `.txz`): magic bytes `FD 37 7A 58 5A 00` (`xz.rs`).
+    Xz,
 }
 
 /// Why an archive, a directory or a change set was refused.

@@ -137,6 +137,8 @@ impl Archive {
             Compression::Gzip
         } else if compressed.starts_with(b"BZh") {
             Compression::Bzip2
+        } else if compressed.starts_with(&super::xz::MAGIC) {
+            Compression::Xz
         } else {
             return Err(input_err(InputProblem::UnknownFormat, None));
         };
@@ -249,6 +251,7 @@ fn decompress(
     let reader: Box<dyn Read + '_> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
+        Compression::Xz => Box::new(super::xz::decoder(compressed)),
     };
     // Most dists compress 4-10 times; start there to avoid regrowth, but
     // never reserve more than the cap on the attacker's say-so.

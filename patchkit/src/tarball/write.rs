@@ -458,5 +458,6 @@ fn compress(name: &str, compression: Compression, tar: &[u8]) -> Result<Vec<u8>,
             enc.write_all(tar).map_err(fail)?;
             enc.finish().map_err(fail)
         }
+        Compression::Xz => super::xz::encode(tar).map_err(fail),
     }
 }

@@ -21,8 +21,15 @@
 //!
 //! When the keys at hand do not reach a role's threshold, nothing under
 //! `OUT/metadata/` changes: the partly signed file goes to
-//! `OUT/staged/V.role.json` and [`PublishReport::pending`] says so. Each
-//! maintainer then runs [`sign_metadata_file`] on it. The next `publish`
+//! `STAGED/V.role.json` and [`PublishReport::pending`] says so. `STAGED` is
+//! outside the published site ([`default_staged_dir`]: `OUT.staged/`
+//! beside `OUT/`), so a web server publishing OUT never serves a half-signed
+//! file. Beside it goes a copy of the root that lists the role's keys
+//! (`N.root.json`; for a staged root, the root it replaces), so that
+//! [`sign_staged_file`] refuses a key the role does not list. Each
+//! maintainer then runs [`sign_staged_file`] on it. A signature by a key
+//! the role does not list is dropped when the file is picked up, so it never
+//! reaches a published file. The next `publish`
 //! with the same input picks the staged file up (same content, version
 //! `published + 1`, not near expiry), adds the signatures of the keys at
 //! hand, and publishes it once the threshold is met.
@@ -88,6 +95,26 @@ pub enum PublishError {
         name: String,
         /// Why it is refused.
         reason: String,
+    },
+    /// `sign` was given a key that the role of the file does not list.
+    #[error("refusing to sign {}: key {keyid} is not a {role} key of {}", path.display(), root.display())]
+    KeyNotListed {
+        /// The staged file.
+        path: PathBuf,
+        /// The key offered.
+        keyid: String,
+        /// The role of the file.
+        role: String,
+        /// The root that lists the role's keys.
+        root: PathBuf,
+    },
+    /// The staged directory would be served with the repository.
+    #[error("refusing to stage metadata in {}: it is inside the published repository {}", staged.display(), out.display())]
+    StagedInsideOut {
+        /// The staged directory.
+        staged: PathBuf,
+        /// OUT.
+        out: PathBuf,
     },
     /// A role's key setup cannot produce valid metadata.
     #[error("{role}: {reason}")]
@@ -191,12 +218,24 @@ pub struct PublishReport {
     pub pending: Option<Pending>,
 }
 
-/// Publishes `targets` (target path → bytes) into `out`; see the module docs
-/// for the versioning rule, staging and root rotation.
+/// Where [`publish`] stages files by default: `OUT.staged/`, beside OUT
+/// (`repository/` → `repository.staged/`), never inside the published site.
+pub fn default_staged_dir(out: &Path) -> PathBuf {
+    match out.file_name() {
+        Some(name) => {
+            let mut n = name.to_os_string();
+            n.push(".staged");
+            out.with_file_name(n)
+        }
+        None => out.join("..").join("staged"),
+    }
+}
+
+/// Publishes `targets` (target path → bytes) into `out`, staging into
+/// [`default_staged_dir`]; see [`publish_staged`].
 ///
 /// # Errors
-/// [`PublishError`] naming the file or role at fault; nothing under
-/// `out/metadata/` has changed then.
+/// As [`publish_staged`].
 pub fn publish(
     targets: &BTreeMap<String, Vec<u8>>,
     out: &Path,
@@ -204,6 +243,30 @@ pub fn publish(
     expiry: &Expiry,
     now: DateTime<Utc>,
 ) -> Result<PublishReport, PublishError> {
+    publish_staged(targets, out, &default_staged_dir(out), keys, expiry, now)
+}
+
+/// Publishes `targets` (target path → bytes) into `out`, with roles that
+/// lack signatures staged in `staged_dir` (refused inside `out`); see the
+/// module docs for the versioning rule, staging and root rotation.
+///
+/// # Errors
+/// [`PublishError`] naming the file or role at fault; nothing under
+/// `out/metadata/` has changed then.
+pub fn publish_staged(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    staged_dir: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+) -> Result<PublishReport, PublishError> {
+    if inside(staged_dir, out) {
+        return Err(PublishError::StagedInsideOut {
+            staged: staged_dir.to_path_buf(),
+            out: out.to_path_buf(),
+        });
+    }
     // Sub-second parts never reach metadata: the same second gives the same
     // bytes.
     let now = now.trunc_subsecs(0);
@@ -216,7 +279,6 @@ pub fn publish(
         check_setup(name, setup)?;
     }
     let meta_dir = out.join("metadata");
-    let staged_dir = out.join("staged");
     let prev = Previous::load(&meta_dir)?;
 
     // Versions start as published, so that a pending report still says what
@@ -246,19 +308,20 @@ pub fn publish(
         prev.root
             .as_ref()
             .map(|(env, r)| (env, r.version, r.expires)),
-        &staged_dir,
+        staged_dir,
         expiry.root,
         now,
         &keys.root.signers,
         &root_checks,
     )?;
     if let Some(p) = root_plan.pending {
+        let reference = prev.root.as_ref().map(|(env, r)| (r.version, env));
         return stage(
             report,
-            &staged_dir,
-            "root",
-            root_plan.version,
+            staged_dir,
+            ("root", root_plan.version),
             &root_plan.envelope,
+            reference,
             p,
             out,
         );
@@ -313,7 +376,7 @@ pub fn publish(
         prev.targets
             .as_ref()
             .map(|(env, t)| (env, t.version, t.expires)),
-        &staged_dir,
+        staged_dir,
         expiry.targets,
         now,
         &keys.targets.signers,
@@ -323,10 +386,10 @@ pub fn publish(
         let v = targets_plan.version;
         return stage(
             report,
-            &staged_dir,
-            "targets",
-            v,
+            staged_dir,
+            ("targets", v),
             &targets_plan.envelope,
+            Some((root_plan.version, &root_plan.envelope)),
             p,
             out,
         );
@@ -349,7 +412,7 @@ pub fn publish(
         prev.snapshot
             .as_ref()
             .map(|(env, s)| (env, s.version, s.expires)),
-        &staged_dir,
+        staged_dir,
         expiry.snapshot,
         now,
         &keys.snapshot.signers,
@@ -359,10 +422,10 @@ pub fn publish(
         let v = snapshot_plan.version;
         return stage(
             report,
-            &staged_dir,
-            "snapshot",
-            v,
+            staged_dir,
+            ("snapshot", v),
             &snapshot_plan.envelope,
+            Some((root_plan.version, &root_plan.envelope)),
             p,
             out,
         );
@@ -385,7 +448,7 @@ pub fn publish(
         prev.timestamp
             .as_ref()
             .map(|(env, t)| (env, t.version, t.expires)),
-        &staged_dir,
+        staged_dir,
         expiry.timestamp,
         now,
         &keys.timestamp.signers,
@@ -395,10 +458,10 @@ pub fn publish(
         let v = timestamp_plan.version;
         return stage(
             report,
-            &staged_dir,
-            "timestamp",
-            v,
+            staged_dir,
+            ("timestamp", v),
             &timestamp_plan.envelope,
+            Some((root_plan.version, &root_plan.envelope)),
             p,
             out,
         );
@@ -483,6 +546,110 @@ pub fn sign_metadata_file(path: &Path, key: &SigningKey) -> Result<bool, Publish
     Ok(true)
 }
 
+/// Adds `key`'s signature to a file staged by [`publish`], after checking
+/// that the file's role lists the key: for `V.root.json`, the root's own
+/// root keys or those of `(V-1).root.json` beside it (cross-signing a
+/// rotation); for another role, that role's keys in the newest
+/// `N.root.json` beside it (staged there by [`publish`]). Returns false,
+/// writing nothing, when that key had already signed.
+///
+/// # Errors
+/// [`PublishError::KeyNotListed`] for a key of another role or of no role;
+/// [`PublishError`] naming the file when it or its root cannot be read.
+pub fn sign_staged_file(path: &Path, key: &SigningKey) -> Result<bool, PublishError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".json"))
+        .unwrap_or("");
+    let (version, role) = match name.split_once('.') {
+        Some((v, r)) => (v.parse::<u64>().ok(), r),
+        None => (None, name),
+    };
+    let role: &'static str = match role {
+        "root" => "root",
+        "targets" => "targets",
+        "snapshot" => "snapshot",
+        "timestamp" => "timestamp",
+        _ => {
+            return Err(PublishError::PreviousState {
+                path: path.to_path_buf(),
+                reason: "is not a staged V.ROLE.json file (root, targets, snapshot or timestamp)"
+                    .into(),
+            })
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if role == "root" {
+        roots.push(path.to_path_buf());
+        if let Some(v) = version.filter(|v| *v > 1) {
+            let prev = dir.join(format!("{}.root.json", v - 1));
+            if prev.exists() {
+                roots.push(prev);
+            }
+        }
+    } else {
+        let newest = std::fs::read_dir(dir)
+            .map_err(|source| PublishError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name();
+                n.to_str()?.strip_suffix(".root.json")?.parse::<u64>().ok()
+            })
+            .max();
+        match newest {
+            Some(v) => roots.push(dir.join(format!("{v}.root.json"))),
+            None => {
+                return Err(PublishError::PreviousState {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "no N.root.json beside it names the {role} keys; stage it again with `patchkit publish`"
+                    ),
+                })
+            }
+        }
+    }
+    let mut listed = false;
+    for root_path in &roots {
+        let (_, root) = read_role::<Root>(root_path)?.ok_or_else(|| missing(root_path))?;
+        let (keys, _) = keys_of(&root, role)?;
+        listed |= keys.contains_key(key.key_id());
+    }
+    if !listed {
+        return Err(PublishError::KeyNotListed {
+            path: path.to_path_buf(),
+            keyid: key.key_id().to_string(),
+            role: role.to_string(),
+            root: roots.last().cloned().unwrap_or_default(),
+        });
+    }
+    sign_metadata_file(path, key)
+}
+
+/// Whether `dir` is `out` or inside it, compared on absolute paths with
+/// `.` and `..` resolved lexically (neither needs to exist yet).
+fn inside(dir: &Path, out: &Path) -> bool {
+    fn normal(p: &Path) -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut n = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    n.pop();
+                }
+                other => n.push(other),
+            }
+        }
+        n
+    }
+    normal(dir).starts_with(normal(out))
+}
+
 /// What to publish for one role.
 struct Plan {
     envelope: Envelope,
@@ -533,6 +700,12 @@ fn plan_role(
         Some((env, expires))
             if same_content(role, &env.signed, &desired.signed)? && fresh_enough(expires) =>
         {
+            // A signature by a key the role does not list (a wrong key
+            // given to `sign`, or a tampered staged file) never reaches a
+            // published file.
+            let mut env = env;
+            env.signatures
+                .retain(|s| checks.iter().any(|(keys, _)| keys.contains_key(&s.keyid)));
             env
         }
         _ => {
@@ -583,24 +756,34 @@ fn plan_role(
     })
 }
 
-/// Writes a role that lacks signatures to `OUT/staged/` and returns the
-/// report; `OUT/metadata/` is untouched.
+/// Writes a role that lacks signatures to the staged directory, with the
+/// root that lists its keys (`reference`: version and file) beside it, and
+/// returns the report; `OUT/metadata/` is untouched.
 fn stage(
     mut report: PublishReport,
     staged_dir: &Path,
-    role: &'static str,
-    version: u64,
+    (role, version): (&'static str, u64),
     envelope: &Envelope,
+    reference: Option<(u64, &Envelope)>,
     (valid, threshold): (usize, u32),
     out: &Path,
 ) -> Result<PublishReport, PublishError> {
     let path = staged_dir.join(format!("{version}.{role}.json"));
-    write_atomic(&path, &envelope.to_bytes()).map_err(|source| PublishError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    if let Ok(rel) = path.strip_prefix(out) {
-        report.written.push(rel.to_string_lossy().into_owned());
+    let mut files = vec![(path.clone(), envelope.to_bytes())];
+    if let Some((v, root)) = reference {
+        files.push((staged_dir.join(format!("{v}.root.json")), root.to_bytes()));
+    }
+    for (file, bytes) in files {
+        write_atomic(&file, &bytes).map_err(|source| PublishError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        // Relative to OUT when under it (never, unless a caller asked);
+        // else the path as it is.
+        report.written.push(match file.strip_prefix(out) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => file.display().to_string(),
+        });
     }
     report.pending = Some(Pending {
         role,
