@@ -577,14 +577,14 @@ fn write_output(
                 )));
             }
             // With nothing to change the input is copied as is, so that a
-            // build pipeline always finds its tarball in DIR.
-            let data = if changes.is_empty() {
-                bytes.clone()
+            // build pipeline always finds its tarball in DIR; otherwise the
+            // new archive streams to a temporary file renamed into place.
+            report.output_sha256 = Some(if changes.is_empty() {
+                state::write_atomic(&out, bytes, None)?;
+                sha256_hex(bytes)
             } else {
-                archive.write(changes)?
-            };
-            state::write_atomic(&out, &data, None)?;
-            report.output_sha256 = Some(sha256_hex(&data));
+                archive.write_file(changes, &out)?.sha256
+            });
             report.output = Some(out.display().to_string());
         }
         (Target::Dir(dir), Loaded::Dir { .. }) => {

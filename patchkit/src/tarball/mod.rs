@@ -35,6 +35,7 @@ use crate::tree::{Change, Tree};
 use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 
 mod dir;
+mod gzip;
 mod limits;
 mod read;
 mod write;
@@ -45,6 +46,7 @@ mod tests;
 pub use dir::{read_dir, write_dir};
 pub use limits::Limits;
 pub use read::Archive;
+pub use write::Written;
 
 /// How an archive is compressed; the output is compressed the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
