@@ -583,7 +583,17 @@ fn write_output(
                 state::write_atomic(&out, bytes, None)?;
                 sha256_hex(bytes)
             } else {
-                archive.write_file(changes, &out)?.sha256
+                // A failure to write is exit 1 (an operation failed), as
+                // for every other output; a refused change stays exit 2.
+                match archive.write_file(changes, &out) {
+                    Ok(written) => written.sha256,
+                    Err(tarball::Error::Io {
+                        action,
+                        path,
+                        source,
+                    }) => return Err(state::Error::io(action, &path, source).into()),
+                    Err(e) => return Err(e.into()),
+                }
             });
             report.output = Some(out.display().to_string());
         }

@@ -735,6 +735,141 @@ fn modify_add_delete_change_only_those_members() {
     assert!(b.tree().dirs.contains(&p("lib/Foo")));
 }
 
+/// A dist of about `mib` MiB over many members, so that the output spans
+/// many parallel gzip chunks and batches. Pseudo-random text, fixed seed.
+fn big_tar(mib: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, kind: tar::EntryType, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_700_000_000);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("Foo-Bar-1.23/", tar::EntryType::Directory, b"");
+    let mut n: u64 = 13;
+    let mut total = 0;
+    let mut i = 0;
+    while total < mib << 20 {
+        let mut text = Vec::new();
+        for _ in 0..(200 + i % 3000) {
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+            text.extend_from_slice(format!("my $x{} = shift; # {}\n", n >> 58, n >> 44).as_bytes());
+        }
+        total += text.len();
+        add(
+            &format!("Foo-Bar-1.23/lib/M{i}.pm"),
+            tar::EntryType::Regular,
+            &text,
+        );
+        i += 1;
+    }
+    b.into_inner().unwrap()
+}
+
+fn write_with_threads(a: &Archive, changes: &[Change], threads: usize) -> Vec<u8> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| a.write(changes).unwrap())
+}
+
+#[test]
+fn output_is_the_same_bytes_on_any_number_of_threads_and_runs() {
+    let tar = big_tar(9);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [
+        Change::Modify(p("lib/M3.pm"), file(b"package M3; # fixed\n1;\n", 0o644)),
+        Change::Add(p("lib/New.pm"), file(b"1;\n", 0o644)),
+    ];
+    let one = write_with_threads(&a, &changes, 1);
+    for threads in [1, 2, 4] {
+        assert_eq!(
+            write_with_threads(&a, &changes, threads),
+            one,
+            "{threads} threads"
+        );
+    }
+    // A fresh read of the same input, written again: same bytes.
+    let again = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    assert_eq!(write_with_threads(&again, &changes, 2), one);
+    // Streaming to a file gives those bytes and reports their sha256.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(NAME);
+    let written = a.write_file(&changes, &path).unwrap();
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(on_disk, one);
+    assert_eq!(written.sha256, crate::tree::sha256_hex(&one));
+    assert_eq!(written.len, one.len() as u64);
+    // Nothing but the output is left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn unchanged_members_of_a_large_archive_keep_their_bytes() {
+    let tar = big_tar(6);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [
+        Change::Modify(p("lib/M7.pm"), file(b"fixed\n", 0o644)),
+        Change::Delete(p("lib/M9.pm")),
+    ];
+    let out = a.write(&changes).unwrap();
+    // One gzip member: a single-member reader sees the whole tar.
+    let mut single = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&out[..]), &mut single).unwrap();
+    assert_eq!(single, gunzip(&out));
+    let b = Archive::read(NAME, &out, &Limits::default()).unwrap();
+    let (before, after) = (spans(&a), spans(&b));
+    assert_eq!(before.len(), after.len() + 1);
+    for (name, bytes) in &after {
+        if name != "lib/M7.pm" {
+            assert_eq!(&before[name], bytes, "{name}");
+        }
+    }
+    assert_eq!(b.tree().files[&p("lib/M7.pm")].data, b"fixed\n");
+}
+
+/// GNU gzip, GNU tar and perl's Archive::Tar read the output: it is one
+/// standard gzip member, whatever the parallel compressor did.
+#[test]
+fn reference_tools_read_the_output() {
+    use std::process::Command;
+    let tar = big_tar(5);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [Change::Add(p("lib/Added.pm"), file(b"1;\n", 0o644))];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(NAME);
+    a.write_file(&changes, &path).unwrap();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(Command::new("gzip").arg("-t").arg(&path));
+    let listed = run(Command::new("tar").arg("tzf").arg(&path));
+    assert!(
+        listed.lines().any(|l| l == "Foo-Bar-1.23/lib/Added.pm"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), a.members.len() + 1);
+    let perl = run(Command::new("perl")
+        .arg("-MArchive::Tar")
+        .arg("-e")
+        .arg("my $t = Archive::Tar->new($ARGV[0]) or die Archive::Tar->error; print scalar($t->list_files)")
+        .arg(&path));
+    assert_eq!(perl.trim(), (a.members.len() + 1).to_string());
+}
+
 #[test]
 fn bad_changes_are_refused_with_the_entry() {
     let a = Archive::read(NAME, &gz(&normal_tar()), &Limits::default()).unwrap();

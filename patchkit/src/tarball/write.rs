@@ -84,6 +84,7 @@ impl Archive {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
+        std::fs::create_dir_all(dir).map_err(|e| io_err("create directory", dir, e))?;
         let tmp = tempfile::Builder::new()
             .prefix(".patchkit-tmp-")
             .tempfile_in(dir)
