@@ -109,7 +109,7 @@ pub struct Archive {
     pub(super) long_names: LongNames,
     /// The header block new members copy their metadata from (the top
     /// directory's, else the first member's).
-    pub(super) template: [u8; BLOCK],
+    pub(super) template: Box<[u8; BLOCK]>,
     /// Whether the archive lists directories explicitly.
     pub(super) has_dir_entries: bool,
 }
@@ -187,7 +187,7 @@ impl Archive {
             top_dir: walked.top_dir,
             tree: walked.tree,
             long_names,
-            template,
+            template: Box::new(template),
             has_dir_entries,
         })
     }

@@ -382,7 +382,7 @@ impl Archive {
     /// so mtime, uid, gid, uname, gname and the ustar/GNU magic come from
     /// the archive, never from the clock or the user running patchkit.
     fn template(&self) -> [u8; BLOCK] {
-        let mut header = self.template;
+        let mut header = *self.template;
         let old_mode = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         header[NAME].fill(0);
         header[LINKNAME].fill(0);
