@@ -66,7 +66,8 @@ def main():
         for tb in tarballs:
             name = os.path.basename(tb)
             top = name[: -len(".tar.gz")]
-            series = open(os.path.join(corpus, "series", top + ".list")).read().split()
+            series = [os.path.join(corpus, p) for p in
+                      open(os.path.join(corpus, "series", top + ".list")).read().split()]
             out = {k: os.path.join(work, k) for k in ("a", "a1", "x", "s", "g")}
             for d in out.values():
                 os.makedirs(d, exist_ok=True)

@@ -7,8 +7,8 @@ Writes OUT/tarballs/<Dist>-<ver>.tar.gz (sizes spread evenly on a log scale
 from 10 KB to 5 MB compressed, made like `tar czf` with GNU gzip -9 as
 MakeMaker's `make dist` does), OUT/patches/<Dist>/<ID>.{toml,patch} (1 to 5
 patches per tarball, each changing a different file, in `--source` layout),
-OUT/series/<Dist>-<ver>.list (the patch files in order, for the shell
-pipeline) and, with --big-mb, one more tarball of about M MB unpacked in
+OUT/series/<Dist>-<ver>.list (the patch files in order, relative to OUT,
+for the shell pipeline) and, with --big-mb, one more tarball of about M MB unpacked in
 OUT/big/ for the peak-memory figure. Deterministic for a given seed.
 
 Content is Perl-like text drawn from a vocabulary with per-file variation,
@@ -103,7 +103,7 @@ def make_dist(rnd, out_dir, dist, version, target_bytes, n_patches, pdir, sdir):
         with open(os.path.join(pdir, dist, pid + ".toml"), "w") as f:
             f.write('id = "%s"\ndist = "%s"\nversions = ">= 0"\npatch = "%s.patch"\n'
                     'title = "bench patch %d"\norder = %d\n' % (pid, dist, pid, k, k))
-        series.append(os.path.join(pdir, dist, pid + ".patch"))
+        series.append(os.path.join("patches", dist, pid + ".patch"))
     with open(os.path.join(sdir, top + ".list"), "w") as f:
         f.write("".join(s + "\n" for s in series))
     shutil.rmtree(stage, ignore_errors=True)
