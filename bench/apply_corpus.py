@@ -13,7 +13,8 @@ four alike:
   shell   tar xzf; patch -p1 --fuzz=0 < each patch; tar czf
   gzip    gzip -dc | gzip -c   (the bare round trip, GNU gzip -6)
 
-and prints the medians, the ratios (median of the per-round ratios), the
+and prints the medians of wall time and of CPU time (user + sys: on a
+shared machine the wall time measures the other jobs too), the ratios (median of the per-round ratios), the
 output size against `gzip -6` of the same tar, the totals, and the peak
 memory (/usr/bin/time -v) of apply on the largest tarball and on
 CORPUS/big/* if present. Only standard tools: python3, GNU tar, gzip,
@@ -23,6 +24,7 @@ import argparse
 import glob
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,12 +33,21 @@ import tempfile
 import time
 
 
-def run(cmd, env=None):
+CPU = {}
+
+
+def run(cmd, env=None, key=None):
+    """Wall seconds of `cmd`; its CPU seconds (user + sys of every process
+    it waited for) are added to CPU[key]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, shell=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit("failed (%d): %s\n%s" % (r.returncode, cmd, r.stderr.decode(errors="replace")[-2000:]))
+    if key:
+        CPU.setdefault(key, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return dt
 
 
@@ -84,9 +95,11 @@ def main():
             times = {k: [] for k in cmds}
             for k, c in cmds.items():  # warm-up, and a check that each works
                 run(c, env1 if k == "apply1" else None)
+            CPU.clear()
             for _ in range(args.runs):
                 for k, c in cmds.items():
-                    times[k].append(run(c, env1 if k == "apply1" else None))
+                    times[k].append(run(c, env1 if k == "apply1" else None, k))
+            cpu = {k: statistics.median(v) for k, v in CPU.items()}
             produced = os.path.join(out["a"], name)
             size = os.path.getsize(produced)
             gz6 = int(subprocess.run("gzip -dc %s | gzip -6 | wc -c" % produced, shell=True,
@@ -97,7 +110,7 @@ def main():
                 name=name, kb=os.path.getsize(tb) / 1000, patches=len(series),
                 med={k: statistics.median(v) for k, v in times.items()},
                 vs_gzip=ratio("apply", "gzip"), vs_shell=ratio("apply", "shell"),
-                speedup=ratio("apply1", "apply"), size=size, gz6=gz6, same=same))
+                speedup=ratio("apply1", "apply"), size=size, gz6=gz6, same=same, cpu=cpu))
             r = rows[-1]
             print("%-24s %8.0f KB %d  apply %7.1f ms  1 core %7.1f  shell %7.1f  gzip %7.1f  "
                   "x gzip %.2f  x shell %.2f  cores %.2fx  size/gzip-6 %.3f%s" % (
@@ -105,6 +118,9 @@ def main():
                       r["med"]["shell"] * 1e3, r["med"]["gzip"] * 1e3, r["vs_gzip"], r["vs_shell"],
                       r["speedup"], size / gz6, "" if same else "  OUTPUT DIFFERS 1 vs all cores"),
                   flush=True)
+            print("%-24s cpu s: apply %.3f  1 core %.3f  shell %.3f  gzip %.3f  apply cpu/gzip cpu %.2f" % (
+                "", cpu["apply"], cpu["apply1"], cpu["shell"], cpu["gzip"], cpu["apply"] / cpu["gzip"]),
+                flush=True)
         tot = {k: sum(r["med"][k] for r in rows) for k in ("apply", "apply1", "shell", "gzip")}
         print()
         print("total (%d tarballs, %.1f MB): apply %.0f ms, 1 core %.0f ms, shell %.0f ms, gzip %.0f ms" % (
@@ -116,6 +132,10 @@ def main():
                   sum(r["size"] for r in rows) / sum(r["gz6"] for r in rows),
                   max(r["vs_gzip"] for r in rows), max(r["vs_shell"] for r in rows),
                   max(r["size"] / r["gz6"] for r in rows)))
+        ctot = {k: sum(r["cpu"][k] for r in rows) for k in ("apply", "apply1", "shell", "gzip")}
+        print("total cpu s: apply %.2f, 1 core %.2f, shell %.2f, gzip %.2f; apply/gzip %.2f, apply/shell %.2f" % (
+            ctot["apply"], ctot["apply1"], ctot["shell"], ctot["gzip"], ctot["apply"] / ctot["gzip"],
+            ctot["apply"] / ctot["shell"]))
         print("outputs identical on 1 core and all cores: %s" % all(r["same"] for r in rows))
         big = sorted(glob.glob(os.path.join(corpus, "big", "*.tar.gz")))
         for tb in [tarballs[-1]] + big:

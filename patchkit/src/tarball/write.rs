@@ -131,9 +131,9 @@ impl Archive {
             source,
         };
         std::thread::scope(|scope| {
-            // Two batches in flight: the producer runs ahead by one while
-            // the compressor works, and memory stays bounded.
-            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2);
+            // One batch in flight: the producer fills the next while the
+            // compressor works on this one, and memory stays bounded.
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
             let plan = &plan;
             let producer = scope.spawn(move || {
                 let mut sink = Batches {
@@ -146,7 +146,7 @@ impl Archive {
             let consumed = (|| {
                 let mut enc = Encoder::new(self.compression, out)?;
                 for batch in &rx {
-                    enc.write_all(&batch)?;
+                    enc.write_batch(batch)?;
                 }
                 Ok(enc)
             })();
@@ -597,10 +597,10 @@ impl<W: Write> Encoder<W> {
         })
     }
 
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+    fn write_batch(&mut self, batch: Vec<u8>) -> io::Result<()> {
         match self {
-            Encoder::Gzip(e) => e.write_all(data),
-            Encoder::Bzip2(e) => e.write_all(data),
+            Encoder::Gzip(e) => e.write_batch(batch),
+            Encoder::Bzip2(e) => e.write_all(&batch),
         }
     }
 
