@@ -835,6 +835,26 @@ fn unchanged_members_of_a_large_archive_keep_their_bytes() {
     assert_eq!(b.tree().files[&p("lib/M7.pm")].data, b"fixed\n");
 }
 
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let a = Archive::read(NAME, &gz(&normal_tar()), &Limits::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The destination is a non-empty directory: the final rename fails
+    // after the whole archive was written to the temporary file.
+    let dest = dir.path().join(NAME);
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::write(dest.join("keep"), b"x").unwrap();
+    let changes = [Change::Add(p("new"), file(b"1;\n", 0o644))];
+    let err = a.write_file(&changes, &dest).unwrap_err().to_string();
+    assert!(err.starts_with("cannot rename into place"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from(NAME)]);
+    assert_eq!(std::fs::read(dest.join("keep")).unwrap(), b"x");
+}
+
 /// GNU gzip, GNU tar and perl's Archive::Tar read the output: it is one
 /// standard gzip member, whatever the parallel compressor did.
 #[test]
