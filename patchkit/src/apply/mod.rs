@@ -596,14 +596,24 @@ fn write_output(
                 )));
             }
             // With nothing to change the input is copied as is, so that a
-            // build pipeline always finds its tarball in DIR.
-            let data = if changes.is_empty() {
-                bytes.clone()
+            // build pipeline always finds its tarball in DIR; otherwise the
+            // new archive streams to a temporary file renamed into place.
+            report.output_sha256 = Some(if changes.is_empty() {
+                state::write_atomic(&out, bytes, None)?;
+                sha256_hex(bytes)
             } else {
-                archive.write(changes)?
-            };
-            state::write_atomic(&out, &data, None)?;
-            report.output_sha256 = Some(sha256_hex(&data));
+                // A failure to write is exit 1 (an operation failed), as
+                // for every other output; a refused change stays exit 2.
+                match archive.write_file(changes, &out) {
+                    Ok(written) => written.sha256,
+                    Err(tarball::Error::Io {
+                        action,
+                        path,
+                        source,
+                    }) => return Err(state::Error::io(action, &path, source).into()),
+                    Err(e) => return Err(e.into()),
+                }
+            });
             report.output = Some(out.display().to_string());
         }
         (Target::Dir(dir), Loaded::Dir { .. }) => {

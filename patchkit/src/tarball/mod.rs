@@ -4,8 +4,13 @@
 //! **What it owns.** [`Archive::read`] decompresses a `.tar.gz` or
 //! `.tar.bz2` once, in memory, through a bounded reader, and walks the tar
 //! members itself (headers parsed with the `tar` crate's [`tar::Header`],
-//! never `unpack`) into a [`Tree`]. [`Archive::write`] produces the patched
-//! tarball from the original member bytes plus a list of [`Change`]s.
+//! never `unpack`) into a [`Tree`]; it keeps the compressed input, not the
+//! decompressed tar. [`Archive::write_file`] (and [`Archive::write_to`])
+//! stream the patched tarball: the input is decompressed again, unchanged
+//! members are copied through byte for byte, changed and new ones written
+//! from a list of [`Change`]s, and the result is compressed over all cores
+//! by `gzip.rs` (one standard, deterministic gzip member) into a temporary
+//! file renamed into place.
 //! [`read_dir`] and [`write_dir`] do the same for an unpacked directory.
 //!
 //! **What it refuses** (each with one sentence naming the file and the
@@ -38,6 +43,7 @@ use crate::tree::{Change, Tree};
 use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 
 mod dir;
+mod gzip;
 mod limits;
 mod portable;
 mod read;
@@ -50,6 +56,7 @@ mod tests;
 pub use dir::{read_dir, write_dir};
 pub use limits::Limits;
 pub use read::Archive;
+pub use write::Written;
 
 /// How an archive is compressed; the output is compressed the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,11 +83,12 @@ pub(super) enum LongNames {
     Pax,
 }
 
-/// A distribution tarball read into memory.
+/// A distribution tarball, read and checked.
 ///
-/// Holds the decompressed tar bytes, so that [`Archive::write`] can copy
-/// unchanged members verbatim, and the [`Tree`] of the content below the
-/// top directory.
+/// Holds the compressed input (so that [`Archive::write_to`] can stream the
+/// unchanged members from it again, decompressing as it goes), the layout
+/// of the tar members, and the [`Tree`] of the content below the top
+/// directory. The decompressed tar itself is dropped once walked.
 ///
 /// Hard links are materialised in the tree as regular files with their
 /// target's content and mode (what unpacking them yields); in the written
@@ -96,15 +97,19 @@ pub(super) enum LongNames {
 pub struct Archive {
     pub(super) name: String,
     pub(super) compression: Compression,
-    pub(super) tar: Vec<u8>,
+    /// The compressed input, exactly as given.
+    pub(super) input: Vec<u8>,
+    /// Length of the decompressed tar stream.
+    pub(super) tar_len: usize,
     pub(super) members: Vec<Member>,
     /// Offset of the end-of-archive zero blocks (or of the end of data).
     pub(super) members_end: usize,
     pub(super) top_dir: String,
     pub(super) tree: Tree,
     pub(super) long_names: LongNames,
-    /// Index of the member whose header new members copy their metadata from.
-    pub(super) template: usize,
+    /// The header block new members copy their metadata from (the top
+    /// directory's, else the first member's).
+    pub(super) template: Box<[u8; BLOCK]>,
     /// Whether the archive lists directories explicitly.
     pub(super) has_dir_entries: bool,
 }
@@ -117,7 +122,7 @@ impl fmt::Debug for Archive {
             .field("compression", &self.compression)
             .field("top_dir", &self.top_dir)
             .field("members", &self.members.len())
-            .field("tar_bytes", &self.tar.len())
+            .field("tar_bytes", &self.tar_len)
             .finish()
     }
 }
@@ -168,16 +173,23 @@ impl Archive {
             .members
             .iter()
             .any(|m| matches!(m.kind, Kind::TopDir | Kind::Dir(_)));
+        let template = walked
+            .members
+            .get(template)
+            .and_then(|m| tar.get(m.header..m.header + BLOCK))
+            .and_then(|b| <[u8; BLOCK]>::try_from(b).ok())
+            .unwrap_or([0; BLOCK]);
         Ok(Archive {
             name: name.to_string(),
             compression,
-            tar,
+            input: compressed.to_vec(),
+            tar_len: tar.len(),
             members: walked.members,
             members_end: walked.members_end,
             top_dir: walked.top_dir,
             tree: walked.tree,
             long_names,
-            template,
+            template: Box::new(template),
             has_dir_entries,
         })
     }
@@ -246,13 +258,7 @@ fn decompress(
         .saturating_mul(compressed.len() as u64)
         .max(limits.ratio_free_bytes);
     let cap = limits.max_unpacked_bytes.min(by_ratio);
-    // Multi-member decoders: pigz and pbzip2 write several streams, and
-    // reading only the first would silently drop the rest of the archive.
-    let reader: Box<dyn Read + '_> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
-        Compression::Xz => Box::new(super::xz::decoder(compressed)),
-    };
+    let reader = decoder(compression, compressed);
     // Most dists compress 4-10 times; start there to avoid regrowth, but
     // never reserve more than the cap on the attacker's say-so.
     let guess = (compressed.len() as u64).saturating_mul(6).min(cap);
@@ -281,6 +287,17 @@ fn decompress(
             Err(fail(InputProblem::CompressedTruncated, &out))
         }
         Err(e) => Err(fail(InputProblem::CompressedCorrupt(e.to_string()), &out)),
+    }
+}
+
+/// A streaming decoder of `compressed`. Multi-member decoders: pigz and
+/// pbzip2 write several streams, and reading only the first would silently
+/// drop the rest of the archive.
+pub(super) fn decoder(compression: Compression, compressed: &[u8]) -> Box<dyn Read + Send + '_> {
+    match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
+        Compression::Xz => Box::new(super::xz::decoder(compressed)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! xz implementation).
 //!
 //! Kept apart from `read.rs` and `write.rs`, which only call [`MAGIC`],
-//! [`decoder`] and [`encode`]: the bounds on what a stream may unpack to are
+//! [`decoder`] and [`encoder`]: the bounds on what a stream may unpack to are
 //! the reader's (`tarball::Limits`, applied to whatever [`decoder`] yields),
 //! so a hostile xz stream is held to the same limits as a gzip one.
 
@@ -21,11 +21,11 @@ pub(crate) const MEMLIMIT: u64 = 256 << 20;
 /// A reader of the decompressed bytes of every concatenated xz stream in
 /// `compressed` (as `xz -d` reads them; `pixz` and `xz -T` write several),
 /// using at most [`MEMLIMIT`] bytes of memory.
-pub(crate) fn decoder(compressed: &[u8]) -> Box<dyn Read + '_> {
+pub(crate) fn decoder(compressed: &[u8]) -> Box<dyn Read + Send + '_> {
     decoder_with_limit(compressed, MEMLIMIT)
 }
 
-fn decoder_with_limit(compressed: &[u8], memlimit: u64) -> Box<dyn Read + '_> {
+fn decoder_with_limit(compressed: &[u8], memlimit: u64) -> Box<dyn Read + Send + '_> {
     match liblzma::stream::Stream::new_stream_decoder(memlimit, liblzma::stream::CONCATENATED) {
         Ok(stream) => Box::new(liblzma::read::XzDecoder::new_stream(compressed, stream)),
         // Only when liblzma cannot allocate its decoder state at all; the
@@ -46,10 +46,17 @@ impl Read for Failed {
     }
 }
 
-/// `tar` compressed as `xz -6` does (preset 6, CRC64 check), one stream;
-/// the output depends on nothing but the input and the liblzma version.
+/// An encoder writing to `out` as `xz -6` does (preset 6, CRC64 check),
+/// one stream; the output depends on nothing but the input and the liblzma
+/// version.
+pub(crate) fn encoder<W: Write>(out: W) -> liblzma::write::XzEncoder<W> {
+    liblzma::write::XzEncoder::new(out, 6)
+}
+
+/// `tar` compressed by [`encoder`], in memory.
+#[cfg(test)]
 pub(crate) fn encode(tar: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut enc = liblzma::write::XzEncoder::new(Vec::with_capacity(tar.len() / 4), 6);
+    let mut enc = encoder(Vec::with_capacity(tar.len() / 4));
     enc.write_all(tar)?;
     enc.finish()
 }
