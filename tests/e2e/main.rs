@@ -16,6 +16,7 @@ mod check;
 mod cpanm;
 mod diff;
 mod import;
+mod inplace;
 mod lint;
 mod log;
 mod new;
