@@ -15,6 +15,7 @@ mod bundle;
 mod check;
 mod cpanm;
 mod diff;
+mod home;
 mod import;
 mod inplace;
 mod lint;
