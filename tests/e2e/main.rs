@@ -14,6 +14,7 @@ mod audit;
 mod bundle;
 mod check;
 mod cpanm;
+mod crash;
 mod diff;
 mod home;
 mod import;
