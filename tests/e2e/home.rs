@@ -55,6 +55,14 @@ fn home_is_created_0700_under_umask_000() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(mode(&env.home()), 0o700, "home mode");
+    for cache in [
+        "repos",
+        "repos/main",
+        "repos/main/trusted",
+        "repos/main/roots",
+    ] {
+        assert_eq!(mode(&env.home().join(cache)), 0o700, "{cache} mode");
+    }
 }
 
 #[test]

@@ -305,6 +305,15 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
             .display()
             .to_string()
     };
+    // The cache is private like the home, whatever the umask.
+    for d in [
+        home.repos_dir(),
+        dir.clone(),
+        dir.join("trusted"),
+        dir.join("roots"),
+    ] {
+        state::lock::create_private_dir(&d)?;
+    }
     write_atomic(&dir.join("trusted/root.json"), &bytes, None)?;
     write_atomic(
         &dir.join(format!("roots/{}.root.json", root.version)),

@@ -66,11 +66,15 @@ pub fn append(path: &Path, entry: &LogEntry) -> Result<(), Error> {
     };
     let mut line = serde_json::to_vec(entry).map_err(|e| Error::io("encode", path, e.into()))?;
     line.push(b'\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        // Private like the home, whatever the umask.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| Error::io("open", path, e))?;
     // A previous writer may have died mid-line; start on a fresh line so
     // that its fragment cannot swallow this entry.
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
