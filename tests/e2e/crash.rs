@@ -211,6 +211,7 @@ fn crash_apply_in_place() {
     let env = TestEnv::new();
     let dist = many_file_setup(&env);
     let home = env.home();
+    let journals = std::cell::Cell::new(0);
     let s = Scenario {
         name: "apply DIR",
         cwd: env.dir().to_path_buf(),
@@ -246,6 +247,7 @@ fn crash_apply_in_place() {
             if dir.join(".patchkit/journal").exists() || dir.join(".patchkit/journal.tmp").exists()
             {
                 // Recover the way the next run does, then look.
+                journals.set(journals.get() + 1);
                 let out = env.run(&["apply", "--source", "patches", dir.to_str().unwrap()]);
                 assert_eq!(out.code, 0, "seed {n}: recovery failed:\n{}", out.stderr);
             }
@@ -254,6 +256,10 @@ fn crash_apply_in_place() {
     };
     // The reference directory is build0 (unpacked by prepare(0)).
     let line = run(&s);
+    eprintln!(
+        "crash harness: apply DIR: {} kills left a journal that the next apply resolved",
+        journals.get()
+    );
     assert!(line.contains("recovered"));
 }
 
