@@ -210,3 +210,30 @@ fn apply_dir_killed_while_staging_is_recovered_by_next_run() {
         assert_eq!(digest_dir(&dir), want, "round {round}");
     }
 }
+
+/// A distribution that ships its own `.patchkit/journal` naming a path
+/// outside it: the journal is refused, not followed, and nothing outside
+/// changes.
+#[test]
+fn apply_dir_refuses_a_journal_naming_a_path_outside() {
+    let env = TestEnv::new();
+    let dist = many_file_setup(&env);
+    let victim = env.path("victim.txt");
+    std::fs::write(&victim, "keep\n").unwrap();
+    let dir = dist
+        .clone()
+        .file(
+            ".patchkit/journal",
+            r#"{"format":"patchkit-apply-journal","version":1,"state":"committed",
+                "patchkit_dir_created":false,"mkdirs":[],
+                "steps":[{"path":"../../victim.txt","backup":".patchkit-old-x"}]}"#,
+        )
+        .unpack(&env.path("build"));
+    let out = env.run_code(&["apply", "--source", "patches", dir.to_str().unwrap()], 2);
+    assert!(out.stderr.contains(".patchkit/journal"), "{}", out.stderr);
+    assert!(out.stderr.contains("never writes"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    // `check` refuses the directory too, naming the pending journal.
+    let out = env.run_code(&["check", "--source", "patches", dir.to_str().unwrap()], 2);
+    assert!(out.stderr.contains("interrupted apply"), "{}", out.stderr);
+}
