@@ -349,6 +349,19 @@ fn run_inner(
     report: &mut TargetReport,
 ) -> Result<(), Error> {
     let name = target.file_name();
+    if let (Target::Dir(dir), Mode::Apply) = (target, opts.mode) {
+        // An earlier apply killed midway is finished or undone first.
+        if let Some(done) = tarball::recover_dir(dir)? {
+            report.warnings.push(format!(
+                "{name}: an interrupted apply was {} ({})",
+                match done {
+                    tarball::Recovered::RolledBack => "undone",
+                    _ => "finished",
+                },
+                tarball::JOURNAL
+            ));
+        }
+    }
     let loaded = load(target, &opts.limits, report)?;
     let ids = dist::identities(&name, loaded.tree())?;
     report.warnings.extend(ids.warnings.iter().cloned());

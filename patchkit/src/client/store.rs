@@ -11,7 +11,16 @@
 //!                                 targets.json, targets/<dirs>/<sha256>.<name>
 //! HOME/repos/NAME/roots/N.root.json  every root version trusted so far
 //!                                    (the chain a bundle carries)
+//! HOME/repos/NAME/root.sha256     sha256 of trusted/root.json as this home
+//!                                 last pinned or verified it
+//! HOME/repos/NAME/commit.journal  only while a commit is under way
+//!                                 (state::commit)
 //! ```
+//!
+//! Writers (`add`, `remove`, `update`) hold the home's exclusive lock,
+//! readers (`load_cached`, `list`) a shared one (`state::lock`). A
+//! `trusted/root.json` whose sha256 is not `root.sha256` was replaced
+//! outside patchkit and is refused.
 //!
 //! Invariants (docs/ARCHITECTURE.md, "nothing half-done", "strict by
 //! default"):
@@ -35,7 +44,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Error;
 use crate::catalog::{Catalog, Origin};
-use crate::state::{self, write_atomic, Home};
+use crate::state::{self, commit as journal, write_atomic, Home, LockKind};
+use crate::tree::sha256_hex;
 use crate::tuf::metadata::{tuf_time, Envelope, Role, Root};
 use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
 use crate::tuf::updater::{self, Limits, TrustedState, Verified, VerifyError};
@@ -133,6 +143,39 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 
 fn repo_dir(home: &Home, name: &str) -> PathBuf {
     home.repos_dir().join(name)
+}
+
+/// The digest of the trusted root this home last pinned or verified.
+const ROOT_DIGEST: &str = "root.sha256";
+
+/// Refuses a `trusted/root.json` that is not the one this home last
+/// trusted (replaced by hand or by another user). A store from before the
+/// digest was kept has none: the next update writes it.
+fn check_pinned_root(dir: &Path) -> Result<(), Error> {
+    let Ok(want) = std::fs::read_to_string(dir.join(ROOT_DIGEST)) else {
+        return Ok(());
+    };
+    let path = dir.join("trusted").join(Role::Root.file_name());
+    let bytes = std::fs::read(&path).map_err(|e| state::Error::io("read", &path, e))?;
+    if sha256_hex(&bytes).eq_ignore_ascii_case(want.trim()) {
+        Ok(())
+    } else {
+        Err(Error::BadRoot {
+            path,
+            reason: format!(
+                "the pinned root changed outside `patchkit update` (its sha256 is not the one in \
+                 {ROOT_DIGEST}); if the change is intended, `patchkit repo remove` the repository \
+                 and `repo add` it again with a root you trust"
+            ),
+            signature: true,
+        })
+    }
+}
+
+/// Finishes a commit a killed update left behind (exclusive lock held).
+fn recover_commit(dir: &Path) -> Result<(), Error> {
+    journal::recover(dir)?;
+    Ok(())
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
@@ -241,6 +284,7 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
     check_name(name)?;
     crate::tuf::http::transport_for(url)
         .map_err(|e| Error::BadArgument(format!("repository URL {e}")))?;
+    let _lock = home.lock(LockKind::Exclusive)?;
     let dir = repo_dir(home, name);
     if dir.join("config.toml").exists() {
         return Err(Error::AlreadyConfigured(name.to_string()));
@@ -261,12 +305,22 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
             .display()
             .to_string()
     };
+    // The cache is private like the home, whatever the umask.
+    for d in [
+        home.repos_dir(),
+        dir.clone(),
+        dir.join("trusted"),
+        dir.join("roots"),
+    ] {
+        state::lock::create_private_dir(&d)?;
+    }
     write_atomic(&dir.join("trusted/root.json"), &bytes, None)?;
     write_atomic(
         &dir.join(format!("roots/{}.root.json", root.version)),
         &bytes,
         None,
     )?;
+    write_atomic(&dir.join(ROOT_DIGEST), sha256_hex(&bytes).as_bytes(), None)?;
     // config.toml last: a repository exists once its root is in place.
     write_toml(
         &dir.join("config.toml"),
@@ -284,6 +338,7 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
 /// # Errors
 /// [`Error::NotConfigured`], or an I/O error.
 pub fn remove(home: &Home, name: &str) -> Result<(), Error> {
+    let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
     // Remove config.toml first: a half-removed folder is then ignored.
@@ -305,6 +360,7 @@ fn cached_expiry(trusted: &Path, role: &str) -> Option<DateTime<Utc>> {
 /// # Errors
 /// An unreadable state file.
 pub fn list(home: &Home, now: DateTime<Utc>) -> Result<Vec<RepoInfo>, Error> {
+    let _lock = home.lock(LockKind::Shared)?;
     let mut out = Vec::new();
     for name in names(home)? {
         let cfg = config(home, &name)?;
@@ -456,16 +512,18 @@ pub fn update(
     transport: &dyn Transport,
     now: DateTime<Utc>,
 ) -> Result<(UpdateOutcome, BTreeMap<String, Vec<u8>>), Error> {
+    let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
+    recover_commit(&dir)?;
+    check_pinned_root(&dir)?;
     let trusted = dir.join("trusted");
     let before: Status = read_toml(&dir.join("status.toml"))?.unwrap_or_default();
     let state = read_trusted(name, &trusted)?;
     let verified = verify(name, &state, transport, now)?;
     let (files, to_write) = collect_targets(name, &verified, &trusted, transport)?;
-    commit(&dir, &verified, &files, &to_write)?;
     let after = status_of(&verified, now);
-    write_toml(&dir.join("status.toml"), &after)?;
+    commit(&dir, &verified, &files, &to_write, &after)?;
     Ok((
         UpdateOutcome {
             name: name.to_string(),
@@ -483,17 +541,21 @@ pub fn update(
 /// 1. the roots of the chain (`roots/N.root.json`: history, for bundles);
 /// 2. target files not yet (or not validly) cached: content-addressed, so
 ///    a new one never replaces what the current metadata points at;
-/// 3. the role files the updater says changed: `root.json`,
-///    `targets.json`, `snapshot.json`, then `timestamp.json` last.
+/// 3. together, through the commit journal (`state::commit`): the role
+///    files the updater says changed (`root.json`, `targets.json`,
+///    `snapshot.json`, `timestamp.json` last), `status.toml` and
+///    `root.sha256`.
 ///
-/// A crash between two steps leaves extra content-addressed files and a
-/// metadata set that still verifies on its own: the previous state, or the
-/// new one once timestamp is in place.
+/// A crash before step 3's commit point leaves extra content-addressed
+/// files and the previous metadata set; a crash after it leaves a journal
+/// that the next reader or writer finishes. Never a mix of the two sets:
+/// that would make `--offline` fail until the next online update.
 fn commit(
     dir: &Path,
     verified: &Verified,
     files: &BTreeMap<String, Vec<u8>>,
     to_write: &[String],
+    status: &Status,
 ) -> Result<(), Error> {
     let trusted = dir.join("trusted");
     for (version, bytes) in &verified.new_roots {
@@ -504,10 +566,31 @@ fn commit(
             write_atomic(&trusted.join("targets").join(hashed), bytes, None)?;
         }
     }
-    for (role, bytes) in &verified.changed {
-        write_atomic(&trusted.join(role.file_name()), bytes, None)?;
-    }
-    Ok(())
+    let status_text = toml::to_string(status).map_err(|e| Error::StateFile {
+        path: dir.join("status.toml"),
+        reason: e.to_string(),
+    })?;
+    let root_bytes = match verified.changed.iter().find(|(r, _)| *r == Role::Root) {
+        Some((_, bytes)) => bytes.clone(),
+        None => {
+            let path = trusted.join(Role::Root.file_name());
+            std::fs::read(&path).map_err(|e| state::Error::io("read", &path, e))?
+        }
+    };
+    let digest = sha256_hex(&root_bytes);
+    let names: Vec<String> = verified
+        .changed
+        .iter()
+        .map(|(role, _)| format!("trusted/{}", role.file_name()))
+        .collect();
+    let mut set: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(&verified.changed)
+        .map(|(n, (_, bytes))| (n.as_str(), bytes.as_slice()))
+        .collect();
+    set.push(("status.toml", status_text.as_bytes()));
+    set.push((ROOT_DIGEST, digest.as_bytes()));
+    Ok(journal::commit_files(dir, &set)?)
 }
 
 /// Builds the verified catalog of repository `name` from its cache,
@@ -518,8 +601,19 @@ fn commit(
 /// [`Error::Stale`] when cached metadata expired; [`Error::Verify`] when
 /// the cache does not verify (or a target was never downloaded).
 pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<VerifiedCatalog, Error> {
+    let mut lock = home.lock(LockKind::Shared)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
+    if journal::pending(&dir) {
+        // An update was killed after its commit point: finish it first.
+        drop(lock);
+        let writer = home.lock(LockKind::Exclusive)?;
+        recover_commit(&dir)?;
+        drop(writer);
+        lock = home.lock(LockKind::Shared)?;
+    }
+    let _lock = lock;
+    check_pinned_root(&dir)?;
     let trusted = dir.join("trusted");
     let status: Option<Status> = read_toml(&dir.join("status.toml"))?;
     if status.is_none() {

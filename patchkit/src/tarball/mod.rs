@@ -53,7 +53,7 @@ mod xz;
 #[cfg(test)]
 mod tests;
 
-pub use dir::{read_dir, write_dir};
+pub use dir::{read_dir, recover_dir, write_dir, Recovered, JOURNAL};
 pub use limits::Limits;
 pub use read::Archive;
 pub use write::Written;
