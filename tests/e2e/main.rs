@@ -21,6 +21,7 @@ mod log;
 mod new;
 mod project_repository;
 mod publish;
+mod quickstart;
 mod reference;
 mod repo;
 mod sbom;
