@@ -63,7 +63,8 @@ pk update
 
 echo
 echo "== applying the verified fixes to the real CPAN release $RELEASE"
-sha256sum "$RELEASE"
+echo "   its sha256, the one its record binds ([[tested]] in patches/HTML-StripScripts/PK-2026-0004.toml):"
+echo "   $( (sha256sum "$RELEASE" 2>/dev/null || shasum -a 256 "$RELEASE") | cut -d' ' -f1)"
 pk apply -o "$OUT" "$RELEASE"
 
 echo
@@ -72,9 +73,9 @@ tar -xzOf "$OUT/$TOP.tar.gz" "$TOP/.patchkit/applied.json"
 
 echo
 echo "== left in $OUT/"
-echo "$OUT/$TOP.tar.gz      the patched release"
-echo "$HOME_DIR/log.jsonl   the application log (\`patchkit log\` prints it)"
-echo "$HOME_DIR/            the pinned root and the verified metadata"
+printf '%-44s %s\n' "$OUT/$TOP.tar.gz" "the patched release" \
+    "$HOME_DIR/log.jsonl" "the application log (\`patchkit log\` prints it)" \
+    "$HOME_DIR/" "the pinned root and the verified metadata"
 
 echo
 echo "== next, from $ROOT:"
