@@ -30,6 +30,7 @@ mod project_repository;
 mod publish;
 mod publishing_edges;
 mod publishing_walkthrough;
+mod quickstart;
 mod reference;
 mod repo;
 mod sbom;
