@@ -13,6 +13,7 @@ mod attacks;
 mod audit;
 mod bundle;
 mod check;
+mod ci;
 mod cpanm;
 mod crash;
 mod csaf;
