@@ -25,6 +25,7 @@ mod reference;
 mod repo;
 mod sbom;
 mod security;
+mod serve;
 mod snapshots;
 mod update;
 mod withdraw;
