@@ -166,3 +166,92 @@ fn cpanm_installs_the_patched_dist_through_serve() {
     assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
     assert_eq!(d["findings"], serde_json::json!([]), "{d:#}");
 }
+
+#[test]
+fn cpan_pm_installs_the_patched_dist_through_serve_checking_checksums() {
+    if !have("cpan") {
+        return;
+    }
+    let env = TestEnv::new();
+    let serve = scene(&env, &[]);
+    let lib = env.path("inst");
+    let conf = env.path("cpan-home");
+    cpan_pm_config(&conf, &format!("{}/", serve.url), &lib, None);
+    let out = cpan_pm_install(&env, &conf, "Acme::Buggy");
+    assert_eq!(
+        out.code,
+        0,
+        "CPAN.pm failed\n{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        serve.log()
+    );
+    // CPAN.pm fetched the rewritten CHECKSUMS and checked every tarball.
+    assert!(
+        out.stdout.contains("Checksum for") && out.stdout.contains("Acme-Buggy-1.0.tar.gz ok"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Acme-Dep-1.0.tar.gz ok"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        perl_add(&lib.join("lib/perl5")),
+        "5",
+        "the fix is installed"
+    );
+    // CPAN.pm (with MakeMaker) leaves no per-dist metadata in the library
+    // (cpanm's `.meta/` is what `audit LIB` reads), so the audit reads the
+    // tree CPAN.pm built and installed from.
+    let build = cpan_build_dir(&conf, "Acme-Buggy-1.0");
+    let d = audit_buggy(&env, &build);
+    assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
+    assert_eq!(d["findings"], serde_json::json!([]), "{d:#}");
+}
+
+#[test]
+fn carton_installs_the_patched_dist_through_serve() {
+    if !have("carton") {
+        return;
+    }
+    let env = TestEnv::new();
+    let serve = scene(&env, &[]);
+    let app = env.path("app");
+    write(&app.join("cpanfile"), b"requires 'Acme::Buggy';\n");
+    let mut cmd = Command::new("carton");
+    cmd.arg("install")
+        .env("PERL_CARTON_MIRROR", &serve.url)
+        .env("PERL_CPANM_HOME", env.path("cpanm-home"));
+    isolate(&mut cmd, &env);
+    let out = run_cmd(cmd, &app);
+    assert_eq!(
+        out.code,
+        0,
+        "carton failed\n{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        serve.log()
+    );
+    let lib = app.join("local");
+    assert_eq!(
+        perl_add(&lib.join("lib/perl5")),
+        "5",
+        "the fix is installed"
+    );
+    let snapshot = std::fs::read_to_string(app.join("cpanfile.snapshot")).unwrap();
+    assert!(
+        snapshot.contains("TESTER/Acme-Buggy-1.0.tar.gz"),
+        "{snapshot}"
+    );
+    assert!(
+        snapshot.contains("TESTER/Acme-Dep-1.0.tar.gz"),
+        "{snapshot}"
+    );
+    let d = audit_buggy(&env, &lib);
+    assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
+    assert_eq!(d["findings"], serde_json::json!([]), "{d:#}");
+    // Every request Carton made was answered from the mirror.
+    assert!(!serve.log().contains(" error "), "{}", serve.log());
+}

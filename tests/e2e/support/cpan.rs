@@ -432,3 +432,128 @@ pub fn write(path: &Path, bytes: &[u8]) {
     let mut f = std::fs::File::create(path).unwrap();
     f.write_all(bytes).unwrap();
 }
+
+/// A non-interactive CPAN.pm configuration below `dir` (its
+/// `CPAN/MyConfig.pm`, found through `-I dir`): `urllist` is `mirror`,
+/// `check_sigs` off, checksum checking on (CPAN.pm's default: it fetches
+/// and checks each author's CHECKSUMS), modules installed under `lib`
+/// (INSTALL_BASE), prerequisites followed, tests skipped, and
+/// distroprefs read from `prefs` (patches too) when given.
+pub fn cpan_pm_config(dir: &Path, mirror: &str, lib: &Path, prefs: Option<&Path>) {
+    let d = dir.display();
+    let prefs_dir = prefs.map_or_else(|| format!("{d}/prefs"), |p| p.display().to_string());
+    let conf = format!(
+        r#"$CPAN::Config = {{
+  'applypatch' => q[],
+  'auto_commit' => q[0],
+  'build_cache' => q[100],
+  'build_dir' => q[{d}/build],
+  'build_dir_reuse' => q[0],
+  'build_requires_install_policy' => q[yes],
+  'bzip2' => q[/bin/bzip2],
+  'cache_metadata' => q[0],
+  'check_sigs' => q[0],
+  'cleanup_after_install' => q[0],
+  'colorize_output' => q[0],
+  'commandnumber_in_prompt' => q[0],
+  'connect_to_internet_ok' => q[1],
+  'cpan_home' => q[{d}],
+  'curl' => q[],
+  'ftp' => q[],
+  'ftp_passive' => q[1],
+  'ftp_proxy' => q[],
+  'getcwd' => q[cwd],
+  'gpg' => q[],
+  'gzip' => q[/bin/gzip],
+  'halt_on_failure' => q[1],
+  'histfile' => q[{d}/histfile],
+  'histsize' => q[100],
+  'http_proxy' => q[],
+  'inactivity_timeout' => q[0],
+  'index_expire' => q[1],
+  'inhibit_startup_message' => q[1],
+  'keep_source_where' => q[{d}/sources],
+  'load_module_verbosity' => q[none],
+  'lynx' => q[],
+  'make' => q[/usr/bin/make],
+  'make_arg' => q[],
+  'make_install_arg' => q[],
+  'make_install_make_command' => q[/usr/bin/make],
+  'makepl_arg' => q[INSTALL_BASE={lib}],
+  'mbuild_arg' => q[],
+  'mbuild_install_arg' => q[],
+  'mbuild_install_build_command' => q[./Build],
+  'mbuildpl_arg' => q[--install_base {lib}],
+  'ncftp' => q[],
+  'ncftpget' => q[],
+  'no_proxy' => q[],
+  'pager' => q[cat],
+  'patch' => q[/usr/bin/patch],
+  'patches_dir' => q[{prefs_dir}],
+  'perl5lib_verbosity' => q[none],
+  'prefer_external_tar' => q[1],
+  'prefer_installer' => q[MB],
+  'prefs_dir' => q[{prefs_dir}],
+  'prerequisites_policy' => q[follow],
+  'pushy_https' => q[0],
+  'recommends_policy' => q[0],
+  'scan_cache' => q[never],
+  'shell' => q[/bin/sh],
+  'show_unparsable_versions' => q[0],
+  'show_upload_date' => q[0],
+  'show_zero_versions' => q[0],
+  'skip_installed' => q[0],
+  'suggests_policy' => q[0],
+  'tar' => q[/bin/tar],
+  'tar_verbosity' => q[none],
+  'term_is_latin' => q[1],
+  'term_ornaments' => q[0],
+  'test_report' => q[0],
+  'trust_test_report_history' => q[0],
+  'unzip' => q[],
+  'urllist' => [q[{mirror}]],
+  'use_prompt_default' => q[1],
+  'use_sqlite' => q[0],
+  'version_timeout' => q[15],
+  'wget' => q[],
+  'yaml_load_code' => q[0],
+  'yaml_module' => q[YAML],
+}};
+1;
+__END__
+"#,
+        lib = lib.display()
+    );
+    write(&dir.join("CPAN/MyConfig.pm"), conf.as_bytes());
+}
+
+/// Real CPAN.pm: `perl -I CONF -MCPAN::MyConfig -MCPAN -e 'notest install …'`.
+pub fn cpan_pm_install(env: &TestEnv, conf: &Path, module: &str) -> Output {
+    let mut cmd = Command::new("perl");
+    cmd.arg(format!("-I{}", conf.display()))
+        .args([
+            "-MCPAN::MyConfig",
+            "-MCPAN",
+            "-e",
+            &format!("CPAN::Shell->notest('install', '{module}'); exit(CPAN::Shell->mandatory_dist_failed ? 1 : 0)"),
+        ])
+        .env("PERL_MM_USE_DEFAULT", "1")
+        .env("PERL_CPAN_REPORTER_CONFIG", "/dev/null");
+    isolate(&mut cmd, env);
+    run_cmd(cmd, env.dir())
+}
+
+/// The directory CPAN.pm built `release` in (`CONF/build/<release>-XXXX`).
+pub fn cpan_build_dir(conf: &Path, release: &str) -> PathBuf {
+    std::fs::read_dir(conf.join("build"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{release}-"))
+        })
+        .unwrap_or_else(|| panic!("CPAN.pm built no {release}"))
+}
