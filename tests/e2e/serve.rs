@@ -255,3 +255,247 @@ fn carton_installs_the_patched_dist_through_serve() {
     // Every request Carton made was answered from the mirror.
     assert!(!serve.log().contains(" error "), "{}", serve.log());
 }
+
+/// Every file below `dir`, relative path → bytes.
+fn files_below(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    snapshot_dir(dir)
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().into_owned(), b))
+        .collect()
+}
+
+#[test]
+fn mirror_writes_what_serve_serves_and_a_second_run_rewrites_only_what_changed() {
+    let env = TestEnv::new();
+    let serve = scene(&env, &[]);
+    let out = env.run_ok(&["mirror", "--json", "upstream", "static"]);
+    let doc = out.json();
+    assert_eq!(
+        doc["patched"][0]["path"],
+        format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz")
+    );
+    let copied = files_below(&env.path("static"));
+    assert_eq!(copied.len(), 6, "{:?}", copied.keys());
+    for (path, bytes) in &copied {
+        let (status, served) = serve.get(path);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(&served, bytes, "{path}: mirror and serve differ");
+    }
+    // Nothing changed: nothing written.
+    let doc = env
+        .run_ok(&["mirror", "--json", "upstream", "static"])
+        .json();
+    assert_eq!(doc["written"], serde_json::json!([]), "{doc:#}");
+    assert_eq!(doc["unchanged"], 6);
+
+    // A new repository version (a second record for Acme-Buggy): only the
+    // patched tarball and its CHECKSUMS are rewritten.
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-2026-0003",
+        "Acme-Buggy",
+        "<= 1.0",
+        &udiff("t/add.t", "use Test::More tests => 1;\nuse Acme::Buggy;\nis(Acme::Buggy::add(2, 3), 5);\n", "use Test::More tests => 1;\nuse Acme::Buggy;\nis(Acme::Buggy::add(2, 3), 5, 'adds');\n"),
+    );
+    publish(&env, &[]);
+    let doc = env
+        .run_ok(&["mirror", "--json", "upstream", "static"])
+        .json();
+    assert_eq!(
+        doc["written"],
+        serde_json::json!([
+            format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"),
+            format!("{AUTHOR_DIR}/CHECKSUMS")
+        ]),
+        "{doc:#}"
+    );
+    assert_eq!(doc["unchanged"], 4);
+    assert_eq!(
+        doc["patched"][0]["ids"],
+        serde_json::json!(["PK-2026-0001", "PK-2026-0003"])
+    );
+    // Upstream is untouched.
+    assert_eq!(
+        std::fs::read(
+            env.path("upstream")
+                .join(AUTHOR_DIR)
+                .join("Acme-Buggy-1.0.tar.gz")
+        )
+        .unwrap(),
+        buggy_dist().tarball_bytes()
+    );
+}
+
+#[test]
+fn mirror_in_place_patches_a_vendor_cache() {
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    signed_repo(&env, &[]);
+    standard_upstream(&env);
+    let out = env.run_ok(&["mirror", "--in-place", "upstream"]);
+    assert!(out.stdout.contains("1 patched"), "{}", out.stdout);
+    let files = tarball_files(
+        &env.path("upstream")
+            .join(AUTHOR_DIR)
+            .join("Acme-Buggy-1.0.tar.gz"),
+    );
+    assert_eq!(
+        files["Acme-Buggy-1.0/lib/Acme/Buggy.pm"].0,
+        FIXED_PM.as_bytes()
+    );
+    // Again: everything is already patched, nothing is written.
+    let doc = env
+        .run_ok(&["mirror", "--json", "--in-place", "upstream"])
+        .json();
+    assert_eq!(doc["written"], serde_json::json!([]), "{doc:#}");
+}
+
+#[test]
+fn serve_refuses_a_tarball_it_cannot_patch_unless_asked_for_the_original() {
+    let env = TestEnv::new();
+    patch_source(&env, true);
+    signed_repo(&env, &[]);
+    upstream(
+        &env.path("upstream"),
+        &[
+            (buggy_dist(), &["Acme::Buggy"]),
+            (broken_dist(), &["Acme::Broken"]),
+        ],
+    );
+    let broken = format!("{AUTHOR_DIR}/Acme-Broken-1.0.tar.gz");
+    {
+        let serve = Serve::start(&env, &["--upstream", "upstream"]);
+        let (status, body) = serve.get(&broken);
+        assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("PK-2026-0002"));
+        // Its CHECKSUMS entry is gone, so no installer accepts other bytes.
+        let (_, sums) = serve.get(&format!("{AUTHOR_DIR}/CHECKSUMS"));
+        let sums = String::from_utf8(sums).unwrap();
+        assert!(!sums.contains("Acme-Broken"), "{sums}");
+        assert!(sums.contains("Acme-Buggy"), "{sums}");
+        assert!(serve.log().contains(" 502 "), "{}", serve.log());
+    }
+    let serve = Serve::start_with_log(
+        &env,
+        &["--upstream", "upstream", "--on-failure", "original"],
+        "serve2.log",
+    );
+    let (status, body) = serve.get(&broken);
+    assert_eq!(status, 200);
+    assert_eq!(body, broken_dist().tarball_bytes());
+    let log = serve.log();
+    assert!(log.contains("original-unpatched"), "{log}");
+    assert!(log.contains("PK-2026-0002"), "the log says why: {log}");
+}
+
+/// An upstream that answers every request with `head` and then `body`,
+/// then closes the connection (or, with `stall`, never answers).
+fn fake_upstream(head: &'static str, body: Vec<u8>, stall: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            if stall {
+                held.push(conn);
+                continue;
+            }
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(&body);
+            let _ = conn.flush();
+            // Dropping the stream closes it: the rest never comes.
+        }
+    });
+    url
+}
+
+#[test]
+fn upstream_dying_mid_response_gives_the_client_an_error_never_a_short_tarball() {
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    signed_repo(&env, &[]);
+    let tarball = buggy_dist().tarball_bytes();
+    let half = tarball[..tarball.len() / 2].to_vec();
+    let head = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            tarball.len()
+        )
+        .into_boxed_str(),
+    );
+    let up = fake_upstream(head, half, false);
+    let serve = Serve::start(&env, &["--upstream", &up]);
+    for path in [
+        format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"),
+        format!("{AUTHOR_DIR}/Acme-Dep-1.0.tar.gz"),
+        "modules/02packages.details.txt.gz".to_string(),
+    ] {
+        let (status, body) = serve.get(&path);
+        assert_eq!(status, 502, "{path}: {}", String::from_utf8_lossy(&body));
+        assert!(
+            !body.starts_with(&[0x1f, 0x8b]),
+            "{path}: no gzip bytes are sent"
+        );
+    }
+}
+
+#[test]
+fn upstream_that_never_answers_gives_a_gateway_timeout() {
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    signed_repo(&env, &[]);
+    let up = fake_upstream("", Vec::new(), true);
+    let serve = Serve::start(&env, &["--upstream", &up, "--upstream-timeout", "1s"]);
+    let (status, _) = serve.get(&format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"));
+    assert_eq!(status, 504, "{}", serve.log());
+}
+
+#[test]
+fn serve_keeps_the_last_verified_state_when_the_repository_is_unreachable() {
+    let env = TestEnv::new();
+    let serve = scene(&env, &["--refresh", "1s"]);
+    std::fs::rename(env.path("pub"), env.path("pub-gone")).unwrap();
+    assert!(
+        wait_for(20, || serve
+            .log()
+            .contains("refresh failed, still serving cpansec")),
+        "{}",
+        serve.log()
+    );
+    let (status, body) = serve.get(&format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"));
+    assert_eq!(status, 200);
+    let p = env.path("got.tar.gz");
+    write(&p, &body);
+    assert_eq!(
+        tarball_files(&p)["Acme-Buggy-1.0/lib/Acme/Buggy.pm"].0,
+        FIXED_PM.as_bytes()
+    );
+}
+
+#[test]
+fn serve_refuses_tarballs_once_the_verified_state_expires() {
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    signed_repo(&env, &["--expires-timestamp", "8s"]);
+    standard_upstream(&env);
+    let serve = Serve::start(&env, &["--upstream", "upstream", "--refresh", "1s"]);
+    let tarball = format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz");
+    assert_eq!(serve.get(&tarball).0, 200, "{}", serve.log());
+    assert!(
+        wait_for(30, || serve.get(&tarball).0 == 503),
+        "{}",
+        serve.log()
+    );
+    // Not even the unpatched dependency, nor CHECKSUMS: no tarball is
+    // served without the current patch set; indexes still pass.
+    assert_eq!(
+        serve.get(&format!("{AUTHOR_DIR}/Acme-Dep-1.0.tar.gz")).0,
+        503
+    );
+    assert_eq!(serve.get(&format!("{AUTHOR_DIR}/CHECKSUMS")).0, 503);
+    assert_eq!(serve.get("modules/02packages.details.txt.gz").0, 200);
+    assert!(serve.log().contains("expired"), "{}", serve.log());
+}
