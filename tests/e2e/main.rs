@@ -26,6 +26,7 @@ mod repo;
 mod sbom;
 mod security;
 mod serve;
+mod serve_load;
 mod snapshots;
 mod update;
 mod withdraw;

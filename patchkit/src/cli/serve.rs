@@ -344,7 +344,15 @@ fn handle(mirror: &Mirror, request: tiny_http::Request) {
                         Outcome::Original { note: Some(n) } => {
                             ("original-unpatched", String::new(), Some(n.clone()))
                         }
-                        Outcome::Checksums { .. } => ("checksums", String::new(), None),
+                        Outcome::Checksums { built, .. } => (
+                            "checksums",
+                            built
+                                .iter()
+                                .map(|b| format!("built:{b}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            None,
+                        ),
                         Outcome::Passed => ("passed", String::new(), None),
                     };
                     (200, Some((path, served.body)), what, ids, note)

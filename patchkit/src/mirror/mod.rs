@@ -277,6 +277,8 @@ pub enum Outcome {
     Checksums {
         /// Entries whose digests were recomputed.
         rewritten: usize,
+        /// Tarballs patched (not read from the cache) to answer it.
+        built: Vec<String>,
     },
     /// Upstream's bytes as they are.
     Passed,
@@ -626,9 +628,13 @@ impl Mirror {
             });
         }
         let mut rewritten = 0;
+        let mut built = Vec::new();
         for name in candidates {
             match self.tarball(&format!("{dir}/{name}"), patches) {
                 Ok(served) => {
+                    if matches!(served.outcome, Outcome::Patched { built: true, .. }) {
+                        built.push(name.clone());
+                    }
                     parsed.describe(
                         &name,
                         &served.body,
@@ -649,7 +655,7 @@ impl Mirror {
         }
         Ok(Served {
             body: Arc::new(parsed.render()),
-            outcome: Outcome::Checksums { rewritten },
+            outcome: Outcome::Checksums { rewritten, built },
         })
     }
 }
