@@ -15,6 +15,7 @@ mod bundle;
 mod check;
 mod cpanm;
 mod diff;
+mod export;
 mod import;
 mod lint;
 mod log;

@@ -170,11 +170,11 @@ fn gunzip(b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A CHECKSUMS file as PAUSE writes it (CPAN::Checksums 2.x, inside a PGP
-/// clear-signature whose signature is fake: nothing checks it here).
+/// A CHECKSUMS file as PAUSE writes it (CPAN::Checksums 2.x): a PGP clear-signature
+/// that is valid Perl (`0&&<<'';` … `__END__`); the signature is fake.
 pub fn checksums_file(files: &[(&str, &[u8])]) -> String {
     let mut s = String::from(
-        "# CHECKSUMS file written on Thu Jan  1 00:00:00 2026 GMT by CPAN::Checksums (v2.14)\n\
+        "0&&<<''; # this PGP-signed message is also valid perl\n\
          -----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n\
          # CHECKSUMS file written on Thu Jan  1 00:00:00 2026 GMT by CPAN::Checksums (v2.14)\n\
          $cksum = {\n",
@@ -193,7 +193,7 @@ pub fn checksums_file(files: &[(&str, &[u8])]) -> String {
             if i + 1 < files.len() { "," } else { "" }
         ));
     }
-    s.push_str("};\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEEfake\n=abcd\n-----END PGP SIGNATURE-----\n");
+    s.push_str("};\n__END__\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEEfake\n=abcd\n-----END PGP SIGNATURE-----\n");
     s
 }
 
