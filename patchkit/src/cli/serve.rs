@@ -396,7 +396,9 @@ fn handle(mirror: &Mirror, request: tiny_http::Request) {
             (len, response)
         }
     };
-    let _ = request.respond(response);
+    // The line is written before the body is sent, so that it is in the
+    // log by the time a client has its answer; the time is the time to
+    // build the answer.
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let ids = if ids.is_empty() { "-".to_string() } else { ids };
     let mut line = format!("{peer} {method} {shown} {status} {len} {what} {ids} {ms:.1}ms");
@@ -404,6 +406,7 @@ fn handle(mirror: &Mirror, request: tiny_http::Request) {
         line.push_str(&format!(" ({e})"));
     }
     output::notice(&line);
+    let _ = request.respond(response);
 }
 
 /// A request URL as the log shows it: printable ASCII, at most 300

@@ -2,7 +2,9 @@
 //!
 //! PAUSE writes one `CHECKSUMS` per author directory with CPAN::Checksums:
 //! a Perl expression, `$cksum = { 'File' => { 'key' => 'value', … }, … };`,
-//! usually wrapped in a PGP clear-signature. CPAN.pm `eval`s it (in a
+//! usually wrapped in a PGP clear-signature that is itself valid Perl (a
+//! `0&&<<'';` line swallows the armour header as a here-document, and
+//! `__END__` stops Perl before the signature). CPAN.pm `eval`s it (in a
 //! `Safe` compartment) and compares the `sha256` (or `sha256-ungz`) with
 //! the file it downloaded, and the `cpan_path` with where it found it.
 //!
@@ -239,6 +241,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Checksums, Error> {
     })?;
     p.eat(";")?;
     p.skip();
+    // PAUSE ends the signed text with `__END__`, so that Perl stops before
+    // the signature block; whatever follows it is not Perl.
+    if p.text[p.pos..].starts_with(b"__END__") {
+        return Ok(out);
+    }
     if p.pos != p.text.len() {
         return Err(p.error("text after the `$cksum` statement"));
     }
@@ -341,8 +348,7 @@ fn read_limited(r: impl Read, max: u64) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    const PAUSE: &str =
-        "# CHECKSUMS file written on Thu Jan  1 00:00:00 2026 GMT by CPAN::Checksums (v2.14)\n\
+    const PAUSE: &str = "0&&<<''; # this PGP-signed message is also valid perl\n\
 -----BEGIN PGP SIGNED MESSAGE-----\n\
 Hash: SHA256\n\
 \n\
@@ -359,6 +365,7 @@ $cksum = {\n\
   },\n\
   'It\\'s.meta' => { \"isa\" => \"f\", },\n\
 };\n\
+__END__\n\
 -----BEGIN PGP SIGNATURE-----\n\
 \n\
 iQEzBAEBCAAdFiEE\n\
