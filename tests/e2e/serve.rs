@@ -499,3 +499,24 @@ fn serve_refuses_tarballs_once_the_verified_state_expires() {
     assert_eq!(serve.get("modules/02packages.details.txt.gz").0, 200);
     assert!(serve.log().contains("expired"), "{}", serve.log());
 }
+
+#[test]
+fn serve_refuses_upstream_checksums_that_are_perl_code() {
+    let env = TestEnv::new();
+    let serve = scene(&env, &[]);
+    let sums = env.path("upstream").join(AUTHOR_DIR).join("CHECKSUMS");
+    let good = std::fs::read_to_string(&sums).unwrap();
+    // Valid Perl that CPAN.pm's eval would run; not CPAN::Checksums' data.
+    let evil = good.replace(
+        "$cksum = {",
+        "$cksum = { 'x' => { 'y' => `touch /tmp/pwned` },",
+    );
+    std::fs::write(&sums, evil).unwrap();
+    let (status, body) = serve.get(&format!("{AUTHOR_DIR}/CHECKSUMS"));
+    assert_eq!(status, 502, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains("not a CPAN CHECKSUMS file"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
