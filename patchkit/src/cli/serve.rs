@@ -212,7 +212,7 @@ pub(super) fn run(ctx: &Context, args: &ServeArgs) -> Result<i32, Error> {
         Patches::new(catalog, expires),
         args.mirror.options(),
     ));
-    let server = tiny_http::Server::http(&args.listen)
+    let server = listen(&args.listen)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let addr = server
         .server_addr()
@@ -247,6 +247,28 @@ pub(super) fn run(ctx: &Context, args: &ServeArgs) -> Result<i32, Error> {
         let _ = w.join();
     }
     Ok(0)
+}
+
+/// The listening socket: address reuse, and TCP_NODELAY, which accepted
+/// connections inherit on Linux. tiny_http writes the head and the body of
+/// an answer separately; with Nagle's algorithm the last short segment
+/// would wait for the client's delayed ACK (40 ms) on every request.
+fn listen(addr: &str) -> Result<tiny_http::Server, Box<dyn std::error::Error + Send + Sync>> {
+    use std::net::ToSocketAddrs;
+    let addr = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or("the address resolves to nothing")?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    tiny_http::Server::from_listener(std::net::TcpListener::from(socket), None)
 }
 
 /// Re-open the catalog every `--refresh`; keep the last verified state on

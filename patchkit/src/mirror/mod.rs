@@ -38,7 +38,7 @@
 pub mod checksums;
 pub mod tree;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -326,6 +326,10 @@ pub struct Mirror {
     /// One lock per cache key being built: concurrent requests for the
     /// same tarball wait for the first build instead of repeating it.
     flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Cache entries whose tarball this process has hashed once and found
+    /// as recorded: entries are content-addressed and replaced only by a
+    /// rename of identical bytes, so once is enough.
+    verified: Mutex<HashSet<String>>,
     opts: Options,
 }
 
@@ -408,6 +412,7 @@ impl Mirror {
             cache,
             patches: RwLock::new(Arc::new(patches)),
             flights: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashSet::new()),
             opts,
         }
     }
@@ -514,8 +519,19 @@ impl Mirror {
         let Ok(body) = std::fs::read(&tar_path) else {
             return Ok(None);
         };
-        if entry.sha256.as_deref() != Some(hex::encode(Sha256::digest(&body)).as_str()) {
-            return Ok(None);
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key);
+        if !known {
+            if entry.sha256.as_deref() != Some(hex::encode(Sha256::digest(&body)).as_str()) {
+                return Ok(None);
+            }
+            self.verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_string());
         }
         Ok(Some(Served {
             body: Arc::new(body),
