@@ -520,3 +520,44 @@ fn serve_refuses_upstream_checksums_that_are_perl_code() {
         String::from_utf8_lossy(&body)
     );
 }
+
+#[test]
+fn carton_installs_offline_from_a_vendor_cache_patched_in_place() {
+    if !have("carton") {
+        return;
+    }
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    signed_repo(&env, &[]);
+    let up = standard_upstream(&env);
+    let app = env.path("app");
+    write(&app.join("cpanfile"), b"requires 'Acme::Buggy';\n");
+    let carton = |args: &[&str]| {
+        let mut cmd = Command::new("carton");
+        cmd.args(args)
+            .env("PERL_CARTON_MIRROR", format!("file://{}", up.display()))
+            .env("PERL_CPANM_HOME", env.path("cpanm-home"));
+        isolate(&mut cmd, &env);
+        let out = run_cmd(cmd, &app);
+        assert_eq!(
+            out.code, 0,
+            "carton {args:?}\n{}\n{}",
+            out.stdout, out.stderr
+        );
+    };
+    // The unpatched upstream gives the snapshot and the vendor cache.
+    carton(&["install"]);
+    carton(&["bundle"]);
+    std::fs::remove_dir_all(app.join("local")).unwrap();
+    let cache = app.join("vendor/cache");
+    env.run_ok(&["mirror", "--in-place", cache.to_str().unwrap()]);
+    carton(&["install", "--cached", "--deployment"]);
+    let lib = app.join("local");
+    assert_eq!(
+        perl_add(&lib.join("lib/perl5")),
+        "5",
+        "the fix is installed"
+    );
+    let d = audit_buggy(&env, &lib);
+    assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
+}
