@@ -141,6 +141,10 @@ pub struct Limits {
     pub other: u64,
     /// Archive limits; the compressed limit bounds the tarball download.
     pub archive: tarball::Limits,
+    /// Memory for recent answers (patched tarballs with the upstream bytes
+    /// they came from), so that a hot tarball is neither hashed nor read
+    /// from the disk cache again. Default **256 MiB**.
+    pub memory: u64,
 }
 
 impl Default for Limits {
@@ -149,6 +153,7 @@ impl Default for Limits {
             checksums: 32 * MIB,
             other: 256 * MIB,
             archive: tarball::Limits::default(),
+            memory: 256 * MIB,
         }
     }
 }
@@ -318,6 +323,21 @@ struct CacheEntry {
     sha256: Option<String>,
 }
 
+/// One answer kept in memory, with the upstream bytes it was made from.
+#[derive(Debug)]
+struct Hot {
+    upstream: Vec<u8>,
+    served: Arc<Vec<u8>>,
+    outcome: Outcome,
+    fingerprint: String,
+}
+
+#[derive(Debug, Default)]
+struct HotSet {
+    entries: HashMap<String, Arc<Hot>>,
+    bytes: u64,
+}
+
 /// A patching mirror in front of one upstream.
 pub struct Mirror {
     upstream: Box<dyn Transport + Send + Sync>,
@@ -326,6 +346,8 @@ pub struct Mirror {
     /// One lock per cache key being built: concurrent requests for the
     /// same tarball wait for the first build instead of repeating it.
     flights: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Recent answers in memory, bounded by [`Limits::memory`].
+    hot: Mutex<HotSet>,
     /// Cache entries whose tarball this process has hashed once and found
     /// as recorded: entries are content-addressed and replaced only by a
     /// rename of identical bytes, so once is enough.
@@ -413,6 +435,7 @@ impl Mirror {
             patches: RwLock::new(Arc::new(patches)),
             flights: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashSet::new()),
+            hot: Mutex::new(HotSet::default()),
             opts,
         }
     }
@@ -470,6 +493,81 @@ impl Mirror {
                 outcome: Outcome::Original { note: None },
             });
         }
+        if let Some(hit) = self.hot_hit(path, &bytes, patches) {
+            return Ok(hit);
+        }
+        let served = self.tarball_cold(path, name, bytes.clone(), patches)?;
+        self.hot_insert(path, bytes, &served, patches);
+        Ok(served)
+    }
+
+    /// The answer kept in memory for `path`, when upstream's bytes are the
+    /// same (compared byte for byte: far cheaper than hashing them) under
+    /// the same catalog.
+    fn hot_hit(&self, path: &str, upstream: &[u8], patches: &Patches) -> Option<Served> {
+        // Compared outside the lock: other requests need not wait.
+        let h = self
+            .hot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .get(path)?
+            .clone();
+        (h.fingerprint == patches.fingerprint && h.upstream.as_slice() == upstream).then(|| {
+            Served {
+                body: h.served.clone(),
+                outcome: match &h.outcome {
+                    Outcome::Patched { ids, .. } => Outcome::Patched {
+                        ids: ids.clone(),
+                        built: false,
+                    },
+                    o => o.clone(),
+                },
+            }
+        })
+    }
+
+    fn hot_insert(&self, path: &str, upstream: Vec<u8>, served: &Served, patches: &Patches) {
+        // Failures served as originals are not kept: each is logged again.
+        if matches!(served.outcome, Outcome::Original { note: Some(_) }) {
+            return;
+        }
+        let size = (upstream.len() + served.body.len()) as u64;
+        let mut hot = self.hot.lock().unwrap_or_else(PoisonError::into_inner);
+        if size > self.opts.limits.memory {
+            return;
+        }
+        if hot.bytes + size > self.opts.limits.memory {
+            // Simple and bounded: start again rather than track recency.
+            hot.entries.clear();
+            hot.bytes = 0;
+        }
+        let old = hot.entries.insert(
+            path.to_string(),
+            Arc::new(Hot {
+                upstream,
+                served: served.body.clone(),
+                outcome: served.outcome.clone(),
+                fingerprint: patches.fingerprint.clone(),
+            }),
+        );
+        hot.bytes += size;
+        if let Some(o) = old {
+            hot.bytes = hot
+                .bytes
+                .saturating_sub((o.upstream.len() + o.served.len()) as u64);
+        }
+    }
+
+    /// The answer from the disk cache, or built once (concurrent requests
+    /// for the same key wait for the first build).
+    fn tarball_cold(
+        &self,
+        path: &str,
+        name: &str,
+        bytes: Vec<u8>,
+        patches: &Patches,
+    ) -> Result<Served, Error> {
         let key = cache_key(&hex::encode(Sha256::digest(&bytes)), patches, &self.opts);
         if let Some(hit) = self.read_cache(&key, &bytes)? {
             return Ok(hit);
