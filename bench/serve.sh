@@ -101,4 +101,7 @@ for d in ("Small-Dist", "Big-Dist"):
     print(f"{d + '-1.00.tar.gz':<22} {size:>9} {sm:>7.2f} / {sp:>5.2f} {pm:>9.2f} / {pp:>5.2f} {pm / sm:>6.2f}")
 log = open(f"{w}/serve.log").read()
 print(f"builds during the run: {log.count(' patched ')} (the first fetch of each), cached answers: {log.count(' cached ')}")
+for d in ("Small-Dist", "Big-Dist"):
+    t = sorted(float(l.split()[-1].rstrip("ms")) for l in log.splitlines() if f"/{d}-" in l and " cached " in l)
+    print(f"{d}: median time to build the answer (access log, before sending): {statistics.median(t):.2f} ms")
 PY

@@ -561,3 +561,42 @@ fn carton_installs_offline_from_a_vendor_cache_patched_in_place() {
     let d = audit_buggy(&env, &lib);
     assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
 }
+
+#[test]
+fn serve_sends_every_answer_with_its_content_length() {
+    let env = TestEnv::new();
+    // A large dist, so that the answer is well past any chunking threshold.
+    let mut big = buggy_dist();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..50 {
+        // Incompressible bytes (xorshift), so the tarball stays large.
+        let data: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        big = big.bytes(&format!("t/data/{i}.bin"), &data, 0o644);
+    }
+    patch_source(&env, false);
+    signed_repo(&env, &[]);
+    upstream(&env.path("upstream"), &[(big, &["Acme::Buggy"])]);
+    let serve = Serve::start(&env, &["--upstream", "upstream"]);
+    let resp = ureq::get(&format!("{}/{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz", serve.url))
+        .call()
+        .unwrap();
+    let length: usize = resp
+        .headers()
+        .get("content-length")
+        .expect("a Content-Length")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(resp.headers().get("transfer-encoding").is_none());
+    let body = resp.into_body().read_to_vec().unwrap();
+    assert_eq!(body.len(), length);
+    assert!(length > 32 * 1024, "{length}");
+}

@@ -388,9 +388,12 @@ fn handle(mirror: &Mirror, request: tiny_http::Request) {
         .into_iter()
         .collect();
     // The body is lent as a slice: `io::copy` then writes it in one call
-    // instead of 8 KiB at a time.
+    // instead of 8 KiB at a time. tiny_http switches to chunked encoding
+    // from 32 KiB on; every answer is whole, so it always goes with its
+    // Content-Length and a client can tell a short body from a whole one.
     let response =
-        tiny_http::Response::new(status.into(), headers, data.as_slice(), Some(len), None);
+        tiny_http::Response::new(status.into(), headers, data.as_slice(), Some(len), None)
+            .with_chunked_threshold(usize::MAX);
     // The line is written before the body is sent, so that it is in the
     // log by the time a client has its answer; the time is the time to
     // build the answer.
