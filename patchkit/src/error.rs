@@ -9,7 +9,7 @@
 //! failed; 2 bad usage or unreadable input; 3 a signature, hash or
 //! freshness check failed.
 
-use crate::{apply, authoring, catalog, client, state, tuf};
+use crate::{apply, authoring, catalog, client, export, mirror, state, tuf};
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,12 @@ pub enum Error {
     /// refused or failed.
     #[error(transparent)]
     Authoring(#[from] authoring::Error),
+    /// The patching mirror (`mirror`): the source could not be listed.
+    #[error(transparent)]
+    Mirror(#[from] mirror::Error),
+    /// An export (`export distroprefs`, `export quilt`) failed.
+    #[error(transparent)]
+    Export(#[from] export::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -62,6 +68,8 @@ impl Error {
             Error::Keyring(_) => 2,
             Error::Key(_) => 2,
             Error::Authoring(e) => e.exit_code(),
+            Error::Mirror(_) => 1,
+            Error::Export(e) => e.exit_code(),
         }
     }
 }

@@ -12,7 +12,8 @@
 //!    tree) and [`tuf`] (the signed repository: metadata, updater,
 //!    transports, publisher);
 //! 4. the jobs: [`client`] (trust store, bundles, opening a catalog),
-//!    [`apply`], [`audit`], [`sbom`], [`authoring`];
+//!    [`apply`], [`audit`], [`sbom`], [`authoring`], [`mirror`] (the
+//!    patching CPAN mirror) and [`export`] (files for CPAN.pm and quilt);
 //! 5. [`Error`], which wraps every module's error and decides the exit
 //!    status; the command line lives in the binary (`src/cli/`).
 
@@ -24,6 +25,8 @@ pub mod catalog;
 pub mod client;
 pub mod dist;
 pub mod error;
+pub mod export;
+pub mod mirror;
 pub mod patch;
 pub mod sbom;
 pub mod state;

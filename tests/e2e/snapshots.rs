@@ -171,8 +171,14 @@ fn help_of_every_command() {
         &["import"],
         &["lint"],
         &["withdraw"],
+        &["serve"],
+        &["mirror"],
         &["export"],
         &["export", "csaf"],
+        &["export", "distroprefs"],
+        &["export", "quilt"],
+        &["completions"],
+        &["man"],
     ];
     for cmd in commands {
         let mut args = cmd.to_vec();
@@ -439,4 +445,84 @@ fn scrub_dates(s: &str) -> String {
         }
     }
     out
+}
+
+/// `mirror`, `export distroprefs`, `export quilt` (human and `--json`) and
+/// `serve`'s first line and access log, on the CPAN mirror scene of
+/// `serve.rs` with the unsigned source tree (so nothing random is signed).
+#[test]
+fn mirror_export_and_serve_output() {
+    use crate::support::cpan::*;
+    let env = TestEnv::new();
+    patch_source(&env, false);
+    standard_upstream(&env);
+    let src = ["--source", "patches"];
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&src);
+        both(&env, &env.run(&a))
+    };
+    insta::assert_snapshot!("mirror_text", run(&["mirror", "upstream", "static"]));
+    insta::assert_snapshot!(
+        "mirror_again_json",
+        run(&["mirror", "--json", "upstream", "static"])
+    );
+    let tarball = format!("upstream/{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz");
+    insta::assert_snapshot!(
+        "export_distroprefs_text",
+        run(&["export", "distroprefs", "prefs", "upstream"])
+    );
+    insta::assert_snapshot!(
+        "export_distroprefs_json",
+        run(&["export", "distroprefs", "--json", "prefs2", "upstream"])
+    );
+    insta::assert_snapshot!(
+        "export_quilt_text",
+        run(&["export", "quilt", &tarball, "debian/patches"])
+    );
+    insta::assert_snapshot!(
+        "export_quilt_json",
+        run(&["export", "quilt", "--json", &tarball, "debian/patches2"])
+    );
+    let serve = Serve::start(
+        &env,
+        &[
+            "--source",
+            "patches",
+            "--upstream",
+            "upstream",
+            "--cache",
+            "serve-cache",
+        ],
+    );
+    let port = serve.url.rsplit(':').next().unwrap().to_string();
+    for path in [
+        format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"),
+        format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz"),
+        format!("{AUTHOR_DIR}/CHECKSUMS"),
+        format!("{AUTHOR_DIR}/Acme-Dep-1.0.tar.gz"),
+        "modules/02packages.details.txt.gz".into(),
+        "authors/id/T/TE/TESTER/Nope-1.0.tar.gz".into(),
+    ] {
+        serve.get(&path);
+    }
+    // Peer ports and times change from run to run.
+    let log: Vec<String> = serve
+        .log()
+        .lines()
+        .map(|l| {
+            let mut w: Vec<String> = l.split(' ').map(str::to_string).collect();
+            if w.first().is_some_and(|p| p.starts_with("127.0.0.1:")) {
+                w[0] = "127.0.0.1:[PORT]".into();
+                if let Some(t) = w.get_mut(7) {
+                    *t = "[TIME]".into();
+                }
+            }
+            w.join(" ")
+        })
+        .collect();
+    insta::assert_snapshot!(
+        "serve_log",
+        scrub(&env, &log.join("\n")).replace(&port, "[PORT]")
+    );
 }

@@ -12,6 +12,7 @@ mod import;
 mod key;
 mod lint;
 pub(crate) mod log;
+mod mirror;
 mod new;
 pub(crate) mod output;
 mod publish;
@@ -19,6 +20,7 @@ mod publish;
 mod reference;
 mod repo;
 pub(crate) mod sbom;
+mod serve;
 mod shell;
 mod update;
 mod withdraw;
@@ -52,6 +54,7 @@ pub(crate) use withdraw::WithdrawArgs;
     max_term_width = 100,
     after_help = "By task:\n  \
       packagers:      repo add, update, check, apply, bundle   (docs/applying.md)\n  \
+      installers:     serve, mirror, export                    (docs/packaging.md)\n  \
       auditors:       audit, sbom, log                         (docs/auditing.md)\n  \
       security team:  new, diff, import, lint, publish, sign, withdraw, key, export   (docs/publishing.md)\n\n\
       Exit status: 0 success (also when nothing matched), 1 a patch did not apply or an operation \
@@ -122,6 +125,25 @@ pub(crate) enum Command {
     /// was and names the role and the check (exit 3; 1 when the repository
     /// cannot be reached).
     Update(update::UpdateArgs),
+    /// Serve a patching CPAN mirror over HTTP in front of an upstream one.
+    ///
+    /// Point cpanm, cpm, Carton or CPAN.pm at it: distribution tarballs
+    /// come patched when verified patches match (the original otherwise),
+    /// each CHECKSUMS is rewritten to describe the bytes served, and every
+    /// other file passes through. Patched tarballs are built once and
+    /// cached (content-addressed; the cache may be shared). One access-log
+    /// line per request on stderr. See docs/packaging.md.
+    Serve(serve::ServeArgs),
+    /// Write a patched copy of a CPAN mirror directory (or patch a Carton
+    /// vendor/cache in place): the bytes `serve` would send, layout kept.
+    ///
+    /// Only files whose bytes differ from DEST are written, so a second run
+    /// after a repository update rewrites only what changed.
+    Mirror(mirror::MirrorArgs),
+    /// Write files for other tools: CPAN.pm distroprefs, a quilt series
+    /// for debian/patches, CSAF 2.0 advisories.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Carry a verified repository to machines without network access.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -162,9 +184,6 @@ pub(crate) enum Command {
     /// Mark a record withdrawn: it stays in the history, is never applied
     /// again, and `check` says why.
     Withdraw(WithdrawArgs),
-    /// Write files for other tools (CSAF advisories).
-    #[command(subcommand)]
-    Export(export::ExportCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish,
     /// powershell) generated from this command line.
     Completions(shell::CompletionsArgs),
@@ -272,6 +291,9 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Repo(cmd) => repo::run(&ctx, &cmd),
         Command::Update(args) => update::run(&ctx, &args),
         Command::Bundle(cmd) => bundle::run(&ctx, &cmd),
+        Command::Serve(args) => serve::run(&ctx, &args),
+        Command::Mirror(args) => mirror::run(&ctx, &args),
+        Command::Export(cmd) => export::run(&ctx, &cmd),
         Command::Audit(args) => audit::run(&ctx, &args),
         Command::Sbom(args) => sbom::run(&ctx, &args),
         Command::Log => log::run(&ctx),
@@ -282,7 +304,6 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Withdraw(args) => withdraw::run(&ctx, &args),
         Command::Completions(args) => shell::completions(&args),
         Command::Man => shell::man(),
-        Command::Export(cmd) => export::run(&ctx, &cmd),
     }
 }
 

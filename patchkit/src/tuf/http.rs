@@ -38,6 +38,40 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for one whole request, body included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long a request may take; the defaults are the constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (default [`CONNECT_TIMEOUT`]).
+    pub connect: Duration,
+    /// Waiting for the response head (default [`READ_TIMEOUT`]).
+    pub read: Duration,
+    /// The whole request, body included (default [`CALL_TIMEOUT`]).
+    pub call: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: CONNECT_TIMEOUT,
+            read: READ_TIMEOUT,
+            call: CALL_TIMEOUT,
+        }
+    }
+}
+
+/// Whether a failed fetch ran out of time (a gateway timeout for `serve`)
+/// rather than failing otherwise.
+pub fn is_timeout(e: &TransportError) -> bool {
+    match e {
+        TransportError::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::TimedOut
+                || source.to_string().starts_with("timeout")
+        }
+        TransportError::Other { reason, .. } => reason.starts_with("timeout"),
+        _ => false,
+    }
+}
+
 /// A repository served over HTTP or HTTPS.
 #[derive(Debug)]
 pub struct HttpTransport {
@@ -54,6 +88,15 @@ impl HttpTransport {
     /// [`TransportError::Other`] when the URL is not `http://` or
     /// `https://`.
     pub fn new(base_url: &str) -> Result<Self, TransportError> {
+        Self::with_timeouts(base_url, &Timeouts::default())
+    }
+
+    /// Like [`HttpTransport::new`] with other timeouts (`serve`'s upstream
+    /// mirror, whose operator picks how long a client may wait).
+    ///
+    /// # Errors
+    /// As [`HttpTransport::new`].
+    pub fn with_timeouts(base_url: &str, timeouts: &Timeouts) -> Result<Self, TransportError> {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(TransportError::Other {
                 path: base_url.chars().take(80).collect(),
@@ -64,10 +107,10 @@ impl HttpTransport {
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
         let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_recv_response(Some(READ_TIMEOUT))
-            .timeout_recv_body(Some(CALL_TIMEOUT))
-            .timeout_global(Some(CALL_TIMEOUT))
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_recv_response(Some(timeouts.read))
+            .timeout_recv_body(Some(timeouts.call))
+            .timeout_global(Some(timeouts.call))
             .max_redirects(MAX_REDIRECTS)
             // Statuses are mapped below (404 → NotFound), not turned into
             // opaque errors.
@@ -154,6 +197,30 @@ impl Transport for HttpTransport {
 pub fn transport_for(url: &str) -> Result<Box<dyn Transport>, TransportError> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(Box::new(HttpTransport::new(url)?))
+    } else if url.starts_with("file:") {
+        Ok(Box::new(FilesystemTransport::from_url(url)?))
+    } else if url.contains("://") {
+        Err(TransportError::Other {
+            path: url.chars().take(80).collect(),
+            reason: "has an unsupported scheme (http, https, file or a directory path)".into(),
+        })
+    } else {
+        Ok(Box::new(FilesystemTransport::new(url)))
+    }
+}
+
+/// The transport for an upstream CPAN mirror (`serve --upstream`): like
+/// [`transport_for`], shareable between the server's threads, with the
+/// operator's timeouts.
+///
+/// # Errors
+/// [`TransportError::Other`] for other schemes or malformed URLs.
+pub fn upstream_for(
+    url: &str,
+    timeouts: &Timeouts,
+) -> Result<Box<dyn Transport + Send + Sync>, TransportError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(Box::new(HttpTransport::with_timeouts(url, timeouts)?))
     } else if url.starts_with("file:") {
         Ok(Box::new(FilesystemTransport::from_url(url)?))
     } else if url.contains("://") {

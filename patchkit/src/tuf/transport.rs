@@ -112,7 +112,10 @@ impl Transport for FilesystemTransport {
                 }
             }
         })?;
-        read_bounded(file, max_len).map_err(|e| match e {
+        // Sized from the file's length, so that a large file (a CPAN
+        // tarball behind `serve`) is read without growing the buffer.
+        let hint = file.metadata().map_or(0, |m| m.len());
+        read_bounded_sized(file, max_len, hint).map_err(|e| match e {
             Bounded::TooLarge => TransportError::TooLarge {
                 path: path.to_string(),
                 max_len,
@@ -133,7 +136,18 @@ pub(crate) enum Bounded {
 /// Reads at most `max_len` bytes; one byte more means "too large", without
 /// ever reading the rest (endless-data attack, TUF §5.2).
 pub(crate) fn read_bounded(reader: impl Read, max_len: u64) -> Result<Vec<u8>, Bounded> {
-    let mut out = Vec::new();
+    read_bounded_sized(reader, max_len, 0)
+}
+
+/// [`read_bounded`] with room for `hint` bytes (at most `max_len + 1`)
+/// reserved up front.
+pub(crate) fn read_bounded_sized(
+    reader: impl Read,
+    max_len: u64,
+    hint: u64,
+) -> Result<Vec<u8>, Bounded> {
+    let room = hint.min(max_len).saturating_add(1);
+    let mut out = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     reader
         .take(max_len.saturating_add(1))
         .read_to_end(&mut out)

@@ -352,4 +352,5 @@ pub fn udiff(path: &str, old: &str, new: &str) -> String {
     assert_eq!(out.status.code(), Some(1), "diff found no difference");
     String::from_utf8(out.stdout).unwrap()
 }
+pub mod cpan;
 pub mod server;
