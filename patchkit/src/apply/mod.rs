@@ -348,7 +348,10 @@ fn run_inner(
     report.version = Some(info.version.to_string());
     report.purl = Some(info.purl());
 
-    let matches = catalog.matching(&info);
+    let matches = catalog.matching(&info).map_err(|e| Error::Record {
+        target: name.clone(),
+        reason: e.to_string(),
+    })?;
     report.withdrawn = matches
         .withdrawn
         .iter()

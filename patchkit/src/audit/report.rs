@@ -166,11 +166,17 @@ pub struct DistAudit {
 
 /// Judge one scanned distribution against `catalog`.
 pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
+    // A record the repository could not be read for is reported as a
+    // problem (and its patch as unknown), never as genuine.
+    let mut lookup_problems: Vec<String> = Vec::new();
     let patches: Vec<AuditedPatch> = d
         .patches
         .iter()
         .map(|p| {
-            let entry = catalog.get(&p.id);
+            let entry = catalog.get(&p.id).unwrap_or_else(|e| {
+                lookup_problems.push(format!("cannot look {} up: {e}", p.id));
+                None
+            });
             let status = match entry {
                 None => PatchStatus::Unknown,
                 Some(e) if e.record.is_withdrawn() => PatchStatus::Withdrawn,
@@ -197,7 +203,11 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     let mut missing = Vec::new();
     if let (Some(info), true) = (&d.info, d.record_readable) {
         let carried: BTreeSet<&str> = d.patches.iter().map(|p| p.id.as_str()).collect();
-        for e in catalog.matching(info).apply {
+        let matches = catalog.matching(info).unwrap_or_else(|e| {
+            lookup_problems.push(format!("cannot look {} up: {e}", info.name));
+            Default::default()
+        });
+        for e in matches.apply {
             if !carried.contains(e.record.id.as_str()) {
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
@@ -235,7 +245,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     if !d.tampered.is_empty() {
         findings.insert(Finding::Tampered);
     }
-    if !d.problems.is_empty() {
+    if !d.problems.is_empty() || !lookup_problems.is_empty() {
         findings.insert(Finding::Damaged);
     }
 
@@ -252,7 +262,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         patches,
         tampered: d.tampered.clone(),
         missing,
-        problems: d.problems.clone(),
+        problems: d.problems.iter().cloned().chain(lookup_problems).collect(),
         warnings: d.warnings.clone(),
         findings: findings.into_iter().collect(),
     }

@@ -44,6 +44,38 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::state::write_atomic(path, bytes, None).map_err(crate::state::Error::into_io)
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename, without
+/// a sync: for content-addressed files, whose name is their hash, so that a
+/// torn one is recognised by its hash and never trusted. The caller syncs
+/// the folder ([`sync_dir`]) before any metadata names them.
+pub(crate) fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".patchkit-tmp-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Syncs a folder's entries (one `fsync` of the directory): on journaling
+/// file systems that write data before metadata (ext4's default), this
+/// also makes the files just written into it durable.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
 pub(crate) use crate::tree::sha256_hex;
 
 /// Checks a target path as TUF names it: `/`-separated, relative, no empty,

@@ -918,7 +918,7 @@ fn update_refuses_delegations_cleanly() {
     f.relink();
     assert_eq!(
         f.refused(t("2000-01-02T00:00:00Z")),
-        "targets: delegated targets roles are not supported"
+        "targets: delegated targets roles other than succinct hash bins are not supported"
     );
 }
 
