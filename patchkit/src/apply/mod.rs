@@ -80,6 +80,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The repository's records for this dist could not be loaded.
+    #[error("{target}: {source}")]
+    Catalog {
+        /// The target's file name.
+        target: String,
+        /// Why (unverified files: exit 3; invalid records: exit 1).
+        #[source]
+        source: crate::catalog::LoadError,
+    },
     /// Writing the output failed.
     #[error(transparent)]
     Write(#[from] state::Error),
@@ -112,6 +121,7 @@ impl Error {
             | Error::Unidentified(_)
             | Error::Usage(_) => 2,
             Error::BindingMismatch { .. } => 3,
+            Error::Catalog { source, .. } => source.exit_code(),
         }
     }
 }
@@ -348,9 +358,9 @@ fn run_inner(
     report.version = Some(info.version.to_string());
     report.purl = Some(info.purl());
 
-    let matches = catalog.matching(&info).map_err(|e| Error::Record {
+    let matches = catalog.matching(&info).map_err(|source| Error::Catalog {
         target: name.clone(),
-        reason: e.to_string(),
+        source,
     })?;
     report.withdrawn = matches
         .withdrawn

@@ -978,8 +978,8 @@ impl DistSource for StoreSource {
                 }
                 (None, None) => {
                     return Err(self.unverified(format!(
-                        "the cached copy of {target} is missing or does not match its signed \
-                         hashes; run `patchkit update` or a command without --offline"
+                        "the cached copy of targets/{target} is missing or does not match its \
+                         signed hashes; run a command without --offline to fetch it again"
                     )))
                 }
             };

@@ -173,7 +173,8 @@ pub enum VerifyError {
     },
     /// A hash bin lists a target that belongs to another bin: only the bin
     /// the target's path hashes to may describe it (TAP 15).
-    #[error("{role}: lists target {target}, which belongs to {expected}")]
+    /// (Reported inside [`VerifyError::Delegated`], which names the bin.)
+    #[error("lists target {target}, which belongs to {expected}")]
     WrongBin {
         /// The bin that listed it.
         role: String,
