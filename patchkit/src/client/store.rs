@@ -8,7 +8,10 @@
 //! HOME/repos/NAME/config.toml     name and URL
 //! HOME/repos/NAME/status.toml     last successful update and versions
 //! HOME/repos/NAME/trusted/        root.json, timestamp.json, snapshot.json,
-//!                                 targets.json, targets/<dirs>/<sha256>.<name>
+//!                                 targets.json (the top-level roles),
+//!                                 delegated/V.<bin>.json (hash bins, by version),
+//!                                 targets/<sha256>.<name, / as %2F> (one flat folder),
+//!                                 index/ (dist → its files: see `index`)
 //! HOME/repos/NAME/roots/N.root.json  every root version trusted so far
 //!                                    (the chain a bundle carries)
 //! ```
@@ -20,12 +23,21 @@
 //!   in one commit in one stated order (see `commit`), each file
 //!   atomically, timestamp last. A refused update leaves `trusted/`
 //!   byte-for-byte as it was. There is no staging copy of the store.
-//! - Offline loads verify the cached chain again, in place, signatures,
-//!   hashes and expiry included, through the same updater as online, with
-//!   the cache itself as the transport. Cached targets are re-hashed against
-//!   the verified targets metadata before use; a damaged cached target is
-//!   downloaded again by the next update. Expired cached metadata is
-//!   refused as stale: there is no flag to accept it.
+//! - An update fetches what changed: the top-level roles, the hash bins
+//!   whose version the snapshot changed, and their targets (every bin and
+//!   target the first time, several downloads at once). Files no longer
+//!   used are removed after the commit.
+//! - Offline loads verify the cached top-level chain again, in place,
+//!   signatures, hashes and expiry included, through the same updater as
+//!   online, with the cache itself as the transport. The catalog then loads
+//!   per dist ([`Catalog::per_dist`]): the index says which files make up
+//!   the dist; the bins listing them are verified against the verified
+//!   snapshot and the delegation's keys, and each file is re-hashed against
+//!   its signed hashes before use. Only the dists a command looks up cost
+//!   anything, so a check of one tarball costs the same against 100 or
+//!   10,000 records. A damaged cached target is refused offline and fetched
+//!   again by the next online lookup. Expired cached metadata is refused as
+//!   stale: there is no flag to accept it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -465,6 +477,8 @@ struct Refresh {
     shards: Vec<(String, Vec<u8>)>,
     /// The new index manifest.
     manifest: Manifest,
+    /// Whether it differs from the one on disk (else it is not rewritten).
+    manifest_changed: bool,
     /// Files the new state no longer uses, removed after the commit.
     prune: Vec<PathBuf>,
     /// After a full rebuild: every file of `targets/`, `delegated/` and
@@ -496,6 +510,7 @@ fn refresh(
     let new_meta = verified.snapshot_meta();
     let prev_meta = verified.previous_meta.as_ref();
     let manifest = index::read_manifest(trusted);
+    let on_disk = manifest.clone();
     let incremental = !full
         && match (prev_meta, &manifest) {
             (Some(prev), Some(m)) => m.stamp == index::stamp(prev),
@@ -686,6 +701,7 @@ fn refresh(
         bins,
         targets: to_write,
         shards,
+        manifest_changed: on_disk.as_ref() != Some(&manifest),
         manifest,
         prune,
         keep,
@@ -823,8 +839,10 @@ fn commit(dir: &Path, verified: &Verified, refresh: &Refresh) -> Result<(), Erro
     for folder in &synced {
         crate::tuf::sync_dir(folder).map_err(io(folder))?;
     }
-    let manifest = serde_json::to_vec(&refresh.manifest).unwrap_or_default();
-    write_atomic(&index::dir(&trusted).join("manifest.json"), &manifest, None)?;
+    if refresh.manifest_changed {
+        let manifest = serde_json::to_vec(&refresh.manifest).unwrap_or_default();
+        write_atomic(&index::dir(&trusted).join("manifest.json"), &manifest, None)?;
+    }
     for (role, bytes) in &verified.changed {
         write_atomic(&trusted.join(role.file_name()), bytes, None)?;
     }

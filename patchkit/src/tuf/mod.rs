@@ -9,15 +9,22 @@
 //!   as python-tuf lays them out (docs/formats.md), bumping versions only
 //!   on change, and let several maintainers add signatures one at a time.
 //! - [`updater`]: the TUF 1.0 "detailed client workflow" (§5.3–5.7) in four
-//!   phases; pure: it verifies and returns the verified bytes, and the
-//!   trust store (`client::store`) commits them.
+//!   phases, plus a fifth for hash bins; pure: it verifies and returns the
+//!   verified bytes, and the trust store (`client::store`) commits them.
 //! - [`transport`] and [`http`]: where bytes come from (a directory, a
 //!   `file://` URL, HTTP), always bounded; [`http`] is the one module of
 //!   the crate that opens network connections.
 //!
-//! Left out on purpose: delegated targets roles (refused cleanly by the
-//! client, never written by `publish`), hash algorithms other than sha256,
-//! key types other than ed25519, and TAP extensions.
+//! Delegation: from 64 targets `publish` delegates every target to 256
+//! succinct hash bins (TAP 15, as python-tuf's `SuccinctRoles`), signed
+//! with the targets keys, so that one new record changes one or two small
+//! bins instead of a `targets.json` listing everything; the client follows
+//! them (docs/formats.md, "hash bins").
+//!
+//! Left out on purpose: other delegations (explicit `roles`, nested
+//! delegations: refused cleanly by the client, never written by
+//! `publish`), hash algorithms other than sha256, key types other than
+//! ed25519, and TAP extensions other than TAP 15.
 //!
 //! Key bytes never appear here: keys, canonical JSON and signatures come
 //! from `patchkit-signing` (docs/ARCHITECTURE.md, invariant "crypto stays in `signing/`").

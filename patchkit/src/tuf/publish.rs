@@ -17,11 +17,26 @@
 //! A new targets file therefore leads to a new snapshot and a new timestamp;
 //! an expiring timestamp alone leads to a new timestamp only.
 //!
+//! # Hash bins
+//!
+//! From [`BINS_FROM_TARGETS`] targets on (see [`HashBins`]), `targets.json`
+//! lists no target itself: it delegates to `2^b` succinct hash bins (TAP
+//! 15) named `bins-00` … `bins-ff`, each a targets role listing the targets
+//! whose path's sha256 starts with its number, signed with the targets keys
+//! and threshold (a KEYS.toml naming the four top-level roles is enough).
+//! Every bin follows the versioning rule above, so one new record rewrites
+//! the one or two bins its files fall in, the snapshot and the timestamp,
+//! and nothing else. Bins and a delegating snapshot are written compact
+//! (no white space): they are what clients download on every update. The
+//! snapshot lists bins by version only.
+//!
 //! # Threshold signing by several maintainers
 //!
 //! When the keys at hand do not reach a role's threshold, nothing under
 //! `OUT/metadata/` changes: the partly signed file goes to
-//! `OUT/staged/V.role.json` and [`PublishReport::pending`] says so. Each
+//! `OUT/staged/V.role.json` (every changed bin, for the targets keys, as
+//! `OUT/staged/V.bins-NN.json`) and [`PublishReport::pending`] names the
+//! first. Each
 //! maintainer then runs [`sign_metadata_file`] on it. The next `publish`
 //! with the same input picks the staged file up (same content, version
 //! `published + 1`, not near expiry), adds the signatures of the keys at
@@ -34,9 +49,10 @@
 //! among the `root` signers; each signer is used where the old or new root
 //! lists it.
 //!
-//! Every file goes through a temporary file and a rename; `timestamp.json`
-//! is written last, so a client never sees a timestamp that points at a file
-//! not yet written (docs/ARCHITECTURE.md "Nothing half-done", "Deterministic output").
+//! Every file goes through a temporary file and a rename; target files,
+//! content-addressed, are synced once per folder rather than one by one,
+//! before any metadata names them; `timestamp.json` is written last, so a
+//! client never sees a timestamp that points at a file not yet written (docs/ARCHITECTURE.md "Nothing half-done", "Deterministic output").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
