@@ -619,13 +619,24 @@ pub fn publish_with(
     for dir in target_dirs {
         super::sync_dir(&dir).map_err(|source| PublishError::Io { path: dir, source })?;
     }
+    // New bin versions are new files no published snapshot names yet:
+    // written like the targets, then one sync of the folder.
+    let mut bins_written = false;
     for (bin, plan) in &bin_plans {
         if plan.changed {
-            writes.push((
-                format!("metadata/{}.{bin}.json", plan.version),
-                plan.bytes.clone(),
-            ));
+            let rel = format!("metadata/{}.{bin}.json", plan.version);
+            let path = out.join(&rel);
+            super::write_unsynced(&path, &plan.bytes).map_err(|source| PublishError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            report.written.push(rel);
+            bins_written = true;
         }
+    }
+    if bins_written {
+        let dir = out.join("metadata");
+        super::sync_dir(&dir).map_err(|source| PublishError::Io { path: dir, source })?;
     }
     if targets_plan.changed {
         let path = format!("metadata/{}.targets.json", targets_plan.version);
