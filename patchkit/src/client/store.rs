@@ -429,35 +429,7 @@ fn read_cached_target(path: &Path, name: &str, info: &TargetFile) -> Option<Vec<
         .filter(|bytes| updater::check_target(name, info, bytes).is_ok())
 }
 
-/// Targets fetched at once by an update: enough to hide latency, few
-/// enough to stay polite to a mirror.
-const IN_FLIGHT: usize = 8;
-
-/// `f` over every item on up to [`IN_FLIGHT`] threads, results in order
-/// (downloads wait on the network, not on the two cores a build box has).
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    if items.len() < 2 {
-        return items.iter().map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let done = std::sync::Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|s| {
-        for _ in 0..IN_FLIGHT.min(items.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                if let Ok(mut d) = done.lock() {
-                    d.push((i, r));
-                }
-            });
-        }
-    });
-    let mut done = done.into_inner().unwrap_or_default();
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
+use crate::tuf::par_map;
 
 /// The targets listed in a cached role file (unverified: our own commit,
 /// used only to tell what changed).

@@ -85,6 +85,37 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 pub(crate) use crate::tree::sha256_hex;
 
+/// Downloads (and syncs) in flight at once: enough to hide latency, few
+/// enough to stay polite to a mirror.
+pub(crate) const IN_FLIGHT: usize = 8;
+
+/// `f` over every item on up to [`IN_FLIGHT`] threads, results in order
+/// (downloads and syncs wait on the network or the disk, not on the two
+/// cores a build box has).
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..IN_FLIGHT.min(items.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                if let Ok(mut d) = done.lock() {
+                    d.push((i, r));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Checks a target path as TUF names it: `/`-separated, relative, no empty,
 /// `.` or `..` components, no control characters or backslashes. The same
 /// rule guards the publisher's output paths and the client's cache and

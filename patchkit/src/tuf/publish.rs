@@ -616,8 +616,16 @@ pub fn publish_with(
         }
         report.written.push(rel);
     }
-    for dir in target_dirs {
-        super::sync_dir(&dir).map_err(|source| PublishError::Io { path: dir, source })?;
+    // One sync per folder (a folder per dist), several at once.
+    let dirs: Vec<PathBuf> = target_dirs.into_iter().collect();
+    for (dir, r) in dirs
+        .iter()
+        .zip(super::par_map(&dirs, |d| super::sync_dir(d)))
+    {
+        r.map_err(|source| PublishError::Io {
+            path: dir.clone(),
+            source,
+        })?;
     }
     // New bin versions are new files no published snapshot names yet:
     // written like the targets, then one sync of the folder.
