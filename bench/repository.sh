@@ -30,7 +30,8 @@ trap cleanup EXIT
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # Runs "$@" and sets WALL and CPU (ms).
 timed() {
-  local out; out=$( { /usr/bin/time -f "%e %U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  /usr/bin/time -o "$W/time" -f "%e %U %S" "$@" >/dev/null 2>&1
+  local out; out=$(tail -1 "$W/time")
   WALL=$(python3 -c "import sys;print(round(float(sys.argv[1])*1000))" ${out%% *})
   CPU=$(python3 -c "import sys;a=sys.argv[1].split();print(round((float(a[1])+float(a[2]))*1000))" "$out")
 }
