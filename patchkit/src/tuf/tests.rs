@@ -1404,3 +1404,77 @@ fn targets_key_rotation_re_signs_every_bin() {
         .to_string()
         .ends_with("0 valid signatures of threshold 1"));
 }
+
+#[test]
+fn threshold_signing_stages_every_changed_bin_until_signed() {
+    let keys = Keys::new();
+    let second = SigningKey::generate();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    fn two<'k>(keys: &'k Keys, second: &SigningKey) -> RoleKeys<'k> {
+        RoleKeys {
+            targets: RoleSetup {
+                keys: vec![
+                    keys.targets.public_key().clone(),
+                    second.public_key().clone(),
+                ],
+                threshold: 2,
+                signers: vec![&keys.targets],
+            },
+            ..keys.setup()
+        }
+    }
+    let run = || {
+        publish_with(
+            &many_targets(20),
+            &out,
+            &two(&keys, &second),
+            &long_expiry(),
+            t0(),
+            HashBins::Bits(BITS),
+        )
+        .unwrap()
+    };
+    // The top-level targets role first, then every bin: staged, nothing
+    // published, until the second maintainer signed each staged file.
+    let mut rounds = 0;
+    loop {
+        let r = run();
+        let Some(pending) = r.pending else { break };
+        assert_eq!(
+            (pending.role, pending.valid, pending.threshold),
+            ("targets", 1, 2)
+        );
+        assert!(!out.join("metadata/timestamp.json").exists());
+        for e in std::fs::read_dir(out.join("staged")).unwrap() {
+            sign_metadata_file(&e.unwrap().path(), &second).unwrap();
+        }
+        rounds += 1;
+        assert!(rounds <= 2, "targets, then the bins, are staged once each");
+    }
+    assert_eq!(rounds, 2);
+    assert_eq!(std::fs::read_dir(out.join("staged")).unwrap().count(), 0);
+    let trusted = tmp.path().join("trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::copy(out.join("metadata/1.root.json"), trusted.join("root.json")).unwrap();
+    let transport = FilesystemTransport::new(&out);
+    let report = update(
+        &trusted,
+        &transport,
+        t("2000-01-02T00:00:00Z"),
+        &Limits::default(),
+    )
+    .unwrap();
+    for bin in report.bins().unwrap().clone().bin_names() {
+        let b = report
+            .load_bin(
+                &bin,
+                None,
+                &transport,
+                t("2000-01-02T00:00:00Z"),
+                &Limits::default(),
+            )
+            .unwrap();
+        assert_eq!(b.version, 1);
+    }
+}
