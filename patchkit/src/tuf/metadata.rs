@@ -641,11 +641,11 @@ impl Envelope {
                 found: found.chars().take(40).collect(),
             });
         }
-        let parsed: T =
-            serde_json::from_value(self.signed.clone()).map_err(|e| MetadataError::Malformed {
-                role: role.to_string(),
-                reason: e.to_string(),
-            })?;
+        // Deserialised from the borrowed value: no copy of a large role.
+        let parsed = T::deserialize(&self.signed).map_err(|e| MetadataError::Malformed {
+            role: role.to_string(),
+            reason: e.to_string(),
+        })?;
         let spec = parsed.spec_version();
         let mut parts = spec.split('.');
         let major_ok = parts.next() == Some("1");
