@@ -266,14 +266,25 @@ fn update_refuses_root_rotation_not_signed_by_the_old_root() {
     env.run_ok(&["update", "main"]);
     // Without the old key, publish stages the new root instead.
     rotate_root(&env, false);
-    let out = repo.publish(&[]);
+    let out = env.run_code(
+        &[
+            "publish",
+            "--source",
+            "patches",
+            "--out",
+            "pub",
+            "--keys",
+            "keys/keys.toml",
+        ],
+        1,
+    );
     assert!(
         out.stdout.contains("nothing was published"),
         "{}",
         out.stdout
     );
     // An attacker holding only the new key publishes it anyway.
-    let staged = env.path("pub/staged/2.root.json");
+    let staged = env.path("pub.staged/2.root.json");
     std::fs::copy(&staged, repo.meta("2.root.json")).unwrap();
     refused(&env, &["root: version 2", "the trusted root keys"]);
 }

@@ -98,10 +98,24 @@ fn threshold_signing_stages_then_publishes_once_signed() {
          [snapshot]\nkeys = [\"snapshot.pem\"]\n[timestamp]\nkeys = [\"timestamp.pem\"]\n",
     )
     .unwrap();
-    let out = repo.publish(&["--json"]).json();
+    let out = env
+        .run_code(
+            &[
+                "publish",
+                "--source",
+                "patches",
+                "--out",
+                "pub",
+                "--keys",
+                "keys/keys.toml",
+                "--json",
+            ],
+            1,
+        )
+        .json();
     let file = out["pending"]["file"].as_str().unwrap().to_string();
     assert_eq!(out["pending"]["role"], "targets");
-    assert!(file.ends_with("staged/2.targets.json"), "{file}");
+    assert!(file.ends_with("pub.staged/2.targets.json"), "{file}");
     // The other maintainer signs; publishing again completes it.
     env.run_ok(&["sign", &file, "--key", "other/targets-2.pem"]);
     let out = repo.publish(&["--json"]).json();

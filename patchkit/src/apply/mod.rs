@@ -10,10 +10,13 @@
 //!   written, through a temporary name and a rename (tarballs) or the
 //!   staged all-or-nothing directory writer.
 //! - *Strict by default*: fuzz only when the caller passes `Fuzz::Lines`.
-//! - *Already applied* is detected twice over: by the record the target
-//!   carries (same id and patch sha256), and by the engine (the reverse
-//!   patch applies cleanly); either way nothing is applied twice and a
-//!   target that already carries everything is left byte-for-byte alone.
+//! - *Already applied* is decided by the content alone: the engine's exact
+//!   reverse check at the hunk positions (`patch::carries`). A record the
+//!   target carries (`.patchkit/applied.json`) is a claim: it never skips
+//!   a patch, and it is kept only when every entry is backed by the
+//!   verified diffs and the content (`audit::verify`), else ignored with a
+//!   warning. A target that already carries everything is left
+//!   byte-for-byte alone.
 //! - *Deterministic*: nothing here reads the clock.
 
 use std::collections::BTreeSet;
@@ -21,12 +24,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::applied::{self, NewlyApplied};
+use crate::applied::{self, Applied, NewlyApplied};
+use crate::catalog::claims::{self, Claim, Scope, Verdict};
 use crate::catalog::{Catalog, Entry};
 use crate::dist;
 use crate::patch::{self, ApplyOptions, Outcome};
 use crate::state::{self, read_bounded};
 use crate::tarball::{self, Archive, Limits};
+use crate::text::{excerpt, printable, EXCERPT};
 use crate::tree::{sha256_hex, Change, InTreePath, Tree};
 
 /// What went wrong with one target; each variant maps to an exit status.
@@ -234,6 +239,9 @@ pub struct WithdrawnNote {
     pub reason: String,
     /// When.
     pub date: String,
+    /// The target already carries it (its applied record lists the id):
+    /// what it fixed is no longer vouched for, so say so, as `audit` does.
+    pub carried: bool,
 }
 
 /// The overall outcome for one target.
@@ -351,17 +359,40 @@ fn run_inner(
     report: &mut TargetReport,
 ) -> Result<(), Error> {
     let name = target.file_name();
+    if let (Target::Dir(dir), Mode::Apply) = (target, opts.mode) {
+        // An earlier apply killed midway is finished or undone first.
+        if let Some(done) = tarball::recover_dir(dir)? {
+            report.warnings.push(format!(
+                "{name}: an interrupted apply was {} ({})",
+                match done {
+                    tarball::Recovered::RolledBack => "undone",
+                    _ => "finished",
+                },
+                tarball::JOURNAL
+            ));
+        }
+    }
     let loaded = load(target, &opts.limits, report)?;
-    let (info, warnings) = dist::identify(&name, loaded.tree())?;
-    report.warnings.extend(warnings);
+    let ids = dist::identities(&name, loaded.tree())?;
+    report.warnings.extend(ids.warnings.iter().cloned());
+    let info = ids.info.clone();
     report.dist = Some(info.name.to_string());
     report.version = Some(info.version.to_string());
     report.purl = Some(info.purl());
 
-    let matches = catalog.matching(&info).map_err(|source| Error::Catalog {
+    let matches = matching_all(catalog, &ids).map_err(|source| Error::Catalog {
         target: name.clone(),
         source,
     })?;
+    let pristine = loaded.tree();
+    // The record the target carries, believed only where its content backs
+    // it (a claim, never proof; see `believed_record`).
+    let previous = believed_record(pristine, catalog, &mut report.warnings);
+    let carries = |id: &str| {
+        previous
+            .as_ref()
+            .is_some_and(|a| a.patches.iter().any(|p| p.id == id))
+    };
     report.withdrawn = matches
         .withdrawn
         .iter()
@@ -370,25 +401,17 @@ fn run_inner(
                 id: e.record.id.to_string(),
                 reason: w.reason.clone(),
                 date: w.date.clone(),
+                carried: carries(e.record.id.as_str()),
             })
         })
         .collect();
-
-    let pristine = loaded.tree();
-    let previous = applied::read_applied(pristine).map_err(|reason| Error::Record {
-        target: name.clone(),
-        reason,
-    })?;
     let mut tree = pristine.clone();
     let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
     let mut newly: Vec<NewlyApplied<'_>> = Vec::new();
-    for entry in &matches.apply {
+    for (index, entry) in matches.apply.iter().enumerate() {
         let rec = &entry.record;
-        let carried = previous.as_ref().is_some_and(|a| {
-            a.patches
-                .iter()
-                .any(|p| p.id == rec.id.as_str() && p.patch_sha256 == entry.patch_sha256)
-        });
+        let earlier: Vec<&patch::ParsedPatch> =
+            matches.apply[..index].iter().map(|e| &e.parsed).collect();
         let mut pr = PatchReport {
             id: rec.id.to_string(),
             title: rec.title.clone(),
@@ -403,17 +426,12 @@ fn run_inner(
             moved_hunks: Vec::new(),
             binding_checked: false,
         };
-        if carried {
-            report.patches.push(pr);
-            continue;
-        }
-        let applied = patch::apply(&mut tree, &entry.parsed, &opts.engine).map_err(|source| {
-            Error::PatchFailed {
+        let applied = patch::apply_after(&mut tree, &entry.parsed, &earlier, &opts.engine)
+            .map_err(|source| Error::PatchFailed {
                 target: name.clone(),
                 id: rec.id.to_string(),
                 source,
-            }
-        })?;
+            })?;
         match applied.outcome {
             Outcome::AlreadyApplied => {}
             Outcome::Applied(files) => {
@@ -498,6 +516,34 @@ fn run_inner(
     Ok(())
 }
 
+/// The records for every identity of the target (META's, and the file
+/// name's when META names another release), each once, in application
+/// order.
+fn matching_all<'c>(
+    catalog: &'c Catalog,
+    ids: &dist::Identities,
+) -> Result<crate::catalog::Matches<'c>, crate::catalog::LoadError> {
+    let mut all = crate::catalog::Matches::default();
+    for info in ids.all() {
+        let m = catalog.matching(info)?;
+        for (from, into) in [
+            (m.apply, &mut all.apply),
+            (m.withdrawn, &mut all.withdrawn),
+            (m.out_of_range, &mut all.out_of_range),
+        ] {
+            for e in from {
+                if !into.iter().any(|x| x.record.id == e.record.id) {
+                    into.push(e);
+                }
+            }
+        }
+    }
+    // docs/formats.md: ascending `order`, ties broken by id.
+    all.apply
+        .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
+    Ok(all)
+}
+
 fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<Loaded, Error> {
     let name = target.file_name();
     match target {
@@ -579,14 +625,24 @@ fn write_output(
                 )));
             }
             // With nothing to change the input is copied as is, so that a
-            // build pipeline always finds its tarball in DIR.
-            let data = if changes.is_empty() {
-                bytes.clone()
+            // build pipeline always finds its tarball in DIR; otherwise the
+            // new archive streams to a temporary file renamed into place.
+            report.output_sha256 = Some(if changes.is_empty() {
+                state::write_atomic(&out, bytes, None)?;
+                sha256_hex(bytes)
             } else {
-                archive.write(changes)?
-            };
-            state::write_atomic(&out, &data, None)?;
-            report.output_sha256 = Some(sha256_hex(&data));
+                // A failure to write is exit 1 (an operation failed), as
+                // for every other output; a refused change stays exit 2.
+                match archive.write_file(changes, &out) {
+                    Ok(written) => written.sha256,
+                    Err(tarball::Error::Io {
+                        action,
+                        path,
+                        source,
+                    }) => return Err(state::Error::io(action, &path, source).into()),
+                    Err(e) => return Err(e.into()),
+                }
+            });
             report.output = Some(out.display().to_string());
         }
         (Target::Dir(dir), Loaded::Dir { .. }) => {
@@ -605,4 +661,58 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// The record `tree` carries, when it is believed: it parses, and the
+/// content backs every patch it lists ([`claims::check`]: the
+/// repository publishes that diff under that id, and the files carry it).
+/// A record that fails either way is ignored — `apply` then treats the
+/// target as carrying no record, so that an upstream that ships its own
+/// `.patchkit/applied.json` can neither skip a patch nor have its claims
+/// merged into the record patchkit writes — and `warnings` says why.
+fn believed_record(tree: &Tree, catalog: &Catalog, warnings: &mut Vec<String>) -> Option<Applied> {
+    let applied = match applied::read_applied(tree) {
+        Ok(applied) => applied?,
+        Err(reason) => {
+            warnings.push(printable(&format!(
+                "ignoring {reason}; patches are applied as if it were absent"
+            )));
+            return None;
+        }
+    };
+    let claims: Vec<Claim<'_>> = applied
+        .patches
+        .iter()
+        .map(|p| Claim {
+            id: &p.id,
+            patch_sha256: &p.patch_sha256,
+            files: &p.files,
+        })
+        .collect();
+    let verdicts = claims::check(&claims, catalog, tree, Scope::Whole);
+    let doubts: Vec<String> = applied
+        .patches
+        .iter()
+        .zip(verdicts)
+        .filter_map(|(p, verdict)| {
+            let why = match verdict {
+                Verdict::Carried => return None,
+                Verdict::NotCarried(why) | Verdict::Tampered(why) => why,
+                Verdict::NotPublished => {
+                    "the repository publishes no such diff under that id".to_string()
+                }
+            };
+            Some(format!("{}: {why}", excerpt(&p.id, EXCERPT)))
+        })
+        .collect();
+    if doubts.is_empty() {
+        return Some(applied);
+    }
+    warnings.push(printable(&format!(
+        "ignoring {}: it claims patches the content does not back ({}); patches \
+         are applied as if it were absent",
+        applied::APPLIED_JSON,
+        doubts.join("; ")
+    )));
+    None
 }

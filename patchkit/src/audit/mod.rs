@@ -6,6 +6,9 @@
 //! - [`scan`]: reading that record back from a tarball, an unpacked
 //!   distribution or an installed Perl library, and comparing the recorded
 //!   files with what is there now.
+//! - [`verify`]: checking a record's claims against the verified diffs and
+//!   the content (a record found in a target is a claim, not proof; `apply`
+//!   uses it too, before it believes an existing applied.json).
 //! - [`report`]: judging what was found against a repository's catalog
 //!   (genuine, superseded, withdrawn, unknown; missing patches).
 //!
@@ -15,3 +18,4 @@
 
 pub mod report;
 pub mod scan;
+pub mod verify;

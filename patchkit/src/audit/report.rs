@@ -169,10 +169,15 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     // A record the repository could not be read for is reported as a
     // problem (and its patch as unknown), never as genuine.
     let mut lookup_problems: Vec<String> = Vec::new();
+    // A claim the content does not back is no carried patch at all (so it
+    // is missing when in range), and the claim itself is a problem.
+    let refuted = super::verify::refuted(d, catalog);
     let patches: Vec<AuditedPatch> = d
         .patches
         .iter()
-        .map(|p| {
+        .enumerate()
+        .filter(|(i, _)| !refuted.iter().any(|(r, _)| r == i))
+        .map(|(_, p)| {
             let entry = catalog.get(&p.id).unwrap_or_else(|e| {
                 lookup_problems.push(format!("cannot look {} up: {e}", p.id));
                 None
@@ -202,13 +207,18 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
 
     let mut missing = Vec::new();
     if let (Some(info), true) = (&d.info, d.record_readable) {
-        let carried: BTreeSet<&str> = d.patches.iter().map(|p| p.id.as_str()).collect();
-        let matches = catalog.matching(info).unwrap_or_else(|e| {
-            lookup_problems.push(format!("cannot look {} up: {e}", info.name));
-            Default::default()
-        });
-        for e in matches.apply {
-            if !carried.contains(e.record.id.as_str()) {
+        let carried: BTreeSet<&str> = patches.iter().map(|p| p.id.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        let named = std::iter::once(info).chain(d.also.as_ref());
+        for i in named {
+            let matches = catalog.matching(i).unwrap_or_else(|e| {
+                lookup_problems.push(format!("cannot look {} up: {e}", i.name));
+                Default::default()
+            });
+            for e in matches.apply {
+                if carried.contains(e.record.id.as_str()) || !seen.insert(e.record.id.as_str()) {
+                    continue;
+                }
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
                     title: e.record.title.clone(),
@@ -245,7 +255,10 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     if !d.tampered.is_empty() {
         findings.insert(Finding::Tampered);
     }
-    if !d.problems.is_empty() || !lookup_problems.is_empty() {
+    let mut problems = d.problems.clone();
+    problems.extend(refuted.into_iter().map(|(_, why)| why));
+    problems.extend(lookup_problems);
+    if !problems.is_empty() {
         findings.insert(Finding::Damaged);
     }
 
@@ -262,7 +275,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         patches,
         tampered: d.tampered.clone(),
         missing,
-        problems: d.problems.iter().cloned().chain(lookup_problems).collect(),
+        problems,
         warnings: d.warnings.clone(),
         findings: findings.into_iter().collect(),
     }

@@ -19,6 +19,16 @@
 //! - Paths named in a record are untrusted: each goes through
 //!   [`InTreePath`], so a record cannot make audit read outside the
 //!   distribution or the library.
+//! - What a record says is a claim: it is collected here with the current
+//!   content of every file it names ([`ScannedDist::content`]), and judged
+//!   against the verified diffs by [`super::verify`]. Strings taken from a
+//!   record (ids, titles, aliases) and every problem or note are escaped
+//!   (`text::printable`): no raw newline or terminal escape reaches the
+//!   report.
+//! - Only regular files are opened: a FIFO where a module, MYMETA.json,
+//!   install.json or a tarball should be is reported, never waited on.
+//! - A MYMETA.json with a key twice in one object is not interpreted
+//!   (readers disagree on which one counts).
 //! - Every file read is bounded ([`MAX_META_BYTES`] for install.json and
 //!   MYMETA.json, [`Limits`] for archives and directories, the archive's
 //!   per-file limit for installed modules).
@@ -38,7 +48,7 @@ use crate::applied::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
 use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
 use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};
-use crate::text::{excerpt, EXCERPT};
+use crate::text::{excerpt, printable, EXCERPT};
 use crate::tree::{sha256_hex, InTreePath, Tree};
 use crate::version::CpanVersion;
 
@@ -136,6 +146,14 @@ pub struct ScannedDist {
     pub location: String,
     /// Its identity, when it could be told.
     pub info: Option<DistInfo>,
+    /// The identity its release name gives (tarball, directory or
+    /// install.json), when META or MYMETA names another release: its
+    /// patches are looked for too.
+    pub also: Option<DistInfo>,
+    /// The files the record names, as they are now (an installed dist's
+    /// modules under their recorded `lib/` paths): what a claim is checked
+    /// against ([`super::verify`]).
+    pub content: Tree,
     /// sha256 of the tarball (tarball targets only).
     pub tarball_sha256: Option<String>,
     /// sha256 of the pristine upstream tarball, as the patch record states
@@ -165,6 +183,8 @@ impl ScannedDist {
             kind,
             location: location.display().to_string(),
             info: None,
+            also: None,
+            content: Tree::default(),
             tarball_sha256: None,
             original_sha256: None,
             record_source: None,
@@ -214,11 +234,35 @@ pub fn classify(path: &Path) -> Result<PathKind, PathError> {
 
 /// Scan one PATH: every distribution it holds.
 pub fn scan(path: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError> {
-    match classify(path)? {
+    let mut dists = match classify(path)? {
         PathKind::Tarball(p) => scan_tarball(path, &p, limits).map(|d| vec![d]),
         PathKind::Directory(p) => scan_directory(path, &p, limits).map(|d| vec![d]),
         PathKind::Library(lib) => scan_library(path, &lib, limits),
+    }?;
+    // Problems and notes quote what the dist says about itself, and a
+    // library's `.meta/<dist>` folder names are whatever was installed;
+    // none of it may reach a terminal raw.
+    for d in &mut dists {
+        for text in d.problems.iter_mut().chain(d.warnings.iter_mut()) {
+            *text = printable(text);
+        }
+        d.location = printable(&d.location);
     }
+    Ok(dists)
+}
+
+/// Read a file that must be a regular file, at most `max` bytes. A FIFO,
+/// socket or device is refused *before* it is opened: opening a FIFO for
+/// reading waits for a writer, which would hang the audit.
+fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let md = fs::metadata(path)?;
+    if !md.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket or device); not read",
+        ));
+    }
+    read_bounded(path, max)
 }
 
 /// An I/O error as a short reason, naming a symlink loop plainly.
@@ -238,7 +282,7 @@ fn scan_tarball(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDi
         path: target.display().to_string(),
         reason,
     };
-    let bytes = read_bounded(path, limits.max_compressed_bytes).map_err(|e| err(io_reason(&e)))?;
+    let bytes = read_regular(path, limits.max_compressed_bytes).map_err(|e| err(io_reason(&e)))?;
     let archive = Archive::read(&name, &bytes, limits).map_err(|e| err(e.to_string()))?;
     let mut d = ScannedDist::new(target, DistKind::Tarball, path);
     d.tarball_sha256 = Some(sha256_hex(&bytes));
@@ -268,10 +312,11 @@ fn scan_directory(target: &Path, path: &Path, limits: &Limits) -> Result<Scanned
 /// The part shared by tarballs and directories: identify, read the record,
 /// cross-check it, compare file contents.
 fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
-    match dist::identify(name, tree) {
-        Ok((info, warnings)) => {
-            d.warnings.extend(warnings);
-            d.info = Some(info);
+    match dist::identities(name, tree) {
+        Ok(ids) => {
+            d.warnings.extend(ids.warnings);
+            d.info = Some(ids.info);
+            d.also = ids.also;
         }
         Err(e) => d.problems.push(e.to_string()),
     }
@@ -297,10 +342,10 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
                         .ok()
                         .and_then(|ip| tree.files.get(&ip))
                         .map(|f| f.data.clone()),
-                    id: p.id,
-                    title: Some(p.title),
-                    aliases: p.aliases,
-                    patch_sha256: p.patch_sha256,
+                    id: printable(&p.id),
+                    title: Some(printable(&p.title)),
+                    aliases: p.aliases.iter().map(|a| printable(a)).collect(),
+                    patch_sha256: printable(&p.patch_sha256),
                     files: p.files,
                 })
                 .collect();
@@ -338,7 +383,11 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
         ids,
     } in recorded_files(d)
     {
-        let got = tree.files.get(&ip).map(|f| sha256_hex(&f.data));
+        let found = tree.files.get(&ip);
+        let got = found.map(|f| sha256_hex(&f.data));
+        if let Some(f) = found {
+            d.content.files.insert(ip.clone(), f.clone());
+        }
         if got != want {
             d.tampered.push(TamperedFile {
                 path,
@@ -403,10 +452,10 @@ fn from_x(x: XPatchkit) -> Vec<CarriedPatch> {
     x.applied
         .into_iter()
         .map(|p| CarriedPatch {
-            id: p.id,
+            id: printable(&p.id),
             title: None,
-            aliases: p.aliases,
-            patch_sha256: p.patch_sha256,
+            aliases: p.aliases.iter().map(|a| printable(a)).collect(),
+            patch_sha256: printable(&p.patch_sha256),
             files: p.files,
             patch_text: None,
         })
@@ -581,7 +630,7 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
     // install.json: the release (`dist`) and where it came from
     // (`pathname`, hence the author). Optional: other installers write
     // only MYMETA.json.
-    let install = match read_bounded(&m.path.join("install.json"), MAX_META_BYTES) {
+    let install = match read_regular(&m.path.join("install.json"), MAX_META_BYTES) {
         Ok(data) => match serde_json::from_slice::<InstallJson>(&data) {
             Ok(i) => Some(i),
             Err(e) => {
@@ -603,7 +652,16 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
     let install = install.unwrap_or_default();
 
     // MYMETA.json: the identity as the build saw it, and x_patchkit.
-    let mymeta = match read_bounded(&m.path.join("MYMETA.json"), MAX_META_BYTES) {
+    let mymeta = match read_regular(&m.path.join("MYMETA.json"), MAX_META_BYTES) {
+        Ok(data) if meta::duplicate_key(&data).is_some() => {
+            let key = meta::duplicate_key(&data).unwrap_or_default();
+            d.problems.push(format!(
+                ".meta/{folder}/MYMETA.json has the key {} twice, and JSON readers disagree on \
+                 which one counts; cannot tell which patches it carries",
+                excerpt(&key, EXCERPT)
+            ));
+            None
+        }
         Ok(data) => {
             match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&data) {
                 Ok(doc) => Some(doc),
@@ -631,11 +689,26 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
         }
     };
 
+    let by_name = install
+        .dist
+        .as_deref()
+        .and_then(identity_from_name)
+        .or_else(|| identity_from_name(&folder));
     d.info = mymeta
         .as_ref()
         .and_then(identity_from_mymeta)
-        .or_else(|| install.dist.as_deref().and_then(identity_from_name))
-        .or_else(|| identity_from_name(&folder));
+        .or_else(|| by_name.clone());
+    // MYMETA.json is META.json as the dist wrote it: when it names another
+    // release than the one installed, look for the patches of both.
+    if let (Some(info), Some(named)) = (&d.info, by_name) {
+        if info.name != named.name || info.version != named.version {
+            d.warnings.push(format!(
+                "MYMETA.json says {} {} but the release is {} {}; matching the patches of both",
+                info.name, info.version, named.name, named.version
+            ));
+            d.also = Some(named);
+        }
+    }
     if d.info.is_none() {
         d.problems.push(format!(
             ".meta/{folder}: cannot tell which distribution this is"
@@ -721,12 +794,15 @@ fn check_installed_files(d: &mut ScannedDist, lib: &Path, arch_dir: &Path, limit
         let mut found: Option<(PathBuf, String)> = None;
         let mut read_problem = None;
         for c in &candidates {
-            match read_bounded(c, limits.max_file_bytes) {
+            match read_regular(c, limits.max_file_bytes) {
                 Ok(data) => {
                     let got = sha256_hex(&data);
                     let matches = got == want;
                     if found.is_none() || matches {
                         found = Some((c.clone(), got));
+                        d.content
+                            .files
+                            .insert(ip.clone(), crate::tree::FileEntry { data, mode: 0o644 });
                     }
                     if matches {
                         break;

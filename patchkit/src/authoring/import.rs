@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::diff::{make_diff, DiffFile};
+use super::mbox::{self, Mail};
 use super::{find_record, is_placeholder_title, set_str, set_value, str_array, Error, Today};
 use crate::catalog::MAX_PATCH_BYTES;
 use crate::patch::dep3::{self, Dep3};
@@ -48,6 +49,9 @@ pub struct ImportReport {
     pub commits: Vec<String>,
     /// Record fields that were set.
     pub fields: Vec<String>,
+    /// Headers and trailers of the patch that no record field took (each
+    /// is also a warning on stderr).
+    pub warnings: Vec<String>,
 }
 
 /// The metadata to merge into a record.
@@ -146,6 +150,187 @@ fn urls_in(s: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_string)
 }
 
+/// DEP-3's `Origin:` without its category (`upstream, `, `backport, `,
+/// `vendor, `, `other, `): the record's `kind` says the category, `origin`
+/// where the change came from.
+fn origin_without_category(origin: &str) -> String {
+    for cat in ["upstream", "backport", "vendor", "other"] {
+        if let Some(rest) = origin
+            .get(..cat.len())
+            .filter(|head| head.eq_ignore_ascii_case(cat))
+            .map(|_| &origin[cat.len()..])
+        {
+            let rest = rest.trim_start();
+            if let Some(rest) = rest.strip_prefix(',') {
+                let rest = rest.trim();
+                if !rest.is_empty() {
+                    return rest.to_string();
+                }
+            } else if rest.is_empty() {
+                return origin.trim().to_string();
+            }
+        }
+    }
+    origin.trim().to_string()
+}
+
+/// The DEP-3 field names patchkit maps onto a record.
+fn dep3_field_is_read(name: &str) -> bool {
+    matches!(
+        name,
+        "description"
+            | "subject"
+            | "origin"
+            | "author"
+            | "from"
+            | "forwarded"
+            | "applied-upstream"
+            | "last-update"
+            | "bug"
+    ) || name.starts_with("bug-")
+}
+
+/// The record fields a DEP-3 header gives, and its `Last-Update`; every
+/// field or value no record field takes is added to `warnings`.
+fn fill_from_dep3(
+    rec: &Record,
+    preamble: &str,
+    warnings: &mut Vec<String>,
+) -> (Fill, Option<String>) {
+    let header = Dep3::parse(preamble);
+    // Header lines Dep3 ignores: name them (the header ends at the first
+    // empty line, as Dep3::parse reads it).
+    for line in preamble
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty() && *l != "---")
+    {
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let lower = name.to_ascii_lowercase();
+            if !name.contains(' ') && !dep3_field_is_read(&lower) {
+                warnings.push(format!(
+                    "dropped DEP-3 field {name}: {} (no record field takes it)",
+                    value.trim().chars().take(60).collect::<String>()
+                ));
+            }
+        }
+    }
+    let mut fill = Fill::default();
+    let summary = header.summary().map(str::to_string);
+    if is_placeholder_title(&rec.title) && summary.is_some() {
+        fill.title = summary;
+        fill.description = header.long_description();
+    } else {
+        fill.description = header.description.clone();
+    }
+    fill.authors = header.authors.clone();
+    let mut refs = Vec::new();
+    for bug in &header.bugs {
+        if is_url(bug) {
+            refs.push(bug.clone());
+        } else if bug.bytes().all(|b| b.is_ascii_digit()) {
+            // `Bug-Debian: 1098765` is a Debian bug number.
+            refs.push(format!("https://bugs.debian.org/{bug}"));
+        } else {
+            warnings.push(format!(
+                "dropped Bug: {bug} (neither a URL nor a Debian bug number)"
+            ));
+        }
+    }
+    for (name, v) in [
+        ("Forwarded", &header.forwarded),
+        ("Applied-Upstream", &header.applied_upstream),
+    ] {
+        if let Some(v) = v {
+            let urls: Vec<String> = urls_in(v).collect();
+            if urls.is_empty() {
+                warnings.push(format!("dropped {name}: {v} (no URL to reference)"));
+            }
+            refs.extend(urls);
+        }
+    }
+    if let Some(o) = &header.origin {
+        refs.extend(urls_in(o));
+    }
+    fill.references = refs;
+    if let Some(o) = &header.origin {
+        let lower = o.to_ascii_lowercase();
+        if lower.starts_with("upstream") {
+            fill.kind = Some(PatchKind::CherryPick);
+        } else if lower.starts_with("backport") {
+            fill.kind = Some(PatchKind::Backport);
+        }
+        fill.origin = Some(origin_without_category(o));
+    }
+    let mut date = None;
+    if let Some(d) = &header.last_update {
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok() {
+            date = Some(d.clone());
+        } else {
+            warnings.push(format!("dropped Last-Update: {d} (not YYYY-MM-DD)"));
+        }
+    }
+    (fill, date)
+}
+
+/// The record fields a `git format-patch` message gives (From → authors,
+/// Subject → title, the message → description), and its date; every
+/// header and trailer no record field takes is added to `warnings`. An
+/// mbox of several patches is refused: a record holds one patch.
+fn fill_from_mail(
+    rec: &Record,
+    label: &str,
+    text: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(Fill, Option<String>), Error> {
+    let messages = mbox::split(text);
+    if messages.len() > 1 {
+        let subjects: Vec<String> = messages
+            .iter()
+            .map(|m| Mail::parse(m).subject.unwrap_or_default())
+            .map(|s| crate::text::excerpt(&s, 40).to_string())
+            .collect();
+        return Err(Error::Input {
+            input: label.to_string(),
+            reason: format!(
+                "refusing an mbox of {} patches ({}): a record holds one patch; split it \
+                 with `git mailsplit`, or `git format-patch` each commit to its own file, and \
+                 import each into its own record (`patchkit new` first)",
+                messages.len(),
+                subjects.join("; ")
+            ),
+        });
+    }
+    let mail = Mail::parse(text);
+    if let Some(enc) = &mail.encoded_body {
+        return Err(Error::Input {
+            input: label.to_string(),
+            reason: format!(
+                "refusing a message in {} transfer encoding: the diff inside is not the one \
+                 that would be applied; save it decoded (as `git format-patch` writes it)",
+                crate::text::excerpt(enc, 20)
+            ),
+        });
+    }
+    for d in &mail.dropped {
+        warnings.push(format!("dropped mail header or trailer {d}"));
+    }
+    let mut fill = Fill::default();
+    match (&mail.subject, is_placeholder_title(&rec.title)) {
+        (Some(s), true) if !s.is_empty() => fill.title = Some(s.clone()),
+        (Some(s), false) if !s.is_empty() => {
+            warnings.push(format!("kept the record's title; the Subject was: {s}"))
+        }
+        _ => {}
+    }
+    fill.description = Some(mail.body.clone()).filter(|b| !b.is_empty());
+    fill.authors = mail.from.iter().cloned().chain(mail.co_authors).collect();
+    Ok((fill, mail.date))
+}
+
 /// `patchkit import --patch FILE --record ID`.
 pub fn import_patch(
     dir: &Path,
@@ -163,48 +348,28 @@ pub fn import_patch(
         input: label.clone(),
         reason: format!("refusing the patch: {e}"),
     })?;
-    let header = Dep3::parse(&dep3::preamble_of(&text));
-    let mut fill = Fill::default();
-    let summary = header.summary().map(str::to_string);
-    if is_placeholder_title(&rec.record.title) && summary.is_some() {
-        fill.title = summary;
-        fill.description = header.long_description();
+    let preamble = dep3::preamble_of(&text);
+    let mut warnings = Vec::new();
+    let (mut fill, date) = if mbox::looks_like_mail(&preamble) {
+        fill_from_mail(
+            &rec.record,
+            &label,
+            &String::from_utf8_lossy(&text),
+            &mut warnings,
+        )?
     } else {
-        fill.description = header.description.clone();
+        fill_from_dep3(&rec.record, &preamble, &mut warnings)
+    };
+    // `updated` never moves backwards: a patch written (or last touched)
+    // before the record's last update does not make the record older.
+    let candidate = date.unwrap_or_else(|| today.iso());
+    fill.updated = match rec.record.updated.as_deref() {
+        Some(have) if have >= candidate.as_str() => None,
+        _ => Some(candidate),
+    };
+    for w in &mut warnings {
+        *w = format!("{label}: {w}");
     }
-    fill.authors = header.authors.clone();
-    let mut refs = Vec::new();
-    for bug in &header.bugs {
-        if is_url(bug) {
-            refs.push(bug.clone());
-        } else if bug.bytes().all(|b| b.is_ascii_digit()) {
-            // `Bug-Debian: 1098765` is a Debian bug number.
-            refs.push(format!("https://bugs.debian.org/{bug}"));
-        }
-    }
-    for v in [&header.origin, &header.forwarded, &header.applied_upstream]
-        .into_iter()
-        .flatten()
-    {
-        refs.extend(urls_in(v));
-    }
-    fill.references = refs;
-    if let Some(o) = &header.origin {
-        let lower = o.to_ascii_lowercase();
-        if lower.starts_with("upstream") {
-            fill.kind = Some(PatchKind::CherryPick);
-        } else if lower.starts_with("backport") {
-            fill.kind = Some(PatchKind::Backport);
-        }
-        fill.origin = Some(o.clone());
-    }
-    fill.updated = Some(
-        header
-            .last_update
-            .clone()
-            .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
-            .unwrap_or_else(|| today.iso()),
-    );
     let mut doc = rec.document()?;
     let fields = apply_fill(&mut doc, &rec.record, fill);
     let patch = write_both(&rec, &doc, &text)?;
@@ -218,6 +383,7 @@ pub fn import_patch(
             .collect(),
         commits: Vec::new(),
         fields,
+        warnings,
     })
 }
 
@@ -485,6 +651,7 @@ pub fn import_git(
             .map(|c| format!("{} {}", short(c), c.summary().unwrap_or("")))
             .collect(),
         fields,
+        warnings: Vec::new(),
     })
 }
 

@@ -35,6 +35,7 @@ use crate::patch::{ApplyOptions, Fuzz, Outcome};
 use crate::state::read_bounded;
 use crate::tarball::{Archive, Limits};
 use crate::tree::sha256_hex;
+use crate::version::CpanVersion;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -91,6 +92,11 @@ pub struct CheckResult {
     pub id: String,
     /// The tarball's file name.
     pub tarball: String,
+    /// The CPAN file name of the release (`Foo-1.2.tar.gz`, from META),
+    /// which `--record-results` writes into `[[tested]]`: a Debian orig
+    /// tarball (`libfoo-perl_1.2.orig.tar.gz`) is recorded by the name
+    /// CPAN gives the same release.
+    pub cpan_tarball: String,
     /// The version identified.
     pub version: String,
     /// The outcome.
@@ -295,13 +301,94 @@ fn author_checks(file: &str, rec: &Record) -> Vec<Finding> {
             "fix the range, or withdraw the record",
         ));
     }
+    if rec.is_withdrawn() {
+        return out;
+    }
+    // An open-ended range (`0.29` means `>= 0.29`, `0` every version)
+    // also matches the release that fixes the flaw, once there is one.
+    let far = CpanVersion::parse("999999999").ok();
+    if far.as_ref().is_some_and(|v| rec.range.contains(v)) {
+        out.push(Finding {
+            level: Level::Warning,
+            file: file.to_string(),
+            message: format!(
+                "versions {:?} is open-ended{}: it matches every later release, \
+                 including the one that will fix the flaw",
+                rec.versions,
+                if rec.versions.trim().starts_with(|c: char| c.is_ascii_digit() || c == 'v') {
+                    format!(" (a bare version means >= {})", rec.versions.trim())
+                } else {
+                    String::new()
+                }
+            ),
+            hint: Some(
+                "give an upper bound (\"<= LAST_AFFECTED\") or set fixed_in once upstream ships a fix"
+                    .into(),
+            ),
+        });
+    }
+    // A [[tested]] tarball outside the range (e.g. excluded by fixed_in)
+    // is a binding `apply` would never use: one of the two is wrong.
+    for t in &rec.tested {
+        let Some(name) = &t.tarball else { continue };
+        // split_file_name knows .tar.gz, .tgz, .tar.bz2, .tbz and .zip.
+        let known = match name
+            .strip_suffix(".tar.xz")
+            .or_else(|| name.strip_suffix(".txz"))
+        {
+            Some(stem) => format!("{stem}.tar.gz"),
+            None => name.clone(),
+        };
+        let Some((dist, version)) = dist::split_file_name(&known) else {
+            continue;
+        };
+        if dist == rec.dist && !rec.range.contains(&version) {
+            out.push(Finding {
+                level: Level::Error,
+                file: file.to_string(),
+                message: format!(
+                    "[[tested]] {name} is version {version}, outside versions {:?}{}",
+                    rec.versions,
+                    rec.fixed_in
+                        .as_ref()
+                        .map(|v| format!(" with fixed_in {v}"))
+                        .unwrap_or_default()
+                ),
+                hint: Some(
+                    "fix versions or fixed_in (the patch was tested on that release), \
+                     or remove the [[tested]] entry"
+                        .into(),
+                ),
+            });
+        }
+    }
     out
 }
 
+/// The archive suffixes `--against` reads.
+const TARBALL_SUFFIXES: [&str; 6] = [".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz"];
+
 fn is_tarball(name: &str) -> bool {
-    [".tar.gz", ".tgz", ".tar.bz2", ".tbz"]
+    TARBALL_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Archives `--against` does not read, named so that a skipped tarball is
+/// never silent.
+fn is_other_archive(name: &str) -> bool {
+    !is_tarball(name)
+        && (name.contains(".tar.") || name.ends_with(".tar") || name.ends_with(".zip"))
+}
+
+/// The CPAN file name of a release found under another name (Debian's
+/// `libfoo-perl_1.2.orig.tar.gz` → `Foo-1.2.tar.gz`): the dist's name and
+/// version (from META) and the archive suffix of the file.
+fn cpan_file_name(file: &str, info: &dist::DistInfo) -> String {
+    let suffix = TARBALL_SUFFIXES
         .iter()
-        .any(|s| name.ends_with(s))
+        .find(|s| file.ends_with(*s))
+        .copied()
+        .unwrap_or(".tar.gz");
+    format!("{}-{}{suffix}", info.name, info.version)
 }
 
 fn check_against(
@@ -314,11 +401,28 @@ fn check_against(
         input: dir.display().to_string(),
         reason: format!("cannot read the directory: {e}"),
     })?;
-    let mut tarballs: Vec<(String, PathBuf)> = listing
+    let mut tarballs: Vec<(String, PathBuf)> = Vec::new();
+    for (name, path) in listing
         .flatten()
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(n, p)| is_tarball(n) && p.is_file())
-        .collect();
+        .filter(|(_, p)| p.is_file())
+    {
+        if is_tarball(&name) {
+            tarballs.push((name, path));
+        } else if is_other_archive(&name) {
+            report.findings.push(Finding {
+                level: Level::Warning,
+                file: name,
+                message: "skipped: lint --against reads .tar.gz, .tgz, .tar.bz2, .tbz, \
+                          .tar.xz and .txz tarballs only, so no patch was tried on it"
+                    .into(),
+                hint: Some(
+                    "recompress it as .tar.gz (its sha256 then differs from the upstream file's)"
+                        .into(),
+                ),
+            });
+        }
+    }
     tarballs.sort();
     for (name, path) in tarballs {
         report.tarballs += 1;
@@ -374,6 +478,7 @@ fn check_against(
             let mut row = CheckResult {
                 id: e.record.id.to_string(),
                 tarball: name.clone(),
+                cpan_tarball: cpan_file_name(&name, &info),
                 version: info.version.to_string(),
                 status: CheckStatus::Clean,
                 detail: None,
@@ -434,7 +539,7 @@ fn record(dir: &Path, report: &mut LintReport) -> Result<(), Error> {
                 continue;
             };
             let new = Tested {
-                tarball: Some(r.tarball.clone()),
+                tarball: Some(r.cpan_tarball.clone()),
                 sha256: r.sha256.clone(),
                 patched_tree,
             };

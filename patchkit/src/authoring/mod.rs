@@ -22,9 +22,11 @@
 //! never leaves a half-written or invalid record behind (docs/ARCHITECTURE.md "Nothing
 //! half-done").
 
+pub mod csaf;
 pub mod diff;
 pub mod import;
 pub mod lint;
+pub mod mbox;
 pub mod scaffold;
 pub mod withdraw;
 

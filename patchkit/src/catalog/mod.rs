@@ -32,6 +32,7 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Largest patch accepted (bytes).
 pub const MAX_PATCH_BYTES: usize = 4 * 1024 * 1024;
 
+pub mod claims;
 pub mod source;
 
 /// One problem with one file of a repository.

@@ -41,6 +41,7 @@ pub(super) fn run(
         .map(|t| apply::run(t, &catalog, &opts))
         .collect();
 
+    let mut log_failures = Vec::new();
     if mode == Mode::Apply {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         for r in &reports {
@@ -77,10 +78,12 @@ pub(super) fn run(
                 error: r.error.clone(),
             };
             if let Err(e) = log::append(&ctx.home.log_path(), &entry) {
-                output::warn(&format!("could not record this apply in the log: {e}"));
+                log_failures.push(e.to_string());
             }
         }
     }
-    output::targets(ctx.json, mode, &catalog.origin, &reports)?;
-    Ok(reports.iter().map(|r| r.exit_code).max().unwrap_or(0))
+    output::emit(
+        ctx,
+        &output::Targets::new(mode, &catalog.origin, &reports, log_failures),
+    )
 }

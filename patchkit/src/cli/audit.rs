@@ -90,20 +90,8 @@ pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
         .filter(|f| fail_on.contains(f) && audits.iter().any(|a| a.findings.contains(f)))
         .collect();
     let summary = report::summarize(&audits);
-    output::audit(
-        ctx.json,
-        &catalog.origin,
-        &audits,
-        &errors,
-        &summary,
-        &fail_on,
-        &failing,
-    )?;
-    Ok(if !errors.is_empty() {
-        2
-    } else if !failing.is_empty() {
-        1
-    } else {
-        0
-    })
+    output::emit(
+        ctx,
+        &output::Audit::new(&catalog.origin, fail_on, failing, summary, audits, errors),
+    )
 }

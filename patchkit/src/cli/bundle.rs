@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::client::{bundle, store};
@@ -35,20 +34,7 @@ pub(super) fn run(ctx: &Context, cmd: &BundleCommand) -> Result<i32, Error> {
         BundleCommand::Create { out, repo } => {
             let name = store::choose(&ctx.home, repo.as_deref())?;
             let made = bundle::create(&ctx.home, &name, out, chrono::Utc::now())?;
-            output::report(
-                ctx.json,
-                &json!({"command": "bundle create", "file": out.display().to_string(), "bundle": made}),
-                &format!(
-                    "{}: repository {name}, targets version {}, {} target{}, roots {:?}, made {}",
-                    out.display(),
-                    made.targets_version,
-                    made.targets,
-                    if made.targets == 1 { "" } else { "s" },
-                    made.roots,
-                    made.description.created
-                ),
-            )?;
-            Ok(0)
+            output::emit(ctx, &output::BundleCreated::new(out, &name, &made))
         }
     }
 }

@@ -38,6 +38,5 @@ pub(super) fn run(ctx: &Context, args: &DiffArgs) -> Result<i32, Error> {
         &args.edited,
         today(),
     )?;
-    output::diff_written(ctx.json, &report)?;
-    Ok(0)
+    output::emit(ctx, &output::Authored::new("diff", &report))
 }

@@ -19,7 +19,11 @@ pub(crate) struct ImportArgs {
     #[arg(long, num_args = 2, value_names = ["REPO", "REV"])]
     pub(crate) git: Option<Vec<String>>,
 
-    /// Take an existing patch file; its DEP-3 header fills the record.
+    /// Take an existing patch file, kept byte for byte: `git format-patch`
+    /// output (one patch; From, Date, Subject without `[PATCH …]` and the
+    /// message fill the record), a DEP-3 patch or a plain diff. Every
+    /// header no record field takes is named in a warning; an mbox of
+    /// several patches is refused.
     #[arg(long, value_name = "FILE")]
     pub(crate) patch: Option<PathBuf>,
 
@@ -42,6 +46,5 @@ pub(super) fn run(ctx: &Context, args: &ImportArgs) -> Result<i32, Error> {
         (None, Some(file)) => import::import_patch(&args.source, &args.record, file, today())?,
         (None, None) => return Err(Error::Usage("give --git REPO REV or --patch FILE".into())),
     };
-    output::imported(ctx.json, &report)?;
-    Ok(0)
+    output::emit(ctx, &output::Authored::new("import", &report))
 }

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use patchkit_signing::{public_pem_path, SigningKey};
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::error::Error;
-use patchkit::tuf::publish::sign_metadata_file;
+use patchkit::tuf::publish::sign_staged_file;
 
 /// `patchkit key …`.
 #[derive(Debug, Subcommand)]
@@ -31,8 +30,11 @@ pub(crate) enum KeyCommand {
 /// Arguments of `sign`.
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// A metadata file to sign, usually OUT/staged/V.ROLE.json, which
-    /// `publish` prints when a role lacks signatures.
+    /// A staged metadata file to sign, STAGED/V.ROLE.json (by default
+    /// OUT.staged/, beside OUT), which `publish` prints when a role lacks
+    /// signatures. The key must be one the role lists (the root beside the
+    /// file says which); sign the file in place and give it back into the
+    /// staged directory before `publish` runs again.
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
     /// Your private key (PKCS#8 PEM).
@@ -67,47 +69,19 @@ pub(super) fn run(ctx: &Context, cmd: &KeyCommand) -> Result<i32, Error> {
             let key = SigningKey::generate();
             key.write_pem(&private)?;
             let public = public_pem_path(&private);
-            output::report(
-                ctx.json,
-                &json!({
-                    "command": "key generate",
-                    "private": private.display().to_string(),
-                    "public": public.display().to_string(),
-                    "keyid": key.key_id().to_string(),
-                }),
-                &format!(
-                    "private key: {} (mode 0600; keep it secret)\npublic key:  {}\nkey id:      {}",
-                    private.display(),
-                    public.display(),
-                    key.key_id()
-                ),
-            )?;
-            Ok(0)
+            output::emit(
+                ctx,
+                &output::KeyGenerated::new(&private, &public, key.key_id().to_string()),
+            )
         }
     }
 }
 
 pub(super) fn sign(ctx: &Context, args: &SignArgs) -> Result<i32, Error> {
     let key = SigningKey::load_pem(&args.key)?;
-    let added = sign_metadata_file(&args.file, &key)?;
-    let text = if added {
-        format!("{}: signed with key {}", args.file.display(), key.key_id())
-    } else {
-        format!(
-            "{}: already signed with key {}; unchanged",
-            args.file.display(),
-            key.key_id()
-        )
-    };
-    output::report(
-        ctx.json,
-        &json!({
-            "command": "sign",
-            "file": args.file.display().to_string(),
-            "keyid": key.key_id().to_string(),
-            "added": added,
-        }),
-        &text,
-    )?;
-    Ok(0)
+    let added = sign_staged_file(&args.file, &key)?;
+    output::emit(
+        ctx,
+        &output::Signed::new(&args.file, key.key_id().to_string(), added),
+    )
 }

@@ -40,6 +40,5 @@ pub(super) fn run(ctx: &Context, args: &LintArgs) -> Result<i32, Error> {
         ..LintOptions::default()
     };
     let report = lint::lint(&args.source, &opts)?;
-    output::lint(ctx.json, &report)?;
-    Ok(if report.ok() { 0 } else { 1 })
+    output::emit(ctx, &output::Lint::new(&report))
 }

@@ -8,6 +8,5 @@ use patchkit::state::log;
 pub(super) fn run(ctx: &Context) -> Result<i32, Error> {
     let path = ctx.home.log_path();
     let contents = log::read(&path)?;
-    output::log(ctx.json, &path, &contents)?;
-    Ok(0)
+    output::emit(ctx, &output::Log::new(&path, &contents))
 }

@@ -7,6 +7,7 @@ mod apply;
 pub(crate) mod audit;
 mod bundle;
 mod diff;
+mod export;
 mod import;
 mod key;
 mod lint;
@@ -51,7 +52,7 @@ pub(crate) use withdraw::WithdrawArgs;
     after_help = "By task:\n  \
       packagers:      repo add, update, check, apply, bundle   (docs/applying.md)\n  \
       auditors:       audit, sbom, log                         (docs/auditing.md)\n  \
-      security team:  new, diff, import, lint, publish, sign, withdraw, key   (docs/publishing.md)\n\n\
+      security team:  new, diff, import, lint, publish, sign, withdraw, key, export   (docs/publishing.md)\n\n\
       Exit status: 0 success (also when nothing matched), 1 a patch did not apply or an operation \
       failed, 2 bad usage or unreadable input, 3 a signature, hash or freshness check failed."
 )]
@@ -94,8 +95,10 @@ pub(crate) enum Command {
     /// Add one signature to a staged metadata file (threshold signing).
     ///
     /// When a role needs more signatures than the keys one maintainer
-    /// holds, `publish` stages the file under OUT/staged/ and prints its
-    /// path. Each other key holder signs it with this command; the next
+    /// holds, `publish` stages the file under OUT.staged/ (beside OUT,
+    /// never served) and prints its path. Each other key holder signs it
+    /// with this command, which refuses a key the role does not list; the
+    /// signed file goes back into the staged directory, and the next
     /// `publish` picks it up once the threshold is met.
     Sign(key::SignArgs),
     /// Build or update the signed repository (TUF 1.0) from a source tree.
@@ -158,6 +161,9 @@ pub(crate) enum Command {
     /// Mark a record withdrawn: it stays in the history, is never applied
     /// again, and `check` says why.
     Withdraw(WithdrawArgs),
+    /// Write files for other tools (CSAF advisories).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -268,6 +274,7 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Import(args) => import::run(&ctx, &args),
         Command::Lint(args) => lint::run(&ctx, &args),
         Command::Withdraw(args) => withdraw::run(&ctx, &args),
+        Command::Export(cmd) => export::run(&ctx, &cmd),
     }
 }
 

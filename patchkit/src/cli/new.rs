@@ -44,6 +44,5 @@ pub(super) fn run(ctx: &Context, args: &NewArgs) -> Result<i32, Error> {
         title: args.title.clone(),
     };
     let report = scaffold::create(&args.source, &req, today())?;
-    output::new_record(ctx.json, &report)?;
-    Ok(0)
+    output::emit(ctx, &output::Authored::new("new", &report))
 }

@@ -1,13 +1,33 @@
-//! Rendering reports as human text or as one `--json` document. The only
-//! place that writes to stdout and stderr (besides main.rs's last error).
+//! Every command's report, and the one place that prints it: each command
+//! builds one typed report (a [`Report`]: `Serialize` for `--json`, `render`
+//! for text, its stderr lines and its exit status) and ends with [`emit`].
+//! With the loading notices below, the only place that writes to stdout and
+//! stderr (besides main.rs's last error).
+//!
+//! A report's JSON is its serialisation: field order is key order, and
+//! data only the text needs is `#[serde(skip)]`.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
-use serde_json::json;
+use serde::{Serialize, Serializer};
 
+use super::Context;
 use patchkit::apply::{Mode, PatchStatus, TargetReport, TargetResult};
+use patchkit::audit::report::{DistAudit, Finding, Summary};
+use patchkit::audit::scan::PathError;
+use patchkit::authoring::csaf::CsafReport;
+use patchkit::authoring::diff::DiffReport;
+use patchkit::authoring::import::ImportReport;
+use patchkit::authoring::lint::LintReport;
+use patchkit::authoring::scaffold::NewReport;
+use patchkit::authoring::withdraw::WithdrawReport;
 use patchkit::catalog::Origin;
+use patchkit::client::bundle::Created;
+use patchkit::client::store::{RepoInfo, UpdateOutcome};
+use patchkit::error::Error;
+use patchkit::state::log::LogEntry;
+use patchkit::tuf::publish::PublishReport;
 
 /// A warning on stderr.
 pub(crate) fn warn(message: &str) {
@@ -24,27 +44,131 @@ pub(crate) fn notice(message: &str) {
     eprintln!("{message}");
 }
 
-/// Print exactly one JSON document on stdout (the `--json` contract): the
-/// one JSON writer of every command.
-fn write_json(doc: &impl serde::Serialize) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    serde_json::to_writer_pretty(&mut out, doc)?;
-    writeln!(out)?;
-    out.flush()
+/// One line a report puts on stderr before itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Diagnostic {
+    /// `warning: …`.
+    Warning(String),
+    /// `error: …` (a failure that did not end the command).
+    Error(String),
+    /// A line as it is (the context a failed hunk expected).
+    Plain(String),
 }
 
-/// Print a command's report: `doc` as one JSON document with `--json`,
-/// else `text` (one line or more) on stdout.
-pub(crate) fn report(json_out: bool, doc: &serde_json::Value, text: &str) -> std::io::Result<()> {
-    if json_out {
-        return write_json(doc);
+/// What a command reports: serialised as the one `--json` document, or
+/// rendered as text; the same stderr lines come first either way.
+pub(crate) trait Report: Serialize {
+    /// The text on stdout (without `--json`).
+    fn render(&self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// Lines for stderr, printed before the report. `json` is set with
+    /// `--json`: what the text shows inline goes to stderr there.
+    fn diagnostics(&self, json: bool) -> Vec<Diagnostic> {
+        let _ = json;
+        Vec::new()
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    out.write_all(text.as_bytes())?;
-    writeln!(out)?;
-    out.flush()
+
+    /// The exit status the report asks for.
+    fn exit_code(&self) -> i32 {
+        0
+    }
+}
+
+/// Print `report`: its stderr lines, then exactly one JSON document with
+/// `--json` or its text; returns its exit status. The one writer of every
+/// command's stdout (buffered: an audit or a log prints thousands of lines).
+pub(crate) fn emit(ctx: &Context, report: &impl Report) -> Result<i32, Error> {
+    for d in report.diagnostics(ctx.json) {
+        match d {
+            Diagnostic::Warning(m) => warn(&m),
+            Diagnostic::Error(m) => error(&m),
+            Diagnostic::Plain(m) => notice(&m),
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if ctx.json {
+        write_json(&mut out, report)?;
+    } else {
+        report.render(&mut out)?;
+    }
+    out.flush()?;
+    Ok(report.exit_code())
+}
+
+/// One pretty JSON document and a newline.
+fn write_json(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)
+}
+
+/// A path as the JSON documents carry it.
+fn path_string<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
+}
+
+/// "", or the plural ending when `n` is not 1.
+fn plural(n: usize, ending: &'static str) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        ending
+    }
+}
+
+/// The first 12 hex digits of a digest, for tables.
+fn short(sha: Option<&str>) -> String {
+    match sha {
+        Some(s) => s.chars().take(12).collect(),
+        None => "absent".into(),
+    }
+}
+
+/// ` [CVE-…, GHSA-…]`, or nothing.
+fn aliases(aliases: &[String]) -> String {
+    if aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", aliases.join(", "))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// check, apply
+
+/// What `check` or `apply` did to each target, in the order given.
+#[derive(Debug, Serialize)]
+pub(crate) struct Targets<'a> {
+    command: &'static str,
+    repository: &'a Origin,
+    ok: bool,
+    targets: &'a [TargetReport],
+    #[serde(skip)]
+    mode: Mode,
+    /// Entries the log could not take (the targets are written anyway).
+    #[serde(skip)]
+    log_failures: Vec<String>,
+}
+
+impl<'a> Targets<'a> {
+    pub(crate) fn new(
+        mode: Mode,
+        repository: &'a Origin,
+        targets: &'a [TargetReport],
+        log_failures: Vec<String>,
+    ) -> Targets<'a> {
+        Targets {
+            command: match mode {
+                Mode::Check => "check",
+                Mode::Apply => "apply",
+            },
+            repository,
+            ok: targets.iter().all(|r| r.exit_code == 0),
+            targets,
+            mode,
+            log_failures,
+        }
+    }
 }
 
 fn status_word(s: PatchStatus) -> &'static str {
@@ -55,608 +179,1263 @@ fn status_word(s: PatchStatus) -> &'static str {
     }
 }
 
-/// Print the reports of `check`/`apply`.
-pub(crate) fn targets(
-    json_out: bool,
-    mode: Mode,
-    origin: &Origin,
-    reports: &[TargetReport],
-) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for r in reports {
-        for w in &r.warnings {
-            warn(w);
-        }
-        if let Some(e) = &r.error {
-            eprintln!("error: {e}");
-            if !r.expected_context.is_empty() {
-                eprintln!("  the hunk expected:");
-                for line in &r.expected_context {
-                    eprintln!("  | {line}");
-                }
-            }
-        }
-    }
-    if json_out {
-        let doc = json!({
-            "command": match mode { Mode::Check => "check", Mode::Apply => "apply" },
-            "repository": origin,
-            "ok": reports.iter().all(|r| r.exit_code == 0),
-            "targets": reports,
-        });
-        return write_json(&doc);
-    }
-    for r in reports {
-        let name = patchkit::dist::target_name(Path::new(&r.target));
-        let what = match (&r.dist, &r.version) {
-            (Some(d), Some(v)) => format!("{d} {v}"),
-            _ => "not identified".into(),
-        };
-        let applied = r
-            .patches
+impl Report for Targets<'_> {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        let mut lines: Vec<Diagnostic> = self
+            .log_failures
             .iter()
-            .filter(|p| p.status != PatchStatus::AlreadyApplied)
-            .count();
-        let summary = match r.result {
-            TargetResult::Failed if mode == Mode::Check => "FAILED".to_string(),
-            TargetResult::Failed => "FAILED (nothing written)".to_string(),
-            TargetResult::NothingMatched => "no patches match".to_string(),
-            TargetResult::AlreadyPatched => "already carries every matching patch".to_string(),
-            TargetResult::Patched => format!(
-                "{applied} patch{} {}",
-                if applied == 1 { "" } else { "es" },
-                if mode == Mode::Check {
-                    "would apply"
-                } else {
-                    "applied"
-                }
-            ),
-        };
-        let dest = match (&r.output, mode, r.result) {
-            (Some(o), Mode::Apply, TargetResult::Failed) | (Some(o), Mode::Check, _) => {
-                let _ = o;
-                String::new()
+            .map(|e| Diagnostic::Warning(format!("could not record this apply in the log: {e}")))
+            .collect();
+        for r in self.targets {
+            lines.extend(r.warnings.iter().cloned().map(Diagnostic::Warning));
+            for w in r.withdrawn.iter().filter(|w| w.carried) {
+                lines.push(Diagnostic::Warning(format!(
+                    "{} carries {}, which was withdrawn on {}: {}; rebuild it from the \
+                     upstream tarball",
+                    r.target, w.id, w.date, w.reason
+                )));
             }
-            (Some(o), Mode::Apply, _) => format!(" -> {o}"),
-            _ => String::new(),
-        };
-        writeln!(out, "{name}: {what}: {summary}{dest}")?;
-        for p in &r.patches {
-            let aliases = if p.aliases.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", p.aliases.join(", "))
+            if let Some(e) = &r.error {
+                lines.push(Diagnostic::Error(e.clone()));
+                if !r.expected_context.is_empty() {
+                    lines.push(Diagnostic::Plain("  the hunk expected:".into()));
+                    for line in &r.expected_context {
+                        lines.push(Diagnostic::Plain(format!("  | {line}")));
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mode = self.mode;
+        for r in self.targets {
+            let name = patchkit::dist::target_name(Path::new(&r.target));
+            let what = match (&r.dist, &r.version) {
+                (Some(d), Some(v)) => format!("{d} {v}"),
+                _ => "not identified".into(),
             };
-            writeln!(
-                out,
-                "  {:<20} {:<16} {}{aliases}",
-                p.id,
-                status_word(p.status),
-                p.title
-            )?;
-            for h in &p.moved_hunks {
-                let mut note = format!("{} hunk {}", h.file, h.hunk);
-                if h.offset != 0 {
-                    note.push_str(&format!(" offset {:+}", h.offset));
+            let applied = r
+                .patches
+                .iter()
+                .filter(|p| p.status != PatchStatus::AlreadyApplied)
+                .count();
+            let summary = match r.result {
+                TargetResult::Failed if mode == Mode::Check => "FAILED".to_string(),
+                TargetResult::Failed => "FAILED (nothing written)".to_string(),
+                TargetResult::NothingMatched => "no patches match".to_string(),
+                TargetResult::AlreadyPatched => "already carries every matching patch".to_string(),
+                TargetResult::Patched => format!(
+                    "{applied} patch{} {}",
+                    plural(applied, "es"),
+                    if mode == Mode::Check {
+                        "would apply"
+                    } else {
+                        "applied"
+                    }
+                ),
+            };
+            let dest = match (&r.output, mode, r.result) {
+                (Some(o), Mode::Apply, result) if result != TargetResult::Failed => {
+                    format!(" -> {o}")
                 }
-                if h.fuzz != 0 {
-                    note.push_str(&format!(" fuzz {}", h.fuzz));
-                }
-                writeln!(out, "  {:<20} {:<16} {note}", "", "")?;
-            }
-            if p.binding_checked {
+                _ => String::new(),
+            };
+            writeln!(out, "{name}: {what}: {summary}{dest}")?;
+            for p in &r.patches {
                 writeln!(
                     out,
-                    "  {:<20} {:<16} output matches the reviewed tree",
-                    "", ""
+                    "  {:<20} {:<16} {}{}",
+                    p.id,
+                    status_word(p.status),
+                    p.title,
+                    aliases(&p.aliases)
+                )?;
+                for h in &p.moved_hunks {
+                    let mut note = format!("{} hunk {}", h.file, h.hunk);
+                    if h.offset != 0 {
+                        note.push_str(&format!(" offset {:+}", h.offset));
+                    }
+                    if h.fuzz != 0 {
+                        note.push_str(&format!(" fuzz {}", h.fuzz));
+                    }
+                    writeln!(out, "  {:<20} {:<16} {note}", "", "")?;
+                }
+                if p.binding_checked {
+                    writeln!(
+                        out,
+                        "  {:<20} {:<16} output matches the reviewed tree",
+                        "", ""
+                    )?;
+                }
+            }
+            for w in &r.withdrawn {
+                writeln!(
+                    out,
+                    "  {:<20} {:<16} {} ({}){}",
+                    w.id,
+                    "withdrawn",
+                    w.reason,
+                    w.date,
+                    if w.carried {
+                        "; this target CARRIES it (applied before it was withdrawn)"
+                    } else {
+                        ""
+                    }
                 )?;
             }
         }
-        for w in &r.withdrawn {
-            writeln!(
-                out,
-                "  {:<20} {:<16} {} ({})",
-                w.id, "withdrawn", w.reason, w.date
-            )?;
-        }
+        Ok(())
     }
-    out.flush()
+
+    /// The highest status a target asked for.
+    fn exit_code(&self) -> i32 {
+        self.targets.iter().map(|r| r.exit_code).max().unwrap_or(0)
+    }
 }
 
 // ---------------------------------------------------------------------------
 // audit, sbom, log
 
-/// The first 12 hex digits of a digest, for tables.
-fn short(sha: Option<&str>) -> String {
-    match sha {
-        Some(s) => s.chars().take(12).collect(),
-        None => "absent".into(),
+/// What `audit` found in every PATH.
+#[derive(Debug, Serialize)]
+pub(crate) struct Audit<'a> {
+    command: &'static str,
+    repository: &'a Origin,
+    ok: bool,
+    fail_on: Vec<Finding>,
+    failing: Vec<Finding>,
+    summary: Summary,
+    dists: Vec<DistAudit>,
+    #[serde(serialize_with = "path_errors")]
+    errors: Vec<PathError>,
+}
+
+impl<'a> Audit<'a> {
+    /// `failing`: the findings of `fail_on` that are present.
+    pub(crate) fn new(
+        repository: &'a Origin,
+        fail_on: Vec<Finding>,
+        failing: Vec<Finding>,
+        summary: Summary,
+        dists: Vec<DistAudit>,
+        errors: Vec<PathError>,
+    ) -> Audit<'a> {
+        Audit {
+            command: "audit",
+            repository,
+            ok: errors.is_empty() && failing.is_empty(),
+            fail_on,
+            failing,
+            summary,
+            dists,
+            errors,
+        }
     }
 }
 
-/// Print the audit: a table, or one JSON document.
-pub(crate) fn audit(
-    json_out: bool,
-    origin: &Origin,
-    audits: &[patchkit::audit::report::DistAudit],
-    errors: &[patchkit::audit::scan::PathError],
-    summary: &patchkit::audit::report::Summary,
-    fail_on: &[patchkit::audit::report::Finding],
-    failing: &[patchkit::audit::report::Finding],
-) -> std::io::Result<()> {
-    use patchkit::audit::report::PatchStatus as S;
-    use patchkit::audit::scan::DistKind;
+/// PATHs that could not be scanned: `[{"path": …, "reason": …}]`.
+fn path_errors<S: Serializer>(errors: &[PathError], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        path: &'a str,
+        reason: &'a str,
+    }
+    s.collect_seq(errors.iter().map(|e| Doc {
+        path: &e.path,
+        reason: &e.reason,
+    }))
+}
 
-    for e in errors {
-        eprintln!("error: {e}");
-    }
-    // Buffered: a library audit prints thousands of lines, and a locked
-    // stdout alone flushes each one.
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if json_out {
-        for a in audits {
-            for w in &a.warnings {
-                warn(&format!("{}: {w}", a.location));
+impl Report for Audit<'_> {
+    /// Unscannable PATHs; with `--json`, also each dist's notes (the text
+    /// shows them under the dist).
+    fn diagnostics(&self, json: bool) -> Vec<Diagnostic> {
+        let mut lines: Vec<Diagnostic> = self
+            .errors
+            .iter()
+            .map(|e| Diagnostic::Error(e.to_string()))
+            .collect();
+        if json {
+            for a in &self.dists {
+                for w in &a.warnings {
+                    lines.push(Diagnostic::Warning(format!("{}: {w}", a.location)));
+                }
             }
         }
-        let doc = json!({
-            "command": "audit",
-            "repository": origin,
-            "ok": errors.is_empty() && failing.is_empty(),
-            "fail_on": fail_on,
-            "failing": failing,
-            "summary": summary,
-            "dists": audits,
-            "errors": errors.iter().map(|e| json!({"path": e.path, "reason": e.reason}))
-                .collect::<Vec<_>>(),
-        });
-        return write_json(&doc);
+        lines
     }
-    let mut last_target: Option<&str> = None;
-    for a in audits {
-        if last_target != Some(a.target.as_str()) {
-            if a.kind == DistKind::Installed {
-                writeln!(out, "{} (library)", a.target)?;
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        use patchkit::audit::report::PatchStatus as S;
+        use patchkit::audit::scan::DistKind;
+
+        let mut last_target: Option<&str> = None;
+        for a in &self.dists {
+            if last_target != Some(a.target.as_str()) {
+                if a.kind == DistKind::Installed {
+                    writeln!(out, "{} (library)", a.target)?;
+                }
+                last_target = Some(a.target.as_str());
             }
-            last_target = Some(a.target.as_str());
-        }
-        let what = match (&a.dist, &a.version) {
-            (Some(d), Some(v)) => format!("{d} {v}"),
-            _ => "? (unidentified)".into(),
-        };
-        let place = match a.kind {
-            DistKind::Installed => {
-                let folder = std::path::Path::new(&a.location)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
+            let what = match (&a.dist, &a.version) {
+                (Some(d), Some(v)) => format!("{d} {v}"),
+                _ => "? (unidentified)".into(),
+            };
+            let place = match a.kind {
+                DistKind::Installed => {
+                    let folder = Path::new(&a.location)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    format!("  installed, .meta/{folder}")
+                }
+                DistKind::Tarball => format!("{}: tarball", a.target),
+                DistKind::Directory => format!("{}: directory", a.target),
+            };
+            let verdict = if a.findings.is_empty() {
+                if a.patches.is_empty() {
+                    "ok (no patches carried, none missing)".to_string()
+                } else {
+                    "ok".to_string()
+                }
+            } else {
+                a.findings
+                    .iter()
+                    .map(|f| f.as_str().to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let indent = if a.kind == DistKind::Installed {
+                "    "
+            } else {
+                "  "
+            };
+            writeln!(out, "{place}: {what}: {verdict}")?;
+            for p in &a.patches {
+                let note = match p.status {
+                    S::Genuine => String::new(),
+                    S::Superseded => format!(
+                        " (carries {}, the repository now publishes {})",
+                        short(Some(&p.patch_sha256)),
+                        short(p.published_sha256.as_deref())
+                    ),
+                    S::Withdrawn => format!(
+                        " (withdrawn: {})",
+                        p.withdrawn_reason.as_deref().unwrap_or("no reason given")
+                    ),
+                    S::Unknown => " (not in the repository)".into(),
+                };
+                writeln!(
+                    out,
+                    "{indent}{:<20} {:<11} {}{}{note}",
+                    p.id,
+                    p.status.as_str(),
+                    p.title.as_deref().unwrap_or(""),
+                    aliases(&p.aliases)
+                )?;
+            }
+            for m in &a.missing {
+                writeln!(
+                    out,
+                    "{indent}{:<20} {:<11} {}{}",
+                    m.id,
+                    "MISSING",
+                    m.title,
+                    aliases(&m.aliases)
+                )?;
+            }
+            for t in &a.tampered {
+                let place = t
+                    .installed_as
+                    .as_deref()
+                    .map(|p| format!(" at {p}"))
                     .unwrap_or_default();
-                format!("  installed, .meta/{folder}")
+                writeln!(
+                    out,
+                    "{indent}{:<20} {:<11} recorded {}, found {}{place} ({})",
+                    t.path,
+                    "TAMPERED",
+                    short(t.expected.as_deref()),
+                    short(t.actual.as_deref()),
+                    t.patches.join(", ")
+                )?;
             }
-            DistKind::Tarball => format!("{}: tarball", a.target),
-            DistKind::Directory => format!("{}: directory", a.target),
-        };
-        let verdict = if a.findings.is_empty() {
-            if a.patches.is_empty() {
-                "ok (no patches carried, none missing)".to_string()
-            } else {
-                "ok".to_string()
+            for p in &a.problems {
+                writeln!(out, "{indent}problem: {p}")?;
             }
-        } else {
-            a.findings
-                .iter()
-                .map(|f| f.as_str().to_uppercase())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let indent = if a.kind == DistKind::Installed {
-            "    "
-        } else {
-            "  "
-        };
-        writeln!(out, "{place}: {what}: {verdict}")?;
-        for p in &a.patches {
-            let aliases = if p.aliases.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", p.aliases.join(", "))
-            };
-            let note = match p.status {
-                S::Genuine => String::new(),
-                S::Superseded => format!(
-                    " (carries {}, the repository now publishes {})",
-                    short(Some(&p.patch_sha256)),
-                    short(p.published_sha256.as_deref())
-                ),
-                S::Withdrawn => format!(
-                    " (withdrawn: {})",
-                    p.withdrawn_reason.as_deref().unwrap_or("no reason given")
-                ),
-                S::Unknown => " (not in the repository)".into(),
-            };
-            writeln!(
-                out,
-                "{indent}{:<20} {:<11} {}{aliases}{note}",
-                p.id,
-                p.status.as_str(),
-                p.title.as_deref().unwrap_or("")
-            )?;
+            for w in &a.warnings {
+                writeln!(out, "{indent}note: {w}")?;
+            }
         }
-        for m in &a.missing {
-            let aliases = if m.aliases.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", m.aliases.join(", "))
-            };
-            writeln!(
-                out,
-                "{indent}{:<20} {:<11} {}{aliases}",
-                m.id, "MISSING", m.title
-            )?;
-        }
-        for t in &a.tampered {
-            let place = t
-                .installed_as
-                .as_deref()
-                .map(|p| format!(" at {p}"))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "{indent}{:<20} {:<11} recorded {}, found {}{place} ({})",
-                t.path,
-                "TAMPERED",
-                short(t.expected.as_deref()),
-                short(t.actual.as_deref()),
-                t.patches.join(", ")
-            )?;
-        }
-        for p in &a.problems {
-            writeln!(out, "{indent}problem: {p}")?;
-        }
-        for w in &a.warnings {
-            writeln!(out, "{indent}note: {w}")?;
-        }
-    }
-    writeln!(
-        out,
-        "{} distribution{} audited against {origin}: {} patched; {} genuine, {} superseded, \
-         {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged",
-        summary.dists,
-        if summary.dists == 1 { "" } else { "s" },
-        summary.patched,
-        summary.genuine,
-        summary.superseded,
-        summary.withdrawn,
-        summary.unknown,
-        summary.tampered,
-        if summary.tampered == 1 { "" } else { "s" },
-        summary.missing,
-        if summary.missing == 1 { "" } else { "es" },
-        summary.damaged
-    )?;
-    if !failing.is_empty() {
+        let s = &self.summary;
         writeln!(
             out,
-            "failing because of --fail-on: {}",
-            failing
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{} distribution{} audited against {}: {} patched; {} genuine, {} superseded, \
+             {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged",
+            s.dists,
+            plural(s.dists, "s"),
+            self.repository,
+            s.patched,
+            s.genuine,
+            s.superseded,
+            s.withdrawn,
+            s.unknown,
+            s.tampered,
+            plural(s.tampered, "s"),
+            s.missing,
+            plural(s.missing, "es"),
+            s.damaged
         )?;
+        if !self.failing.is_empty() {
+            writeln!(
+                out,
+                "failing because of --fail-on: {}",
+                self.failing
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
+        Ok(())
     }
-    out.flush()
+
+    /// 2 when a PATH could not be scanned, else 1 when `--fail-on` holds.
+    fn exit_code(&self) -> i32 {
+        if !self.errors.is_empty() {
+            2
+        } else if !self.failing.is_empty() {
+            1
+        } else {
+            0
+        }
+    }
 }
 
-/// Print an SBOM document (always JSON) and its warnings.
-pub(crate) fn sbom(
-    document: &serde_json::Value,
-    warnings: &[String],
-    errors: &[patchkit::audit::scan::PathError],
-) -> std::io::Result<()> {
-    for w in warnings {
-        warn(w);
-    }
-    for e in errors {
-        eprintln!("error: {e}");
-    }
-    write_json(document)
+/// An SBOM: the CycloneDX document itself, JSON with or without `--json`.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Sbom<'a> {
+    document: &'a serde_json::Value,
+    #[serde(skip)]
+    warnings: Vec<String>,
+    #[serde(skip)]
+    errors: Vec<PathError>,
 }
 
-/// Print the application log as a table or one JSON document; damaged
-/// lines are named on stderr either way.
-pub(crate) fn log(
-    json_out: bool,
-    path: &Path,
-    contents: &patchkit::state::log::LogContents,
-) -> std::io::Result<()> {
-    for n in &contents.damaged_lines {
-        warn(&format!(
-            "{} line {n} is damaged (an interrupted write or a hand edit) and was skipped; \
-             the other entries are intact",
-            path.display()
-        ));
-    }
-    // Buffered: a library audit prints thousands of lines, and a locked
-    // stdout alone flushes each one.
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if json_out {
-        let doc = json!({
-            "command": "log",
-            "log": path.display().to_string(),
-            "entries": contents.entries,
-            "damaged_lines": contents.damaged_lines,
-        });
-        return write_json(&doc);
-    }
-    if contents.entries.is_empty() {
-        writeln!(out, "no apply recorded in {}", path.display())?;
-        return out.flush();
-    }
-    writeln!(
-        out,
-        "{:<20}  {:<9}  {:<24}  {:<24}  TARGET",
-        "TIME", "RESULT", "DIST", "APPLIED"
-    )?;
-    for e in &contents.entries {
-        let mut ids = e.applied.join(",");
-        if !e.already_applied.is_empty() {
-            if !ids.is_empty() {
-                ids.push(' ');
-            }
-            ids.push_str(&format!("(already: {})", e.already_applied.join(",")));
+impl<'a> Sbom<'a> {
+    pub(crate) fn new(
+        document: &'a serde_json::Value,
+        warnings: Vec<String>,
+        errors: Vec<PathError>,
+    ) -> Sbom<'a> {
+        Sbom {
+            document,
+            warnings,
+            errors,
         }
-        if ids.is_empty() {
-            ids.push('-');
+    }
+}
+
+impl Report for Sbom<'_> {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        let warnings = self.warnings.iter().cloned().map(Diagnostic::Warning);
+        let errors = self.errors.iter().map(|e| Diagnostic::Error(e.to_string()));
+        warnings.chain(errors).collect()
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        write_json(out, self.document)
+    }
+
+    /// 2 when a PATH could not be scanned.
+    fn exit_code(&self) -> i32 {
+        if self.errors.is_empty() {
+            0
+        } else {
+            2
         }
-        let mut target = e.target.clone();
-        if let Some(o) = &e.output {
-            if *o != e.target {
-                target.push_str(&format!(" -> {o}"));
-            }
+    }
+}
+
+/// The application log of this home.
+#[derive(Debug, Serialize)]
+pub(crate) struct Log<'a> {
+    command: &'static str,
+    #[serde(serialize_with = "path_string")]
+    log: &'a Path,
+    entries: &'a [LogEntry],
+    damaged_lines: &'a [usize],
+}
+
+impl<'a> Log<'a> {
+    pub(crate) fn new(log: &'a Path, contents: &'a patchkit::state::log::LogContents) -> Log<'a> {
+        Log {
+            command: "log",
+            log,
+            entries: &contents.entries,
+            damaged_lines: &contents.damaged_lines,
+        }
+    }
+}
+
+impl Report for Log<'_> {
+    /// Damaged lines are named in both modes.
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.damaged_lines
+            .iter()
+            .map(|n| {
+                Diagnostic::Warning(format!(
+                    "{} line {n} is damaged (an interrupted write or a hand edit) and was \
+                     skipped; the other entries are intact",
+                    self.log.display()
+                ))
+            })
+            .collect()
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.entries.is_empty() {
+            return writeln!(out, "no apply recorded in {}", self.log.display());
         }
         writeln!(
             out,
-            "{:<20}  {:<9}  {:<24}  {:<24}  {target}",
-            e.time, e.result, e.dist, ids
+            "{:<20}  {:<9}  {:<24}  {:<24}  TARGET",
+            "TIME", "RESULT", "DIST", "APPLIED"
         )?;
-        let mut digests = Vec::new();
-        if let Some(s) = &e.input_sha256 {
-            digests.push(format!("in {}", short(Some(s))));
-        }
-        if let Some(s) = &e.output_sha256 {
-            digests.push(format!("out {}", short(Some(s))));
-        }
-        if let Some(s) = &e.tree_digest {
-            digests.push(format!("tree {}", short(Some(s))));
-        }
-        digests.push(format!("from {}", e.repository));
-        {
+        for e in self.entries {
+            let mut ids = e.applied.join(",");
+            if !e.already_applied.is_empty() {
+                if !ids.is_empty() {
+                    ids.push(' ');
+                }
+                ids.push_str(&format!("(already: {})", e.already_applied.join(",")));
+            }
+            if ids.is_empty() {
+                ids.push('-');
+            }
+            let mut target = e.target.clone();
+            if let Some(o) = &e.output {
+                if *o != e.target {
+                    target.push_str(&format!(" -> {o}"));
+                }
+            }
+            writeln!(
+                out,
+                "{:<20}  {:<9}  {:<24}  {:<24}  {target}",
+                e.time, e.result, e.dist, ids
+            )?;
+            let mut digests = Vec::new();
+            if let Some(s) = &e.input_sha256 {
+                digests.push(format!("in {}", short(Some(s))));
+            }
+            if let Some(s) = &e.output_sha256 {
+                digests.push(format!("out {}", short(Some(s))));
+            }
+            if let Some(s) = &e.tree_digest {
+                digests.push(format!("tree {}", short(Some(s))));
+            }
+            digests.push(format!("from {}", e.repository));
             let mut line = format!("{:<20}  {}", "", digests.join("  "));
             if let Some(err) = &e.error {
                 line.push_str(&format!("  error: {err}"));
             }
             writeln!(out, "{}", line.trim_end())?;
         }
+        Ok(())
     }
-    out.flush()
 }
 
-/// Print one `--json` document: `{"command": NAME, ...report}`.
-fn json_doc(command: &str, report: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut doc = serde_json::to_value(report).map_err(std::io::Error::other)?;
-    if let serde_json::Value::Object(map) = &mut doc {
-        map.insert("command".into(), json!(command));
-    }
-    write_json(&doc)
+// ---------------------------------------------------------------------------
+// the security team's commands
+
+/// What an authoring command wrote: the library's report, then
+/// `"command"` as its last key.
+#[derive(Debug, Serialize)]
+pub(crate) struct Authored<'a, R> {
+    #[serde(flatten)]
+    report: &'a R,
+    command: &'static str,
 }
 
-/// Print what `new` wrote.
-pub(crate) fn new_record(
-    json_out: bool,
-    r: &patchkit::authoring::scaffold::NewReport,
-) -> std::io::Result<()> {
-    if json_out {
-        return json_doc("new", r);
+impl<'a, R> Authored<'a, R> {
+    /// `command`: the command's name in the JSON document.
+    pub(crate) fn new(command: &'static str, report: &'a R) -> Authored<'a, R> {
+        Authored { report, command }
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "created {} for {}: {}",
-        r.id,
-        r.dist,
-        r.record.display()
-    )?;
-    if r.title_placeholder {
-        writeln!(out, "  edit its title (lint refuses the placeholder)")?;
-    }
-    writeln!(
-        out,
-        "  next: patchkit diff ORIGINAL EDITED --record {id}\n    or: patchkit import --git REPO REV --record {id}  (or --patch FILE)\n  it writes {}",
-        r.patch.display(),
-        id = r.id
-    )?;
-    out.flush()
 }
 
-/// Print what `diff` wrote.
-pub(crate) fn diff_written(
-    json_out: bool,
-    r: &patchkit::authoring::diff::DiffReport,
-) -> std::io::Result<()> {
-    if json_out {
-        return json_doc("diff", r);
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "wrote {} ({} file{})",
-        r.patch.display(),
-        r.files.len(),
-        if r.files.len() == 1 { "" } else { "s" }
-    )?;
-    for f in &r.files {
-        let word = match f.change {
-            patchkit::authoring::diff::FileChange::Modified => "modified",
-            patchkit::authoring::diff::FileChange::ModeChanged => "mode",
-            patchkit::authoring::diff::FileChange::Created => "created",
-            patchkit::authoring::diff::FileChange::Deleted => "deleted",
-        };
-        writeln!(out, "  {word:<9} {}", f.path)?;
-    }
-    if r.kept_header {
-        writeln!(out, "  kept the existing patch header")?;
-    }
-    if !r.ignored.is_empty() {
-        writeln!(out, "  ignored: {}", r.ignored.join(", "))?;
-    }
-    out.flush()
-}
-
-/// Print what `import` wrote.
-pub(crate) fn imported(
-    json_out: bool,
-    r: &patchkit::authoring::import::ImportReport,
-) -> std::io::Result<()> {
-    if json_out {
-        return json_doc("import", r);
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "wrote {} for {}", r.patch.display(), r.id)?;
-    for c in &r.commits {
-        writeln!(out, "  commit  {c}")?;
-    }
-    for f in &r.files {
-        writeln!(out, "  file    {f}")?;
-    }
-    if !r.fields.is_empty() {
-        writeln!(out, "  record fields set: {}", r.fields.join(", "))?;
-    }
-    out.flush()
-}
-
-/// Print the lint findings and the `--against` table.
-pub(crate) fn lint(
-    json_out: bool,
-    r: &patchkit::authoring::lint::LintReport,
-) -> std::io::Result<()> {
-    use patchkit::authoring::lint::{CheckStatus, Level};
-    if json_out {
-        let mut doc = serde_json::to_value(r).map_err(std::io::Error::other)?;
-        if let serde_json::Value::Object(map) = &mut doc {
-            map.insert("ok".into(), json!(r.ok()));
+impl Report for Authored<'_, NewReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(
+            out,
+            "created {} for {}: {}",
+            r.id,
+            r.dist,
+            r.record.display()
+        )?;
+        if r.title_placeholder {
+            writeln!(out, "  edit its title (lint refuses the placeholder)")?;
         }
-        return json_doc("lint", &doc);
+        writeln!(
+            out,
+            "  next: patchkit diff ORIGINAL EDITED --record {id}\n    or: patchkit import --git REPO REV --record {id}  (or --patch FILE)\n  it writes {}",
+            r.patch.display(),
+            id = r.id
+        )
     }
-    let mut out = std::io::stdout().lock();
-    for f in &r.findings {
-        let level = match f.level {
-            Level::Error => "error",
-            Level::Warning => "warning",
-        };
-        writeln!(out, "{level}: {}: {}", f.file, f.message)?;
-        if let Some(h) = &f.hint {
-            writeln!(out, "  help: {h}")?;
-        }
-    }
-    if !r.results.is_empty() {
-        let width = r
-            .results
-            .iter()
-            .map(|x| x.id.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
-        let twidth = r
-            .results
-            .iter()
-            .map(|x| x.tarball.len())
-            .max()
-            .unwrap_or(7)
-            .max(7);
-        writeln!(out, "{:<width$}  {:<twidth$}  RESULT", "RECORD", "TARBALL")?;
-        for row in &r.results {
-            let status = match row.status {
-                CheckStatus::Clean => "clean".to_string(),
-                CheckStatus::Offsets => {
-                    format!("offsets ({})", row.detail.as_deref().unwrap_or(""))
-                }
-                CheckStatus::AlreadyApplied => "already applied".to_string(),
-                CheckStatus::FuzzNeeded => {
-                    format!("fuzz needed ({})", row.detail.as_deref().unwrap_or(""))
-                }
-                CheckStatus::Failed => {
-                    format!("FAILED ({})", row.detail.as_deref().unwrap_or(""))
-                }
+}
+
+impl Report for Authored<'_, DiffReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        use patchkit::authoring::diff::FileChange;
+        let r = self.report;
+        writeln!(
+            out,
+            "wrote {} ({} file{})",
+            r.patch.display(),
+            r.files.len(),
+            plural(r.files.len(), "s")
+        )?;
+        for f in &r.files {
+            let word = match f.change {
+                FileChange::Modified => "modified",
+                FileChange::ModeChanged => "mode",
+                FileChange::Created => "created",
+                FileChange::Deleted => "deleted",
             };
-            let recorded = if row.recorded { "  [recorded]" } else { "" };
-            writeln!(
+            writeln!(out, "  {word:<9} {}", f.path)?;
+        }
+        if r.kept_header {
+            writeln!(out, "  kept the existing patch header")?;
+        }
+        if !r.ignored.is_empty() {
+            writeln!(out, "  ignored: {}", r.ignored.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Authored<'_, ImportReport> {
+    /// Every header the record did not take, on stderr (and in the JSON
+    /// document's `warnings`).
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.report
+            .warnings
+            .iter()
+            .cloned()
+            .map(Diagnostic::Warning)
+            .collect()
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(out, "wrote {} for {}", r.patch.display(), r.id)?;
+        for c in &r.commits {
+            writeln!(out, "  commit  {c}")?;
+        }
+        for f in &r.files {
+            writeln!(out, "  file    {f}")?;
+        }
+        if !r.fields.is_empty() {
+            writeln!(out, "  record fields set: {}", r.fields.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Authored<'_, CsafReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(
+            out,
+            "wrote {} CSAF 2.0 advisor{} into {}",
+            r.written.len(),
+            if r.written.len() == 1 { "y" } else { "ies" },
+            r.out.display()
+        )?;
+        for w in &r.written {
+            writeln!(out, "  {w}")?;
+        }
+        for s in &r.skipped {
+            writeln!(out, "  skipped {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Authored<'_, WithdrawReport> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let r = self.report;
+        writeln!(
+            out,
+            "withdrew {} on {}: {}{}",
+            r.id,
+            r.date,
+            r.reason,
+            r.fixed_in
+                .as_ref()
+                .map(|v| format!(" (fixed in {v})"))
+                .unwrap_or_default()
+        )?;
+        writeln!(out, "  {}", r.record.display())
+    }
+}
+
+/// The lint findings and the `--against` table: the library's report,
+/// then `"ok"` and `"command"`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Lint<'a> {
+    #[serde(flatten)]
+    report: &'a LintReport,
+    ok: bool,
+    command: &'static str,
+}
+
+impl<'a> Lint<'a> {
+    pub(crate) fn new(report: &'a LintReport) -> Lint<'a> {
+        Lint {
+            report,
+            ok: report.ok(),
+            command: "lint",
+        }
+    }
+}
+
+impl Report for Lint<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        use patchkit::authoring::lint::{CheckStatus, Level};
+        let r = self.report;
+        for f in &r.findings {
+            let level = match f.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+            };
+            writeln!(out, "{level}: {}: {}", f.file, f.message)?;
+            if let Some(h) = &f.hint {
+                writeln!(out, "  help: {h}")?;
+            }
+        }
+        if !r.results.is_empty() {
+            let width = r
+                .results
+                .iter()
+                .map(|x| x.id.len())
+                .max()
+                .unwrap_or(6)
+                .max(6);
+            let twidth = r
+                .results
+                .iter()
+                .map(|x| x.tarball.len())
+                .max()
+                .unwrap_or(7)
+                .max(7);
+            writeln!(out, "{:<width$}  {:<twidth$}  RESULT", "RECORD", "TARBALL")?;
+            for row in &r.results {
+                let detail = row.detail.as_deref().unwrap_or("");
+                let status = match row.status {
+                    CheckStatus::Clean => "clean".to_string(),
+                    CheckStatus::Offsets => format!("offsets ({detail})"),
+                    CheckStatus::AlreadyApplied => "already applied".to_string(),
+                    CheckStatus::FuzzNeeded => format!("fuzz needed ({detail})"),
+                    CheckStatus::Failed => format!("FAILED ({detail})"),
+                };
+                let recorded = if row.recorded { "  [recorded]" } else { "" };
+                writeln!(
+                    out,
+                    "{:<width$}  {:<twidth$}  {status}{recorded}",
+                    row.id, row.tarball
+                )?;
+            }
+        }
+        let errors = r
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Error)
+            .count();
+        let warnings = r.findings.len() - errors;
+        let failed = r.results.iter().filter(|x| x.status.is_failure()).count();
+        writeln!(
+            out,
+            "{}: {} of {} records valid, {} error{}, {} warning{}{}",
+            r.source,
+            r.valid_records,
+            r.records,
+            errors,
+            plural(errors, "s"),
+            warnings,
+            plural(warnings, "s"),
+            if r.tarballs > 0 {
+                format!(
+                    "; {} tarball{} checked, {} patch{} failed",
+                    r.tarballs,
+                    plural(r.tarballs, "s"),
+                    failed,
+                    plural(failed, "es")
+                )
+            } else {
+                String::new()
+            }
+        )?;
+        for w in &r.written {
+            writeln!(out, "recorded results in {}", w.display())?;
+        }
+        Ok(())
+    }
+
+    /// 1 when a record is invalid or a patch failed.
+    fn exit_code(&self) -> i32 {
+        if self.ok {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// What `publish` wrote, or the role still waiting for signatures.
+#[derive(Debug, Serialize)]
+pub(crate) struct Published<'a> {
+    command: &'static str,
+    #[serde(serialize_with = "path_string")]
+    out: &'a Path,
+    targets: usize,
+    versions: Versions,
+    written: &'a [String],
+    /// False when a role lacks signatures (then exit status 1).
+    published: bool,
+    pending: Option<PendingDoc<'a>>,
+}
+
+/// Each role's version after `publish`.
+#[derive(Debug, Serialize)]
+struct Versions {
+    root: u64,
+    targets: u64,
+    snapshot: u64,
+    timestamp: u64,
+}
+
+/// A role below its threshold.
+#[derive(Debug, Serialize)]
+struct PendingDoc<'a> {
+    role: &'static str,
+    #[serde(serialize_with = "path_string")]
+    file: &'a Path,
+    valid_signatures: usize,
+    threshold: u32,
+}
+
+impl<'a> Published<'a> {
+    /// `targets`: how many target files the repository publishes.
+    pub(crate) fn new(out: &'a Path, targets: usize, report: &'a PublishReport) -> Published<'a> {
+        Published {
+            command: "publish",
+            out,
+            targets,
+            versions: Versions {
+                root: report.root_version,
+                targets: report.targets_version,
+                snapshot: report.snapshot_version,
+                timestamp: report.timestamp_version,
+            },
+            written: &report.written,
+            published: report.pending.is_none(),
+            pending: report.pending.as_ref().map(|p| PendingDoc {
+                role: p.role,
+                file: &p.path,
+                valid_signatures: p.valid,
+                threshold: p.threshold,
+            }),
+        }
+    }
+}
+
+impl Report for Published<'_> {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.pending
+            .iter()
+            .map(|p| {
+                Diagnostic::Error(format!(
+                    "{} has {} of {} signatures: nothing was published",
+                    p.role, p.valid_signatures, p.threshold
+                ))
+            })
+            .collect()
+    }
+
+    /// 1 when a role lacks signatures: nothing was published, and CI must
+    /// not count that a success.
+    fn exit_code(&self) -> i32 {
+        if self.published {
+            0
+        } else {
+            1
+        }
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let v = &self.versions;
+        write!(
+            out,
+            "{}: root {}, targets {}, snapshot {}, timestamp {} ({} target{})",
+            self.out.display(),
+            v.root,
+            v.targets,
+            v.snapshot,
+            v.timestamp,
+            self.targets,
+            plural(self.targets, "s")
+        )?;
+        if self.written.is_empty() && self.pending.is_none() {
+            write!(out, "\nnothing changed")?;
+        }
+        for w in self.written {
+            write!(out, "\n  wrote {w}")?;
+        }
+        if let Some(p) = &self.pending {
+            write!(
                 out,
-                "{:<width$}  {:<twidth$}  {status}{recorded}",
-                row.id, row.tarball
+                "\n{} has {} of {} signatures: nothing was published.\n\
+                 Staged for signing: {}\n\
+                 Each other key holder runs `patchkit sign {} --key KEY.pem`, then run publish again.",
+                p.role,
+                p.valid_signatures,
+                p.threshold,
+                p.file.display(),
+                p.file.display()
             )?;
         }
+        writeln!(out)
     }
-    let errors = r
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Error)
-        .count();
-    let failed = r.results.iter().filter(|x| x.status.is_failure()).count();
-    writeln!(
-        out,
-        "{}: {} of {} records valid, {} error{}, {} warning{}{}",
-        r.source,
-        r.valid_records,
-        r.records,
-        errors,
-        if errors == 1 { "" } else { "s" },
-        r.findings.len() - errors,
-        if r.findings.len() - errors == 1 {
-            ""
-        } else {
-            "s"
-        },
-        if r.tarballs > 0 {
-            format!(
-                "; {} tarball{} checked, {} patch{} failed",
-                r.tarballs,
-                if r.tarballs == 1 { "" } else { "s" },
-                failed,
-                if failed == 1 { "" } else { "es" }
-            )
-        } else {
-            String::new()
-        }
-    )?;
-    for w in &r.written {
-        writeln!(out, "recorded results in {}", w.display())?;
-    }
-    out.flush()
 }
 
-/// Print what `withdraw` wrote.
-pub(crate) fn withdrawn(
-    json_out: bool,
-    r: &patchkit::authoring::withdraw::WithdrawReport,
-) -> std::io::Result<()> {
-    if json_out {
-        return json_doc("withdraw", r);
+// ---------------------------------------------------------------------------
+// keys, repositories, bundles
+
+/// The key pair `key generate` wrote.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyGenerated<'a> {
+    command: &'static str,
+    #[serde(serialize_with = "path_string")]
+    private: &'a Path,
+    #[serde(serialize_with = "path_string")]
+    public: &'a Path,
+    keyid: String,
+}
+
+impl<'a> KeyGenerated<'a> {
+    pub(crate) fn new(private: &'a Path, public: &'a Path, keyid: String) -> KeyGenerated<'a> {
+        KeyGenerated {
+            command: "key generate",
+            private,
+            public,
+            keyid,
+        }
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "withdrew {} on {}: {}{}",
-        r.id,
-        r.date,
-        r.reason,
-        r.fixed_in
-            .as_ref()
-            .map(|v| format!(" (fixed in {v})"))
-            .unwrap_or_default()
-    )?;
-    writeln!(out, "  {}", r.record.display())?;
-    out.flush()
+}
+
+impl Report for KeyGenerated<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            out,
+            "private key: {} (mode 0600; keep it secret)\npublic key:  {}\nkey id:      {}",
+            self.private.display(),
+            self.public.display(),
+            self.keyid
+        )
+    }
+}
+
+/// The signature `sign` added (or found).
+#[derive(Debug, Serialize)]
+pub(crate) struct Signed<'a> {
+    command: &'static str,
+    #[serde(serialize_with = "path_string")]
+    file: &'a Path,
+    keyid: String,
+    added: bool,
+}
+
+impl<'a> Signed<'a> {
+    pub(crate) fn new(file: &'a Path, keyid: String, added: bool) -> Signed<'a> {
+        Signed {
+            command: "sign",
+            file,
+            keyid,
+            added,
+        }
+    }
+}
+
+impl Report for Signed<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        if self.added {
+            writeln!(
+                out,
+                "{}: signed with key {}",
+                self.file.display(),
+                self.keyid
+            )
+        } else {
+            writeln!(
+                out,
+                "{}: already signed with key {}; unchanged",
+                self.file.display(),
+                self.keyid
+            )
+        }
+    }
+}
+
+/// The repository `repo add` pinned.
+#[derive(Debug, Serialize)]
+pub(crate) struct RepoAdded<'a> {
+    command: &'static str,
+    name: &'a str,
+    url: &'a str,
+    root_version: u64,
+}
+
+impl<'a> RepoAdded<'a> {
+    pub(crate) fn new(name: &'a str, url: &'a str, root_version: u64) -> RepoAdded<'a> {
+        RepoAdded {
+            command: "repo add",
+            name,
+            url,
+            root_version,
+        }
+    }
+}
+
+impl Report for RepoAdded<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let RepoAdded {
+            name,
+            url,
+            root_version,
+            ..
+        } = self;
+        writeln!(
+            out,
+            "added {name} ({url}), pinned to root version {root_version}; run `patchkit update {name}`"
+        )
+    }
+}
+
+/// The configured repositories.
+#[derive(Debug, Serialize)]
+pub(crate) struct RepoList {
+    command: &'static str,
+    repositories: Vec<RepoInfo>,
+}
+
+impl RepoList {
+    pub(crate) fn new(repositories: Vec<RepoInfo>) -> RepoList {
+        RepoList {
+            command: "repo list",
+            repositories,
+        }
+    }
+}
+
+impl Report for RepoList {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut text = String::new();
+        if self.repositories.is_empty() {
+            text.push_str("no repositories configured (see `patchkit repo add --help`)");
+        }
+        for r in &self.repositories {
+            text.push_str(&format!(
+                "{}\n  url:             {}\n  root version:    {}\n  last update:     {}\n  targets version: {}\n  freshness:       {}{}\n",
+                r.name,
+                r.url,
+                r.root_version,
+                r.last_update.as_deref().unwrap_or("never"),
+                r.targets_version.map_or("-".into(), |v| v.to_string()),
+                r.freshness,
+                r.expires
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" (until {e})")),
+            ));
+        }
+        writeln!(out, "{}", text.trim_end())
+    }
+}
+
+/// The repository `repo remove` forgot.
+#[derive(Debug, Serialize)]
+pub(crate) struct RepoRemoved<'a> {
+    command: &'static str,
+    name: &'a str,
+}
+
+impl<'a> RepoRemoved<'a> {
+    pub(crate) fn new(name: &'a str) -> RepoRemoved<'a> {
+        RepoRemoved {
+            command: "repo remove",
+            name,
+        }
+    }
+}
+
+impl Report for RepoRemoved<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "removed {}", self.name)
+    }
+}
+
+/// What `update` verified in each repository. One repository failing does
+/// not stop the others; the first failure decides the exit status.
+#[derive(Debug, Serialize)]
+pub(crate) struct Updated {
+    command: &'static str,
+    ok: bool,
+    repositories: Vec<UpdateOutcome>,
+    /// The failures, in order.
+    #[serde(skip)]
+    failures: Vec<Error>,
+}
+
+impl Updated {
+    pub(crate) fn new(repositories: Vec<UpdateOutcome>, failures: Vec<Error>) -> Updated {
+        Updated {
+            command: "update",
+            ok: failures.is_empty(),
+            repositories,
+            failures,
+        }
+    }
+}
+
+impl Report for Updated {
+    fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
+        self.failures
+            .iter()
+            .map(|e| Diagnostic::Error(e.to_string()))
+            .collect()
+    }
+
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut text = String::new();
+        for o in &self.repositories {
+            let (b, a) = (&o.before, &o.after);
+            let changed = if b.targets_version == a.targets_version
+                && b.timestamp_version == a.timestamp_version
+                && b.root_version == a.root_version
+            {
+                "up to date".to_string()
+            } else {
+                format!(
+                    "root {}→{}, timestamp {}→{}, snapshot {}→{}, targets {}→{}",
+                    b.root_version,
+                    a.root_version,
+                    b.timestamp_version,
+                    a.timestamp_version,
+                    b.snapshot_version,
+                    a.snapshot_version,
+                    b.targets_version,
+                    a.targets_version
+                )
+            };
+            text.push_str(&format!(
+                "{}: {changed}; {} target{} verified\n",
+                o.name,
+                o.targets,
+                plural(o.targets, "s")
+            ));
+        }
+        writeln!(out, "{}", text.trim_end())
+    }
+
+    /// The first failure's status (`patchkit::Error::exit_code`).
+    fn exit_code(&self) -> i32 {
+        self.failures.first().map_or(0, Error::exit_code)
+    }
+}
+
+/// The bundle `bundle create` wrote.
+#[derive(Debug, Serialize)]
+pub(crate) struct BundleCreated<'a> {
+    command: &'static str,
+    #[serde(serialize_with = "path_string")]
+    file: &'a Path,
+    bundle: &'a Created,
+    /// The repository's name in this home.
+    #[serde(skip)]
+    name: &'a str,
+}
+
+impl<'a> BundleCreated<'a> {
+    pub(crate) fn new(file: &'a Path, name: &'a str, bundle: &'a Created) -> BundleCreated<'a> {
+        BundleCreated {
+            command: "bundle create",
+            file,
+            bundle,
+            name,
+        }
+    }
+}
+
+impl Report for BundleCreated<'_> {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let made = self.bundle;
+        writeln!(
+            out,
+            "{}: repository {}, targets version {}, {} target{}, roots {:?}, made {}",
+            self.file.display(),
+            self.name,
+            made.targets_version,
+            made.targets,
+            plural(made.targets, "s"),
+            made.roots,
+            made.description.created
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(report: &impl Serialize) -> Vec<String> {
+        match serde_json::to_value(report).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn text(report: &impl Report) -> String {
+        let mut out = Vec::new();
+        report.render(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_authoring_report_keeps_the_library_keys_and_ends_with_the_command() {
+        let r = WithdrawReport {
+            id: "PK-2026-0001".into(),
+            record: "patches/Foo/PK-2026-0001.toml".into(),
+            date: "2026-01-02".into(),
+            reason: "upstream 1.2 fixes it".into(),
+            fixed_in: None,
+        };
+        let report = Authored::new("withdraw", &r);
+        assert_eq!(
+            keys(&report),
+            ["id", "record", "date", "reason", "fixed_in", "command"]
+        );
+        assert_eq!(
+            text(&report),
+            "withdrew PK-2026-0001 on 2026-01-02: upstream 1.2 fixes it\n  \
+             patches/Foo/PK-2026-0001.toml\n"
+        );
+        assert_eq!(report.exit_code(), 0);
+    }
+
+    #[test]
+    fn lint_appends_ok_then_the_command_and_fails_on_an_error_finding() {
+        use patchkit::authoring::lint::{Finding as LintFinding, Level};
+        let mut r = LintReport {
+            source: "patches".into(),
+            valid_records: 1,
+            records: 1,
+            findings: Vec::new(),
+            tarballs: 0,
+            results: Vec::new(),
+            written: Vec::new(),
+        };
+        let expected = [
+            "source",
+            "valid_records",
+            "records",
+            "findings",
+            "tarballs",
+            "results",
+            "written",
+            "ok",
+            "command",
+        ];
+        assert_eq!(keys(&Lint::new(&r)), expected);
+        assert_eq!(Lint::new(&r).exit_code(), 0);
+        r.findings.push(LintFinding {
+            level: Level::Error,
+            file: "Foo/PK-2026-0001.toml".into(),
+            message: "the title is still the placeholder".into(),
+            hint: None,
+        });
+        let report = Lint::new(&r);
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(
+            text(&report),
+            "error: Foo/PK-2026-0001.toml: the title is still the placeholder\n\
+             patches: 1 of 1 records valid, 1 error, 0 warnings\n"
+        );
+    }
+
+    #[test]
+    fn update_names_every_failure_and_exits_with_the_first() {
+        let failures = vec![
+            Error::Usage("first".into()),
+            Error::State(patchkit::state::Error::io(
+                "read",
+                Path::new("x"),
+                io::Error::other("second"),
+            )),
+        ];
+        let report = Updated::new(Vec::new(), failures);
+        assert_eq!(keys(&report), ["command", "ok", "repositories"]);
+        assert_eq!(report.exit_code(), 2);
+        let lines = report.diagnostics(false);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0], Diagnostic::Error("first".into()));
+        // Every repository failed: the text is one empty line, as before.
+        assert_eq!(text(&report), "\n");
+    }
+
+    #[test]
+    fn audit_notes_go_to_stderr_only_with_json_and_unscannable_paths_exit_2() {
+        let origin = Origin::Unsigned {
+            dir: "patches".into(),
+        };
+        let errors = vec![PathError {
+            path: "/nowhere".into(),
+            reason: "No such file or directory".into(),
+        }];
+        let report = Audit::new(
+            &origin,
+            Vec::new(),
+            Vec::new(),
+            Summary::default(),
+            Vec::new(),
+            errors,
+        );
+        let doc = serde_json::to_value(&report).unwrap();
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["errors"][0]["path"], "/nowhere");
+        assert_eq!(
+            keys(&report),
+            [
+                "command",
+                "repository",
+                "ok",
+                "fail_on",
+                "failing",
+                "summary",
+                "dists",
+                "errors"
+            ]
+        );
+        assert_eq!(
+            report.diagnostics(true),
+            [Diagnostic::Error(
+                "/nowhere: No such file or directory".into()
+            )]
+        );
+        assert_eq!(report.exit_code(), 2);
+    }
 }

@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use chrono::TimeDelta;
 use clap::Args;
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::catalog::source;
 use patchkit::error::Error;
 use patchkit::tuf::keyring::Keyring;
-use patchkit::tuf::publish::{publish, Expiry};
+use patchkit::tuf::publish::{default_staged_dir, publish_staged, Expiry};
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]
@@ -30,6 +29,11 @@ pub(crate) struct PublishArgs {
     /// threshold. See docs/security.md.
     #[arg(long, value_name = "KEYS.toml")]
     pub(crate) keys: PathBuf,
+    /// Where a role that lacks signatures is staged for the other key
+    /// holders (default: OUT.staged/ beside OUT; never inside OUT, which is
+    /// served as it is).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) staged: Option<PathBuf>,
     /// Lifetime of a new root: N days, or N followed by d, h, m or s.
     /// 0 makes metadata that is already expired (for testing clients).
     #[arg(long, value_name = "LIFETIME", default_value = "365d", value_parser = parse_lifetime)]
@@ -95,65 +99,31 @@ pub(super) fn run(ctx: &Context, args: &PublishArgs) -> Result<i32, Error> {
         snapshot: args.expires_snapshot,
         timestamp: args.expires_timestamp,
     };
-    let report = publish(
+    let staged = args
+        .staged
+        .clone()
+        .unwrap_or_else(|| default_staged_dir(&args.out));
+    // Older patchkit staged into OUT/staged/, which a web server serving
+    // OUT publishes: say so until it is gone.
+    let old_staged = args.out.join("staged");
+    if old_staged.is_dir() {
+        output::warn(&format!(
+            "{} is inside the published site and is served with it; move what it holds to {} \
+             (staged files live there now) and delete it",
+            old_staged.display(),
+            staged.display()
+        ));
+    }
+    let report = publish_staged(
         &targets,
         &args.out,
+        &staged,
         &keyring.role_keys(),
         &expiry,
         chrono::Utc::now(),
     )?;
-    let pending = report.pending.as_ref().map(|p| {
-        json!({
-            "role": p.role,
-            "file": p.path.display().to_string(),
-            "valid_signatures": p.valid,
-            "threshold": p.threshold,
-        })
-    });
-    let mut text = format!(
-        "{}: root {}, targets {}, snapshot {}, timestamp {} ({} target{})",
-        args.out.display(),
-        report.root_version,
-        report.targets_version,
-        report.snapshot_version,
-        report.timestamp_version,
-        targets.len(),
-        if targets.len() == 1 { "" } else { "s" }
-    );
-    if report.written.is_empty() && report.pending.is_none() {
-        text.push_str("\nnothing changed");
-    }
-    for w in &report.written {
-        text.push_str(&format!("\n  wrote {w}"));
-    }
-    if let Some(p) = &report.pending {
-        text.push_str(&format!(
-            "\n{} has {} of {} signatures: nothing was published.\n\
-             Staged for signing: {}\n\
-             Each other key holder runs `patchkit sign {} --key KEY.pem`, then run publish again.",
-            p.role,
-            p.valid,
-            p.threshold,
-            p.path.display(),
-            p.path.display()
-        ));
-    }
-    output::report(
-        ctx.json,
-        &json!({
-            "command": "publish",
-            "out": args.out.display().to_string(),
-            "targets": targets.len(),
-            "versions": {
-                "root": report.root_version,
-                "targets": report.targets_version,
-                "snapshot": report.snapshot_version,
-                "timestamp": report.timestamp_version,
-            },
-            "written": report.written,
-            "pending": pending,
-        }),
-        &text,
-    )?;
-    Ok(0)
+    output::emit(
+        ctx,
+        &output::Published::new(&args.out, targets.len(), &report),
+    )
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::client::store;
@@ -47,48 +46,15 @@ pub(super) fn run(ctx: &Context, cmd: &RepoCommand) -> Result<i32, Error> {
     match cmd {
         RepoCommand::Add { name, url, root } => {
             let version = store::add(&ctx.home, name, url, root)?;
-            output::report(
-                ctx.json,
-                &json!({"command": "repo add", "name": name, "url": url, "root_version": version}),
-                &format!(
-                    "added {name} ({url}), pinned to root version {version}; run `patchkit update {name}`"
-                ),
-            )?;
+            output::emit(ctx, &output::RepoAdded::new(name, url, version))
         }
         RepoCommand::List => {
             let repos = store::list(&ctx.home, chrono::Utc::now())?;
-            let mut text = String::new();
-            if repos.is_empty() {
-                text.push_str("no repositories configured (see `patchkit repo add --help`)");
-            }
-            for r in &repos {
-                text.push_str(&format!(
-                    "{}\n  url:             {}\n  root version:    {}\n  last update:     {}\n  targets version: {}\n  freshness:       {}{}\n",
-                    r.name,
-                    r.url,
-                    r.root_version,
-                    r.last_update.as_deref().unwrap_or("never"),
-                    r.targets_version.map_or("-".into(), |v| v.to_string()),
-                    r.freshness,
-                    r.expires
-                        .as_ref()
-                        .map_or(String::new(), |e| format!(" (until {e})")),
-                ));
-            }
-            output::report(
-                ctx.json,
-                &json!({"command": "repo list", "repositories": repos}),
-                text.trim_end(),
-            )?;
+            output::emit(ctx, &output::RepoList::new(repos))
         }
         RepoCommand::Remove { name } => {
             store::remove(&ctx.home, name)?;
-            output::report(
-                ctx.json,
-                &json!({"command": "repo remove", "name": name}),
-                &format!("removed {name}"),
-            )?;
+            output::emit(ctx, &output::RepoRemoved::new(name))
         }
     }
-    Ok(0)
 }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::{load_catalog, output, Context, RepoArgs};
 use patchkit::audit::scan;
 use patchkit::error::Error;
-use patchkit::sbom::{self, SpecVersion};
+use patchkit::sbom::{self, SpecVersion, Vex};
 use patchkit::tarball::Limits;
 
 /// Arguments of `sbom`.
@@ -23,6 +23,15 @@ pub(crate) struct SbomArgs {
     /// CycloneDX specification version: 1.6 or 1.5.
     #[arg(long, value_name = "VERSION", default_value = "1.6")]
     pub(crate) spec: SpecVersion,
+
+    /// Add CycloneDX VEX `vulnerabilities`: per CVE/GHSA id and
+    /// distribution, `resolved_with_pedigree` (a verified patch it carries
+    /// fixes it), `exploitable` (a published patch for it is MISSING) or
+    /// `in_triage` (the patch it carries was withdrawn, superseded, is
+    /// unknown, or its files changed). Needs a repository. See
+    /// docs/auditing.md.
+    #[arg(long)]
+    pub(crate) vex: bool,
 
     /// Distribution tarballs, unpacked distribution directories, or Perl
     /// library trees, as for `audit`.
@@ -39,6 +48,14 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
     // never silently skipped.
     let catalog = match load_catalog(ctx, &args.repo) {
         Ok(c) => Some(c),
+        // VEX without the repository would call every MISSING patch
+        // absent from the document: refuse rather than under-report.
+        Err(e @ Error::Signed(patchkit::client::Error::NoneConfigured)) if args.vex => {
+            return Err(Error::Usage(format!(
+                "--vex needs a repository to know which patches are missing ({e}); \
+                 add one with `patchkit repo add` or pass --source DIR"
+            )))
+        }
         Err(e @ Error::Signed(patchkit::client::Error::NoneConfigured))
             if args.repo.source.is_none() =>
         {
@@ -71,8 +88,8 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
                 .map(move |p| format!("{}: {p}", d.location))
         })
         .collect();
-    let bom = sbom::build(&dists, catalog.as_ref(), args.spec);
+    let vex = if args.vex { Vex::Yes } else { Vex::No };
+    let bom = sbom::build_with(&dists, catalog.as_ref(), args.spec, vex);
     warnings.extend(bom.warnings);
-    output::sbom(&bom.document, &warnings, &errors)?;
-    Ok(if errors.is_empty() { 0 } else { 2 })
+    output::emit(ctx, &output::Sbom::new(&bom.document, warnings, errors))
 }

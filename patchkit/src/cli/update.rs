@@ -2,7 +2,6 @@
 //! repository and download every patch into the verified cache.
 
 use clap::Args;
-use serde_json::json;
 
 use super::{output, Context};
 use patchkit::client::store;
@@ -27,56 +26,16 @@ pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
         ));
     }
     let mut outcomes = Vec::new();
-    let mut text = String::new();
-    let mut first_error = None;
+    let mut failures = Vec::new();
     for name in &names {
         match patchkit::client::update(&ctx.home, name, chrono::Utc::now()) {
-            Ok((o, _)) => {
-                let (b, a) = (&o.before, &o.after);
-                let changed = if b.targets_version == a.targets_version
-                    && b.timestamp_version == a.timestamp_version
-                    && b.root_version == a.root_version
-                {
-                    "up to date".to_string()
-                } else {
-                    format!(
-                        "root {}→{}, timestamp {}→{}, snapshot {}→{}, targets {}→{}",
-                        b.root_version,
-                        a.root_version,
-                        b.timestamp_version,
-                        a.timestamp_version,
-                        b.snapshot_version,
-                        a.snapshot_version,
-                        b.targets_version,
-                        a.targets_version
-                    )
-                };
-                text.push_str(&format!(
-                    "{name}: {changed}; {} target{} verified\n",
-                    o.targets,
-                    if o.targets == 1 { "" } else { "s" }
-                ));
-                outcomes.push(o);
-            }
-            Err(e) => {
-                // One repository failing does not stop the others; the
-                // first failure decides the exit status.
-                if names.len() > 1 {
-                    output::error(&e.to_string());
-                }
-                first_error.get_or_insert(e);
-            }
+            Ok((o, _)) => outcomes.push(o),
+            // One repository failing does not stop the others (the report
+            // names each failure); a single repository's failure is the
+            // command's error.
+            Err(e) if names.len() == 1 => return Err(e.into()),
+            Err(e) => failures.push(Error::from(e)),
         }
     }
-    if names.len() == 1 {
-        if let Some(e) = first_error {
-            return Err(e.into());
-        }
-    }
-    output::report(
-        ctx.json,
-        &json!({"command": "update", "ok": first_error.is_none(), "repositories": outcomes}),
-        text.trim_end(),
-    )?;
-    Ok(first_error.map_or(0, |e| e.exit_code()))
+    output::emit(ctx, &output::Updated::new(outcomes, failures))
 }

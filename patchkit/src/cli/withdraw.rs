@@ -38,6 +38,5 @@ pub(super) fn run(ctx: &Context, args: &WithdrawArgs) -> Result<i32, Error> {
         fixed_in: args.fixed_in.clone(),
     };
     let report = withdraw::withdraw(&args.source, &req, today())?;
-    output::withdrawn(ctx.json, &report)?;
-    Ok(0)
+    output::emit(ctx, &output::Authored::new("withdraw", &report))
 }

@@ -14,7 +14,16 @@
 //!                                 index/ (dist → its files: see `index`)
 //! HOME/repos/NAME/roots/N.root.json  every root version trusted so far
 //!                                    (the chain a bundle carries)
+//! HOME/repos/NAME/root.sha256     sha256 of trusted/root.json as this home
+//!                                 last pinned or verified it
+//! HOME/repos/NAME/commit.journal  only while a commit is under way
+//!                                 (state::commit)
 //! ```
+//!
+//! Writers (`add`, `remove`, `update`) hold the home's exclusive lock,
+//! readers (`load_cached`, `list`) a shared one (`state::lock`). A
+//! `trusted/root.json` whose sha256 is not `root.sha256` was replaced
+//! outside patchkit and is refused.
 //!
 //! Invariants (docs/ARCHITECTURE.md, "nothing half-done", "strict by
 //! default"):
@@ -48,7 +57,8 @@ use serde::{Deserialize, Serialize};
 use super::index::{self, Manifest};
 use super::Error;
 use crate::catalog::{Catalog, DistSource, LoadError, Origin};
-use crate::state::{self, write_atomic, Home};
+use crate::state::{self, commit as journal, write_atomic, Home, LockKind};
+use crate::tree::sha256_hex;
 use crate::tuf::metadata::{tuf_time, Envelope, Role, Root, TargetFile, Targets};
 use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
 use crate::tuf::updater::{self, Limits, LoadedBin, TrustedState, Verified, VerifyError};
@@ -146,6 +156,39 @@ pub fn check_name(name: &str) -> Result<(), Error> {
 
 fn repo_dir(home: &Home, name: &str) -> PathBuf {
     home.repos_dir().join(name)
+}
+
+/// The digest of the trusted root this home last pinned or verified.
+const ROOT_DIGEST: &str = "root.sha256";
+
+/// Refuses a `trusted/root.json` that is not the one this home last
+/// trusted (replaced by hand or by another user). A store from before the
+/// digest was kept has none: the next update writes it.
+fn check_pinned_root(dir: &Path) -> Result<(), Error> {
+    let Ok(want) = std::fs::read_to_string(dir.join(ROOT_DIGEST)) else {
+        return Ok(());
+    };
+    let path = dir.join("trusted").join(Role::Root.file_name());
+    let bytes = std::fs::read(&path).map_err(|e| state::Error::io("read", &path, e))?;
+    if sha256_hex(&bytes).eq_ignore_ascii_case(want.trim()) {
+        Ok(())
+    } else {
+        Err(Error::BadRoot {
+            path,
+            reason: format!(
+                "the pinned root changed outside `patchkit update` (its sha256 is not the one in \
+                 {ROOT_DIGEST}); if the change is intended, `patchkit repo remove` the repository \
+                 and `repo add` it again with a root you trust"
+            ),
+            signature: true,
+        })
+    }
+}
+
+/// Finishes a commit a killed update left behind (exclusive lock held).
+fn recover_commit(dir: &Path) -> Result<(), Error> {
+    journal::recover(dir)?;
+    Ok(())
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
@@ -254,6 +297,7 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
     check_name(name)?;
     crate::tuf::http::transport_for(url)
         .map_err(|e| Error::BadArgument(format!("repository URL {e}")))?;
+    let _lock = home.lock(LockKind::Exclusive)?;
     let dir = repo_dir(home, name);
     if dir.join("config.toml").exists() {
         return Err(Error::AlreadyConfigured(name.to_string()));
@@ -274,12 +318,22 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
             .display()
             .to_string()
     };
+    // The cache is private like the home, whatever the umask.
+    for d in [
+        home.repos_dir(),
+        dir.clone(),
+        dir.join("trusted"),
+        dir.join("roots"),
+    ] {
+        state::lock::create_private_dir(&d)?;
+    }
     write_atomic(&dir.join("trusted/root.json"), &bytes, None)?;
     write_atomic(
         &dir.join(format!("roots/{}.root.json", root.version)),
         &bytes,
         None,
     )?;
+    write_atomic(&dir.join(ROOT_DIGEST), sha256_hex(&bytes).as_bytes(), None)?;
     // config.toml last: a repository exists once its root is in place.
     write_toml(
         &dir.join("config.toml"),
@@ -297,6 +351,7 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
 /// # Errors
 /// [`Error::NotConfigured`], or an I/O error.
 pub fn remove(home: &Home, name: &str) -> Result<(), Error> {
+    let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
     // Remove config.toml first: a half-removed folder is then ignored.
@@ -318,6 +373,7 @@ fn cached_expiry(trusted: &Path, role: &str) -> Option<DateTime<Utc>> {
 /// # Errors
 /// An unreadable state file.
 pub fn list(home: &Home, now: DateTime<Utc>) -> Result<Vec<RepoInfo>, Error> {
+    let _lock = home.lock(LockKind::Shared)?;
     let mut out = Vec::new();
     for name in names(home)? {
         let cfg = config(home, &name)?;
@@ -735,16 +791,18 @@ pub fn update(
     transport: &dyn Transport,
     now: DateTime<Utc>,
 ) -> Result<(UpdateOutcome, Updated), Error> {
+    let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
+    recover_commit(&dir)?;
+    check_pinned_root(&dir)?;
     let trusted = dir.join("trusted");
     let before: Status = read_toml(&dir.join("status.toml"))?.unwrap_or_default();
     let state = read_trusted(name, &trusted)?;
     let verified = verify(name, &state, transport, now)?;
     let refresh = refresh(name, &trusted, &state, &verified, transport, now, false)?;
-    commit(&dir, &verified, &refresh)?;
     let after = status_of(&verified, now);
-    write_toml(&dir.join("status.toml"), &after)?;
+    commit(&dir, &verified, &refresh, &after)?;
     prune(&trusted, &refresh);
     Ok((
         UpdateOutcome {
@@ -769,16 +827,24 @@ pub fn update(
 ///    index shards (`index/xx.<sha256>.json`); none replaces a file the
 ///    current state uses;
 /// 3. one sync of each of those folders;
-/// 4. the index manifest, then the role files the updater says changed:
-///    `root.json`, `targets.json`, `snapshot.json`, and `timestamp.json`
-///    last, each atomic (temporary file, sync, rename).
+/// 4. together, through the commit journal (`state::commit`): the index
+///    manifest, then the role files the updater says changed (`root.json`,
+///    `targets.json`, `snapshot.json`, `timestamp.json` last),
+///    `status.toml` and `root.sha256`.
 ///
-/// A crash at any point leaves the previous state or the new one: extra
-/// content-addressed files are unused (and pruned later), and an index
-/// manifest whose stamp does not match the trusted snapshot is rebuilt. A
-/// file torn by a crash is never trusted: every use checks it against the
-/// signed hashes.
-fn commit(dir: &Path, verified: &Verified, refresh: &Refresh) -> Result<(), Error> {
+/// A crash before step 4's commit point leaves extra content-addressed
+/// files (unused, pruned later) and the previous metadata set; a crash
+/// after it leaves a journal that the next reader or writer finishes. Never
+/// a mix of the two sets: that would make `--offline` fail until the next
+/// online update. An index manifest whose stamp does not match the trusted
+/// snapshot is rebuilt, and a file torn by a crash is never trusted: every
+/// use checks it against the signed hashes.
+fn commit(
+    dir: &Path,
+    verified: &Verified,
+    refresh: &Refresh,
+    status: &Status,
+) -> Result<(), Error> {
     let trusted = dir.join("trusted");
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -811,14 +877,50 @@ fn commit(dir: &Path, verified: &Verified, refresh: &Refresh) -> Result<(), Erro
     for folder in &synced {
         crate::tuf::sync_dir(folder).map_err(io(folder))?;
     }
-    if refresh.manifest_changed {
-        let manifest = serde_json::to_vec(&refresh.manifest).unwrap_or_default();
-        write_atomic(&index::dir(&trusted).join("manifest.json"), &manifest, None)?;
+    let manifest = if refresh.manifest_changed {
+        let path = index::dir(&trusted).join("manifest.json");
+        let bytes = serde_json::to_vec(&refresh.manifest).map_err(|e| Error::StateFile {
+            path,
+            reason: e.to_string(),
+        })?;
+        Some(bytes)
+    } else {
+        None
+    };
+    let status_text = toml::to_string(status).map_err(|e| Error::StateFile {
+        path: dir.join("status.toml"),
+        reason: e.to_string(),
+    })?;
+    let root_bytes = match verified.changed.iter().find(|(r, _)| *r == Role::Root) {
+        Some((_, bytes)) => bytes.clone(),
+        None => {
+            let path = trusted.join(Role::Root.file_name());
+            std::fs::read(&path).map_err(|e| state::Error::io("read", &path, e))?
+        }
+    };
+    let digest = sha256_hex(&root_bytes);
+    let names: Vec<String> = verified
+        .changed
+        .iter()
+        .map(|(role, _)| format!("trusted/{}", role.file_name()))
+        .collect();
+    let manifest_name = format!(
+        "trusted/{}/manifest.json",
+        index::dir(Path::new("")).display()
+    );
+    let mut set: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(bytes) = &manifest {
+        set.push((manifest_name.as_str(), bytes.as_slice()));
     }
-    for (role, bytes) in &verified.changed {
-        write_atomic(&trusted.join(role.file_name()), bytes, None)?;
-    }
-    Ok(())
+    set.extend(
+        names
+            .iter()
+            .zip(&verified.changed)
+            .map(|(n, (_, bytes))| (n.as_str(), bytes.as_slice())),
+    );
+    set.push(("status.toml", status_text.as_bytes()));
+    set.push((ROOT_DIGEST, digest.as_bytes()));
+    Ok(journal::commit_files(dir, &set)?)
 }
 
 /// Removes what the committed state no longer uses: old target revisions,
@@ -1112,8 +1214,19 @@ fn verify_cached(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<(Verified, Option<DateTime<Utc>>), Error> {
+    let mut lock = home.lock(LockKind::Shared)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
+    if journal::pending(&dir) {
+        // An update was killed after its commit point: finish it first.
+        drop(lock);
+        let writer = home.lock(LockKind::Exclusive)?;
+        recover_commit(&dir)?;
+        drop(writer);
+        lock = home.lock(LockKind::Shared)?;
+    }
+    let _lock = lock;
+    check_pinned_root(&dir)?;
     let trusted = dir.join("trusted");
     let status: Option<Status> = read_toml(&dir.join("status.toml"))?;
     if status.is_none() {

@@ -72,6 +72,83 @@ pub fn json_get_x_patchkit(data: &[u8]) -> Result<Option<Value>, String> {
     Ok(doc.get(KEY).cloned())
 }
 
+/// The first key that appears twice in one object of the JSON document
+/// `data`, at any depth; `None` when every object's keys are distinct (or
+/// the text is not JSON, which the readers report themselves).
+///
+/// serde_json, like JSON::PP, silently keeps one of two duplicate keys;
+/// which one differs between readers and between reading and splicing, so
+/// a document with duplicates is refused rather than interpreted.
+pub fn duplicate_key(data: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    match serde::Deserialize::deserialize(&mut de) {
+        Ok(NoDuplicates) => None,
+        Err(e) => {
+            let msg = e.to_string();
+            msg.strip_prefix(DUPLICATE)
+                .map(|rest| rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key))
+                .map(str::to_string)
+        }
+    }
+}
+
+/// The prefix of the error [`NoDuplicates`] raises.
+const DUPLICATE: &str = "duplicate key ";
+
+/// A JSON value walked only to find duplicate keys.
+struct NoDuplicates;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicates {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicatesVisitor)
+    }
+}
+
+struct NoDuplicatesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicatesVisitor {
+    type Value = NoDuplicates;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NoDuplicates, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            map.next_value::<NoDuplicates>()?;
+        }
+        Ok(NoDuplicates)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NoDuplicates, A::Error> {
+        while seq.next_element::<NoDuplicates>()?.is_some() {}
+        Ok(NoDuplicates)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+    fn visit_unit<E>(self) -> Result<NoDuplicates, E> {
+        Ok(NoDuplicates)
+    }
+}
+
 /// A top-level member of a JSON object: byte spans of the key (with its
 /// quotes) and of the value.
 struct Member {
@@ -193,7 +270,16 @@ pub fn json_set_x_patchkit(data: &[u8], value: &Value) -> Result<Vec<u8>, String
                 .iter()
                 .rposition(|b| *b == b'\n')
                 .map_or(0, |p| p + 1);
-            String::from_utf8_lossy(&data[line_start..m.key_start]).into_owned()
+            let prefix = &data[line_start..m.key_start];
+            // Only a run of blanks is an indentation: in a one-line
+            // document (`{"name": …}`) the key follows `{`, which must not
+            // be copied in front of every line we write (found by the
+            // `meta` fuzz target).
+            if prefix.iter().all(|b| *b == b' ' || *b == b'\t') {
+                String::from_utf8_lossy(prefix).into_owned()
+            } else {
+                "   ".to_string()
+            }
         })
         .unwrap_or_else(|| "   ".to_string());
     let colon = match members.first() {
@@ -371,9 +457,24 @@ mod tests {
     #[test]
     fn json_refuses_non_objects_and_handles_empty() {
         assert!(json_set_x_patchkit(b"[1]", &json!({})).is_err());
+        // A one-line document stays valid JSON.
+        let one =
+            json_set_x_patchkit(br#"{"name": "Foo", "version": "1.0"}"#, &json!({"a": 1})).unwrap();
+        assert_eq!(json_get_x_patchkit(&one).unwrap(), Some(json!({"a": 1})));
         assert!(json_set_x_patchkit(b"{", &json!({})).is_err());
         let out = json_set_x_patchkit(b"{}", &json!({"a": "b"})).unwrap();
         assert_eq!(json_get_x_patchkit(&out).unwrap(), Some(json!({"a": "b"})));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        assert_eq!(duplicate_key(br#"{"a":1,"b":2}"#), None);
+        assert_eq!(duplicate_key(br#"{"a":1,"a":2}"#).as_deref(), Some("a"));
+        assert_eq!(
+            duplicate_key(br#"{"x":[{"k":1,"k":1}]}"#).as_deref(),
+            Some("k")
+        );
+        assert_eq!(duplicate_key(b"not json"), None);
     }
 
     #[test]

@@ -3,16 +3,26 @@
 //!
 //! A distribution is identified from its tarball (or directory) name,
 //! `Dist-Name-1.23.tar.gz`, and from the META.json / META.yml it ships. When
-//! they disagree META wins and a warning is returned for the caller to show
-//! (docs/ARCHITECTURE.md "A distribution"). A tarball without META is identified by its
-//! name alone. Names are parsed into [`DistName`], which refuses module
-//! names (`Foo::Bar`) and anything that could not be a CPAN dist name.
+//! they disagree META names the distribution and a warning is returned for
+//! the caller to show (docs/security.md, "What a tarball says about itself");
+//! but META is written by the same hand as the code, so [`identities`]
+//! also returns the file name's identity, and callers that look for patches match the patches of
+//! both: a vulnerable `Foo-Bar-1.0.tar.gz` cannot dodge its fixes by
+//! claiming version 9.9 or another name in META.json. A tarball without
+//! META is identified by its name alone. Names are parsed into
+//! [`DistName`], which refuses module names (`Foo::Bar`) and anything that
+//! could not be a CPAN dist name.
+//!
+//! A META.json with the same key twice in one object is refused
+//! ([`Error::DuplicateKey`]): readers disagree on which one counts
+//! (JSON::PP, hence `perl Makefile.PL` and MYMETA.json, keeps the last;
+//! a splice that edits the first would leave the other in force).
 
 pub mod meta;
 
 use std::fmt;
 
-use crate::text::{excerpt, EXCERPT};
+use crate::text::{excerpt, printable, EXCERPT};
 use crate::tree::{InTreePath, Tree};
 use crate::version::CpanVersion;
 
@@ -23,6 +33,19 @@ pub enum Error {
     /// The name is not a CPAN distribution name.
     #[error("{0} is not a CPAN distribution name (letters, digits, '-', '_', '.'; no '::')")]
     BadName(String),
+    /// META.json has the same key twice in one object.
+    #[error(
+        "refusing {target}: {file} has the key {key} twice, and JSON readers disagree on which \
+         one counts (JSON::PP, and so MYMETA.json, keeps the last)"
+    )]
+    DuplicateKey {
+        /// The target's file name.
+        target: String,
+        /// `META.json` (or `MYMETA.json`).
+        file: String,
+        /// The key, quoted and escaped.
+        key: String,
+    },
     /// Neither META nor the file name gave a name and version.
     #[error("cannot tell which distribution {target} is: {reason}")]
     Unidentified {
@@ -167,32 +190,71 @@ pub fn strip_archive_suffix(file_name: &str) -> &str {
 /// Identify the distribution whose content is `tree`, found under the name
 /// `file_name`. Returns the identity and warnings for the user.
 pub fn identify(file_name: &str, tree: &Tree) -> Result<(DistInfo, Vec<String>), Error> {
+    let ids = identities(file_name, tree)?;
+    Ok((ids.info, ids.warnings))
+}
+
+/// Every identity a distribution goes by.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    /// The identity shown and recorded: META's, else the file name's.
+    pub info: DistInfo,
+    /// The file name's identity, when META names another release: its
+    /// patches are matched too.
+    pub also: Option<DistInfo>,
+    /// Warnings for the user (disagreements, unusable META).
+    pub warnings: Vec<String>,
+}
+
+impl Identities {
+    /// `info`, then `also` when present.
+    pub fn all(&self) -> impl Iterator<Item = &DistInfo> {
+        std::iter::once(&self.info).chain(self.also.as_ref())
+    }
+}
+
+/// Identify the distribution whose content is `tree`, found under the name
+/// `file_name`, keeping the file name's identity when META disagrees.
+pub fn identities(file_name: &str, tree: &Tree) -> Result<Identities, Error> {
     let mut warnings = Vec::new();
+    check_meta_keys(file_name, tree)?;
     let from_name = split_file_name(file_name);
     let from_meta = meta_identity(tree, &mut warnings);
-    let info = match (from_meta, from_name) {
+    let (info, also) = match (from_meta, from_name) {
         (Some((name, version, source)), from_name) => {
-            if let Some((fname, fversion)) = &from_name {
-                if *fname != name || *fversion != version {
+            let mut also = None;
+            if let Some((fname, fversion)) = from_name {
+                if fname != name || fversion != version {
                     warnings.push(format!(
-                        "{file_name}: META says {name} {version} but the file name says \
-                         {fname} {fversion}; using META"
+                        "{}: META says {name} {version} but the file name says {fname} \
+                         {fversion}; using META's name, and matching the patches of both",
+                        printable(file_name)
                     ));
+                    also = Some(DistInfo {
+                        name: fname,
+                        version: fversion,
+                        source: IdentitySource::FileName,
+                        author: None,
+                    });
                 }
             }
-            DistInfo {
+            let info = DistInfo {
                 name,
                 version,
                 source,
                 author: None,
-            }
+            };
+            (info, also)
         }
-        (None, Some((name, version))) => DistInfo {
-            name,
-            version,
-            source: IdentitySource::FileName,
-            author: None,
-        },
+        (None, Some((name, version))) => {
+            let info = DistInfo {
+                name,
+                version,
+                source: IdentitySource::FileName,
+                author: None,
+            };
+            (info, None)
+        }
         (None, None) => {
             return Err(Error::Unidentified {
                 target: file_name.to_string(),
@@ -202,7 +264,29 @@ pub fn identify(file_name: &str, tree: &Tree) -> Result<(DistInfo, Vec<String>),
             })
         }
     };
-    Ok((info, warnings))
+    Ok(Identities {
+        info,
+        also,
+        warnings,
+    })
+}
+
+/// Refuse a META.json that has a key twice in one object.
+fn check_meta_keys(file_name: &str, tree: &Tree) -> Result<(), Error> {
+    let Ok(path) = InTreePath::parse("META.json") else {
+        return Ok(());
+    };
+    let Some(entry) = tree.files.get(&path) else {
+        return Ok(());
+    };
+    match meta::duplicate_key(&entry.data) {
+        Some(key) => Err(Error::DuplicateKey {
+            target: file_name.to_string(),
+            file: "META.json".into(),
+            key: excerpt(&key, EXCERPT),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn meta_identity(
@@ -227,10 +311,10 @@ fn meta_identity(
         match found {
             Ok((name, version)) => match (DistName::parse(&name), CpanVersion::parse(&version)) {
                 (Ok(n), Ok(v)) => return Some((n, v, source)),
-                (Err(e), _) => warnings.push(format!("{file}: {e}; ignoring it")),
-                (_, Err(e)) => warnings.push(format!("{file}: {e}; ignoring it")),
+                (Err(e), _) => warnings.push(printable(&format!("{file}: {e}; ignoring it"))),
+                (_, Err(e)) => warnings.push(printable(&format!("{file}: {e}; ignoring it"))),
             },
-            Err(reason) => warnings.push(format!("{file}: {reason}; ignoring it")),
+            Err(reason) => warnings.push(printable(&format!("{file}: {reason}; ignoring it"))),
         }
     }
     None
@@ -287,6 +371,19 @@ mod tests {
         assert_eq!(info.source, IdentitySource::MetaJson);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("using META"));
+        assert!(warnings[0].contains("matching the patches of both"));
+        let ids = identities("Other-1.0.tar.gz", &t).unwrap();
+        assert_eq!(ids.also.map(|i| i.release()).as_deref(), Some("Other-1.0"));
+    }
+
+    #[test]
+    fn meta_json_with_a_duplicate_key_is_refused() {
+        let t = tree_with(
+            "META.json",
+            r#"{"name":"Foo","version":"1.0","x_patchkit":{},"x_patchkit":{"applied":[]}}"#,
+        );
+        let e = identify("Foo-1.0.tar.gz", &t).unwrap_err();
+        assert!(e.to_string().contains("\"x_patchkit\" twice"), "{e}");
     }
 
     #[test]

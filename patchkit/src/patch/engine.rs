@@ -11,6 +11,9 @@
 //! Invariants kept here (docs/ARCHITECTURE.md):
 //! - **Strict by default**: a line matches only if its bytes, line ending
 //!   included, are equal. Fuzz is used only when [`Fuzz::Lines`] asks.
+//! - **A patch that is already applied is detected and reported**, by the
+//!   content alone and strictly ([`carries`]): the fixed lines where the
+//!   patch puts them, not a copy of them anywhere in the file.
 //! - **Nothing half-done**: every change goes into a [`Stage`] (only the
 //!   files the patch names are copied); the tree is written once, at the
 //!   end, when every file diff applied.
@@ -63,8 +66,8 @@ pub struct ApplyOptions {
 pub enum Outcome {
     /// The patch applied; one report per file diff, in patch order.
     Applied(Vec<FileReport>),
-    /// The patch did not apply, but its reverse applies cleanly to every
-    /// file: the tree already carries it. Nothing was changed.
+    /// The patch did not apply, but the tree already carries it (see
+    /// [`carries`]). Nothing was changed.
     AlreadyApplied,
 }
 
@@ -130,6 +133,18 @@ pub enum ApplyError {
         /// The hunk's first line and the file's line there differ only in
         /// CRLF versus LF (the classic cause of a "missing" context).
         line_endings_differ: bool,
+    },
+    /// The reverse of the patch fits only at an offset while the lines the
+    /// patch removes (its pre-image) are still in the file: not applied.
+    #[error(
+        "{path}: hunk {hunk}'s fixed lines appear only away from where the patch puts them, \
+         and the lines it replaces are still in the file"
+    )]
+    PreImagePresent {
+        /// The file.
+        path: InTreePath,
+        /// 1-based hunk number.
+        hunk: usize,
     },
     /// A hunk would land before the end of the previous one.
     #[error("{path}: hunk {hunk} would apply before the end of the previous hunk")]
@@ -206,6 +221,7 @@ impl ApplyError {
             ApplyError::HunkFailed { path, .. }
             | ApplyError::HunkOutOfOrder { path, .. }
             | ApplyError::HunkPastEnd { path, .. }
+            | ApplyError::PreImagePresent { path, .. }
             | ApplyError::Missing { path }
             | ApplyError::Exists { path }
             | ApplyError::IsADirectory { path }
@@ -220,6 +236,7 @@ impl ApplyError {
     pub fn hunk(&self) -> Option<usize> {
         match self {
             ApplyError::HunkFailed { hunk, .. }
+            | ApplyError::PreImagePresent { hunk, .. }
             | ApplyError::HunkOutOfOrder { hunk, .. }
             | ApplyError::HunkPastEnd { hunk, .. } => Some(*hunk),
             _ => None,
@@ -230,9 +247,9 @@ impl ApplyError {
 /// Apply `patch` to `tree` in place.
 ///
 /// Every file diff applies, in order, or none does: on error `tree` is
-/// unchanged. When the patch does not apply but its exact reverse (no
-/// fuzz) applies to every file, the result is [`Outcome::AlreadyApplied`]
-/// and `tree` is unchanged; when neither applies, the error is the first
+/// unchanged. When the patch does not apply but the tree already carries
+/// it (see [`carries`]), the result is [`Outcome::AlreadyApplied`] and
+/// `tree` is unchanged; when neither holds, the error is the first
 /// failure of the forward patch. A partly applied patch is therefore an
 /// error, not "already applied".
 pub fn apply(
@@ -240,14 +257,26 @@ pub fn apply(
     patch: &ParsedPatch,
     opts: &ApplyOptions,
 ) -> Result<Applied, ApplyError> {
-    let forward = run(tree, patch, Direction::Forward, opts.fuzz.max());
+    apply_after(tree, patch, &[], opts)
+}
+
+/// [`apply`] for a patch that comes after `earlier` in the application
+/// order of one target: their hunks explain where this patch's lines sit
+/// in a tree that carries them all (see [`carries`]).
+pub fn apply_after(
+    tree: &mut Tree,
+    patch: &ParsedPatch,
+    earlier: &[&ParsedPatch],
+    opts: &ApplyOptions,
+) -> Result<Applied, ApplyError> {
+    let forward = run(tree, patch, Direction::Forward, opts.fuzz.max(), None);
     let (changes, reports) = match forward {
         Ok(done) => done,
         Err(error) => {
             // Only now look at the reverse: a patch that applies forward is
             // applied, even if (unusually) its reverse would fit too.
-            return match run(tree, patch, Direction::Reverse, 0) {
-                Ok(_) => Ok(Applied {
+            return match carries(tree, patch, earlier) {
+                Ok(()) => Ok(Applied {
                     outcome: Outcome::AlreadyApplied,
                     touched: BTreeSet::new(),
                 }),
@@ -273,6 +302,132 @@ pub fn apply(
     })
 }
 
+/// Whether `tree` already carries `patch`. The rule (docs/security.md,
+/// "What a tarball says about itself"):
+///
+/// 1. its exact reverse (no fuzz) applies to every file with every hunk
+///    **exactly where the patch puts its lines** — the new-side line of
+///    the hunk header, or that line moved by the hunks of `earlier`
+///    patches of the same target above it (a patch made against the
+///    pristine file lands two lines lower after an earlier patch added two
+///    lines at the top); or
+/// 2. its exact reverse applies at an offset found by GNU patch's search
+///    (upstream moved the fixed lines), **and** the forward patch's
+///    pre-image is gone from every file it changes: no hunk's removed
+///    lines (from its first to its last removed line), and for a hunk that
+///    only adds lines no pair of the lines around the insertion point,
+///    appear anywhere in the file.
+///
+/// So a copy of the fixed lines elsewhere (after `__END__`, in POD) does
+/// not pass while the vulnerable lines are still in the file. This is
+/// stricter than GNU patch, which guesses "Reversed (or previously
+/// applied) patch detected" when the *first* hunk's reverse matches
+/// anywhere its offset search reaches, and with `-N` skips the patch on
+/// that guess alone.
+pub fn carries(
+    tree: &Tree,
+    patch: &ParsedPatch,
+    earlier: &[&ParsedPatch],
+) -> Result<(), ApplyError> {
+    let exact = run(tree, patch, Direction::Reverse, 0, Some(earlier));
+    let Err(error) = exact else {
+        return Ok(());
+    };
+    run(tree, patch, Direction::Reverse, 0, None).map_err(|_| error.clone())?;
+    match pre_image_left(tree, patch) {
+        None => Ok(()),
+        Some((path, hunk)) => Err(ApplyError::PreImagePresent { path, hunk }),
+    }
+}
+
+/// The first file and hunk of `patch` whose pre-image (see [`carries`])
+/// is still in `tree`.
+fn pre_image_left(tree: &Tree, patch: &ParsedPatch) -> Option<(InTreePath, usize)> {
+    for file in &patch.files {
+        if matches!(file.op, Operation::Create | Operation::Delete) {
+            continue;
+        }
+        let Some(entry) = tree
+            .files
+            .get(&file.new_path)
+            .or_else(|| tree.files.get(&file.old_path))
+        else {
+            continue;
+        };
+        let lines: Vec<&[u8]> = entry.data.split_inclusive(|&b| b == b'\n').collect();
+        for (i, hunk) in file.hunks.iter().enumerate() {
+            if pre_image(hunk)
+                .iter()
+                .any(|core| contains_run(&lines, core))
+            {
+                return Some((file.new_path.clone(), i + 1));
+            }
+        }
+    }
+    None
+}
+
+/// The runs of old lines that only the unpatched file has: the removed
+/// lines from the first to the last (context between them included); for
+/// a hunk that removes nothing, each pair of old lines around an
+/// insertion point.
+fn pre_image(hunk: &Hunk) -> Vec<Vec<&[u8]>> {
+    let old: Vec<(bool, &[u8])> = hunk
+        .lines
+        .iter()
+        .filter_map(|l| match l {
+            HunkLine::Context(t) => Some((false, t.as_slice())),
+            HunkLine::Delete(t) => Some((true, t.as_slice())),
+            HunkLine::Insert(_) => None,
+        })
+        .collect();
+    let first = old.iter().position(|(deleted, _)| *deleted);
+    let last = old.iter().rposition(|(deleted, _)| *deleted);
+    if let (Some(first), Some(last)) = (first, last) {
+        return vec![old[first..=last].iter().map(|(_, t)| *t).collect()];
+    }
+    // Only insertions: the old lines on either side of each insertion.
+    let mut cores = Vec::new();
+    let mut before: Option<&[u8]> = None;
+    let mut inserting = false;
+    for line in &hunk.lines {
+        match line {
+            HunkLine::Insert(_) => inserting = true,
+            HunkLine::Context(t) | HunkLine::Delete(t) => {
+                if inserting {
+                    if let Some(b) = before {
+                        cores.push(vec![b, t.as_slice()]);
+                    }
+                    inserting = false;
+                }
+                before = Some(t.as_slice());
+            }
+        }
+    }
+    cores
+}
+
+/// Whether `run` appears as consecutive lines of `lines`.
+fn contains_run(lines: &[&[u8]], run: &[&[u8]]) -> bool {
+    !run.is_empty() && lines.windows(run.len()).any(|w| w == run)
+}
+
+/// The lines by which the hunks of `earlier` patches that touch `file`
+/// and start above `hunk` move it: the sum of their line-count changes.
+fn shift_from(earlier: &[&ParsedPatch], file: &FilePatch, hunk: &Hunk) -> isize {
+    let mut shift = 0isize;
+    for e in earlier {
+        for f in e.files.iter().filter(|f| f.new_path == file.new_path) {
+            for h in f.hunks.iter().filter(|h| h.old_start < hunk.old_start) {
+                let delta = isize::try_from(h.new_len).unwrap_or(0)
+                    - isize::try_from(h.old_len).unwrap_or(0);
+                shift = shift.saturating_add(delta);
+            }
+        }
+    }
+    shift
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Forward,
@@ -288,6 +443,7 @@ fn run(
     patch: &ParsedPatch,
     direction: Direction,
     max_fuzz: usize,
+    exact: Option<&[&ParsedPatch]>,
 ) -> Result<(Changes, Vec<FileReport>), ApplyError> {
     let mut stage = Stage {
         tree,
@@ -297,12 +453,20 @@ fn run(
     match direction {
         Direction::Forward => {
             for file in &patch.files {
-                reports.push(apply_file(&mut stage, file, direction, max_fuzz)?);
+                reports.push(apply_file(&mut stage, file, direction, max_fuzz, None)?);
             }
         }
         Direction::Reverse => {
             for file in patch.files.iter().rev() {
-                apply_file(&mut stage, file, direction, max_fuzz)?;
+                // Where each reversed hunk must sit: exactly at its header
+                // line, or moved by the earlier patches (see `carries`).
+                let shifts: Option<Vec<isize>> = exact.map(|earlier| {
+                    file.hunks
+                        .iter()
+                        .map(|h| shift_from(earlier, file, h))
+                        .collect()
+                });
+                apply_file(&mut stage, file, direction, max_fuzz, shifts.as_deref())?;
             }
         }
     }
@@ -458,6 +622,7 @@ fn apply_file(
     file: &FilePatch,
     direction: Direction,
     max_fuzz: usize,
+    shifts: Option<&[isize]>,
 ) -> Result<FileReport, ApplyError> {
     let (old, new) = (&file.old_path, &file.new_path);
     let reversed_hunks: Vec<Hunk>;
@@ -485,12 +650,19 @@ fn apply_file(
         }
     };
 
+    // GNU patch's search (offsets, fuzz when asked), or for the first
+    // test of `carries` only the exact places it allows.
+    let put_hunks = |path: &InTreePath, input: &[u8], hunks: &[Hunk], max_fuzz: usize| match shifts
+    {
+        None => place(path, input, hunks, max_fuzz),
+        Some(shifts) => place_exact(path, input, hunks, shifts),
+    };
     let (path, hunk_reports) = match step {
         Step::Modify { old, new } => {
             let target = stage.resolve(old, new)?;
             let entry = stage.existing(&target)?;
             check_mode(&target, entry, old_mode)?;
-            let placed = place(&target, &entry.data, hunks, max_fuzz)?;
+            let placed = put_hunks(&target, &entry.data, hunks, max_fuzz)?;
             let mode = set_mode(entry.mode, new_mode);
             stage.put(
                 target.clone(),
@@ -503,7 +675,7 @@ fn apply_file(
         }
         Step::Create(path) => {
             stage.check_creatable(path)?;
-            let placed = place(path, b"", hunks, max_fuzz)?;
+            let placed = put_hunks(path, b"", hunks, max_fuzz)?;
             // New files are 0644 unless the patch says 100755, like git.
             let mode = match new_mode {
                 Some(FileMode::Executable) => 0o755,
@@ -521,7 +693,7 @@ fn apply_file(
         Step::Delete(path) => {
             let entry = stage.existing(path)?;
             check_mode(path, entry, old_mode)?;
-            let placed = place(path, &entry.data, hunks, max_fuzz)?;
+            let placed = put_hunks(path, &entry.data, hunks, max_fuzz)?;
             // Whatever the hunks leave is content the patch did not expect.
             if !placed.data.is_empty() {
                 return Err(ApplyError::DeleteMismatch { path: path.clone() });
@@ -532,7 +704,7 @@ fn apply_file(
         Step::Rename { from, to } => {
             let entry = stage.existing(from)?.clone();
             check_mode(from, &entry, old_mode)?;
-            let placed = place(to, &entry.data, hunks, max_fuzz)?;
+            let placed = put_hunks(to, &entry.data, hunks, max_fuzz)?;
             stage.remove(from);
             if from != to {
                 stage.check_creatable(to)?;
@@ -551,7 +723,7 @@ fn apply_file(
             let entry = stage.existing(from)?;
             check_mode(from, entry, old_mode)?;
             stage.check_creatable(to)?;
-            let placed = place(to, &entry.data, hunks, max_fuzz)?;
+            let placed = put_hunks(to, &entry.data, hunks, max_fuzz)?;
             let mode = set_mode(entry.mode, new_mode);
             stage.put(
                 to.clone(),
@@ -565,7 +737,7 @@ fn apply_file(
         Step::Uncopy { from, to } => {
             let original = stage.existing(from)?;
             let copy = stage.existing(to)?;
-            let placed = place(to, &copy.data, hunks, max_fuzz)?;
+            let placed = put_hunks(to, &copy.data, hunks, max_fuzz)?;
             if placed.data != original.data {
                 return Err(ApplyError::DeleteMismatch { path: to.clone() });
             }
@@ -686,6 +858,47 @@ fn place(
             number,
             offset: out.in_offset,
             fuzz,
+        });
+    }
+    out.finish();
+    Ok(Placed {
+        data: out.out,
+        reports,
+    })
+}
+
+/// Apply `hunks` with hunk `i` exactly at its header line, or at that
+/// line moved by `shifts[i]`; no search, no fuzz (see [`carries`]).
+fn place_exact(
+    path: &InTreePath,
+    input: &[u8],
+    hunks: &[Hunk],
+    shifts: &[isize],
+) -> Result<Placed, ApplyError> {
+    let mut out = Output::new(input);
+    let mut reports = Vec::with_capacity(hunks.len());
+    for (i, hunk) in hunks.iter().enumerate() {
+        let number = i + 1;
+        let shape = Shape::of(hunk);
+        let shift = shifts.get(i).copied().unwrap_or(0);
+        let free = |at: isize| at > out.last_frozen as isize;
+        let found = [0, shift]
+            .into_iter()
+            .map(|s| (s, shape.first + s))
+            .find(|&(_, at)| {
+                free(at) && (shape.pattern.is_empty() || out.matches(&shape, at, 0, 0))
+            });
+        let Some((offset, at)) = found else {
+            return Err(hunk_failed(path, number, &shape, &out, shape.first));
+        };
+        let at = usize::try_from(at).unwrap_or(0);
+        if at == 0 || at > out.input.len() + 1 || !out.apply_hunk(hunk, at) {
+            return Err(hunk_failed(path, number, &shape, &out, shape.first));
+        }
+        reports.push(HunkReport {
+            number,
+            offset,
+            fuzz: 0,
         });
     }
     out.finish();

@@ -26,8 +26,11 @@
 //! - **Nothing half-done**: [`apply`] stages every change aside and writes
 //!   the tree only when every file of the patch applied.
 //! - **Already applied is reported, not applied twice**: when the patch does
-//!   not apply but its reverse does, the result is
-//!   [`Outcome::AlreadyApplied`] and the tree is untouched.
+//!   not apply but the tree carries it — its exact reverse fits where the
+//!   patch puts its lines, or at an offset only once the lines it replaces
+//!   are gone from the file ([`carries`]) — the result is
+//!   [`Outcome::AlreadyApplied`] and the tree is untouched. A copy of the
+//!   fixed lines elsewhere (a decoy after `__END__`) is not the fix.
 
 pub mod dep3;
 mod engine;
@@ -36,7 +39,10 @@ pub mod record;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{apply, Applied, ApplyError, ApplyOptions, FileReport, Fuzz, HunkReport, Outcome};
+pub use engine::{
+    apply, apply_after, carries, Applied, ApplyError, ApplyOptions, FileReport, Fuzz, HunkReport,
+    Outcome,
+};
 pub use parse::{parse, ParseError};
 
 use crate::tree::InTreePath;

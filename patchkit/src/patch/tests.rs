@@ -905,6 +905,76 @@ fn apply_already_applied_creation_and_deletion() {
 }
 
 #[test]
+fn already_applied_at_an_offset_only_once_the_old_lines_are_gone() {
+    // The fix two lines lower than the header says (upstream added two
+    // lines at the top), and "line 7" gone: already applied.
+    let fixed = numbered("line", 12).replace("line 7\n", "line seven\n");
+    let mut t = tree(&[("lib/Foo.pm", &format!("# a\n# b\n{fixed}"))]);
+    assert_eq!(
+        apply_str(&mut t, SIMPLE).unwrap().outcome,
+        Outcome::AlreadyApplied
+    );
+    // A decoy: the fixed lines copied further down, context changed where
+    // the fix goes so the patch does not apply, "line 7" still there.
+    let decoy = format!(
+        "{}{fixed}",
+        numbered("line", 12).replace("line 8\n", "line 8 changed\n")
+    );
+    let mut t = tree(&[("lib/Foo.pm", &decoy)]);
+    let before = t.clone();
+    let err = apply_str(&mut t, SIMPLE).unwrap_err();
+    assert!(
+        err.to_string().contains("hunk 1 context not found"),
+        "{err}"
+    );
+    assert_eq!(t, before);
+    // The strict check alone says why.
+    let parsed = parse(SIMPLE.as_bytes(), 1).unwrap();
+    assert_eq!(
+        crate::patch::carries(&t, &parsed, &[]),
+        Err(ApplyError::PreImagePresent {
+            path: p("lib/Foo.pm"),
+            hunk: 1
+        })
+    );
+}
+
+#[test]
+fn an_insertion_at_an_offset_needs_its_neighbours_apart() {
+    let insert = "--- a/x\n+++ b/x\n@@ -2,2 +2,3 @@\n b\n+check\n c\n";
+    // Fixed upstream, moved down by one: already applied.
+    let mut t = tree(&[("x", "0\na\nb\ncheck\nc\nd\n")]);
+    assert_eq!(
+        apply_str(&mut t, insert).unwrap().outcome,
+        Outcome::AlreadyApplied
+    );
+    // "b" and "c" still adjacent somewhere: the insertion is missing there.
+    let mut t = tree(&[("x", "a\nB\nb\nc\nz\nb\ncheck\nc\n")]);
+    let parsed = parse(insert.as_bytes(), 1).unwrap();
+    assert!(crate::patch::carries(&t, &parsed, &[]).is_err());
+    assert!(
+        apply_str(&mut t, insert).is_ok(),
+        "the forward patch applies"
+    );
+}
+
+#[test]
+fn a_later_patch_moved_by_an_earlier_one_is_found_where_it_was_moved() {
+    let top =
+        "--- a/lib/Foo.pm\n+++ b/lib/Foo.pm\n@@ -1,2 +1,4 @@\n line 1\n+# one\n+# two\n line 2\n";
+    let mut t = tree(&[("lib/Foo.pm", &numbered("line", 12))]);
+    apply_str(&mut t, top).unwrap();
+    apply_str(&mut t, SIMPLE).unwrap();
+    let first = parse(top.as_bytes(), 1).unwrap();
+    let second = parse(SIMPLE.as_bytes(), 1).unwrap();
+    // At the header's line it is not; moved by the first patch's two
+    // lines it is, exactly.
+    assert!(crate::patch::carries(&t, &second, &[&first]).is_ok());
+    let r = crate::patch::apply_after(&mut t, &second, &[&first], &ApplyOptions::default());
+    assert_eq!(r.unwrap().outcome, Outcome::AlreadyApplied);
+}
+
+#[test]
 fn apply_partially_applied_is_a_conflict() {
     let patch = "\
 --- a/a

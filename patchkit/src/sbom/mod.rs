@@ -10,6 +10,9 @@
 //! - `pedigree.patches`, one per carried patch: `type` from the record's
 //!   `kind` (`unofficial` when the catalog does not know the id), the diff
 //!   as `diff.text`, and `resolves` with one `security` issue per alias;
+//! - with [`Vex::Yes`] (`sbom --vex`), `vulnerabilities`: one per CVE/GHSA
+//!   id per distribution, `resolved_with_pedigree`, `in_triage` or
+//!   `exploitable` (see `vex.rs` for the rule);
 //! - patchkit in `metadata.tools.components` (the shape both 1.5 and 1.6
 //!   accept; the older tool array is deprecated in 1.5).
 //!
@@ -24,6 +27,8 @@
 //! a real JSON-schema validator (tests/e2e/sbom.rs).
 
 use std::collections::BTreeMap;
+
+mod vex;
 
 use serde_json::{json, Map, Value};
 
@@ -76,11 +81,34 @@ pub struct Sbom {
     pub warnings: Vec<String>,
 }
 
+/// Whether the document carries VEX `vulnerabilities`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Vex {
+    /// Components and pedigree only (the default).
+    #[default]
+    No,
+    /// Also a `vulnerabilities` entry per id per distribution; needs the
+    /// catalog (what is missing comes from it).
+    Yes,
+}
+
 /// Build the CycloneDX document for `dists`. `catalog`, when given,
 /// supplies each patch's kind, references and (for genuine patches whose
 /// diff the dist does not carry, as in installed libraries) the diff.
 pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion) -> Sbom {
+    build_with(dists, catalog, spec, Vex::No)
+}
+
+/// [`build`], with VEX `vulnerabilities` when `vex` is [`Vex::Yes`] and a
+/// catalog is given (without one, a warning says they were left out).
+pub fn build_with(
+    dists: &[ScannedDist],
+    catalog: Option<&Catalog>,
+    spec: SpecVersion,
+    vex: Vex,
+) -> Sbom {
     let mut warnings = Vec::new();
+    let mut vex_components: Vec<(String, &ScannedDist)> = Vec::new();
     let mut components = Vec::new();
     let mut refs_used: BTreeMap<String, usize> = BTreeMap::new();
     for d in dists {
@@ -101,6 +129,7 @@ pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion
         } else {
             format!("{purl}#{n}")
         };
+        vex_components.push((bom_ref.clone(), d));
         let mut c = Map::new();
         c.insert("type".into(), json!("library"));
         c.insert("bom-ref".into(), json!(bom_ref));
@@ -116,12 +145,22 @@ pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion
                 json!([{ "alg": "SHA-256", "content": sha }]),
             );
         }
-        if !d.patches.is_empty() {
-            let patches: Vec<Value> = d
-                .patches
-                .iter()
-                .map(|p| patch_value(d, p, catalog, &mut warnings))
-                .collect();
+        // A claim the content does not back resolves nothing: it is left
+        // out of the pedigree (and shows as missing in the properties).
+        let refuted = catalog
+            .map(|c| crate::audit::verify::refuted(d, c))
+            .unwrap_or_default();
+        for (_, why) in &refuted {
+            warnings.push(format!("{}: {why}", d.location));
+        }
+        let patches: Vec<Value> = d
+            .patches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !refuted.iter().any(|(r, _)| r == i))
+            .map(|(_, p)| patch_value(d, p, catalog, &mut warnings))
+            .collect();
+        if !patches.is_empty() {
             c.insert("pedigree".into(), json!({ "patches": patches }));
         }
         let props = properties(d, catalog);
@@ -155,6 +194,18 @@ pub fn build(dists: &[ScannedDist], catalog: Option<&Catalog>, spec: SpecVersion
         }),
     );
     doc.insert("components".into(), Value::Array(components));
+    if vex == Vex::Yes {
+        match catalog {
+            Some(catalog) => {
+                let vulns = vex::vulnerabilities(&vex_components, catalog);
+                doc.insert("vulnerabilities".into(), Value::Array(vulns));
+            }
+            None => warnings.push(
+                "no vulnerabilities written: --vex needs a repository to know what is missing"
+                    .into(),
+            ),
+        }
+    }
     // The serial number names this exact content: hash the document
     // without it, then add it (key order means nothing to consumers, so it
     // simply goes last).

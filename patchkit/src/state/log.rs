@@ -52,17 +52,29 @@ pub struct LogEntry {
 }
 
 /// Append `entry` to the log at `path` as one line.
+///
+/// The log's directory (the home) is created 0700 and checked, and its
+/// lock held exclusively while the line is written (`state::lock`).
 pub fn append(path: &Path, entry: &LogEntry) -> Result<(), Error> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    }
+    let _lock = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => Some(super::lock::lock_dir(
+            dir,
+            super::LockKind::Exclusive,
+            super::DEFAULT_LOCK_WAIT,
+        )?),
+        None => None,
+    };
     let mut line = serde_json::to_vec(entry).map_err(|e| Error::io("encode", path, e.into()))?;
     line.push(b'\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        // Private like the home, whatever the umask.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| Error::io("open", path, e))?;
     // A previous writer may have died mid-line; start on a fresh line so
     // that its fragment cannot swallow this entry.
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);

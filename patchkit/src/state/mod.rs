@@ -8,10 +8,15 @@
 //! the new bytes, never a torn file, and a crash leaves at most a stray
 //! temporary file that is never mistaken for state.
 
+pub mod commit;
+pub mod lock;
 pub mod log;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use lock::{HomeLock, LockKind};
 
 /// Errors of the state layer; each names the path it is about.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +35,33 @@ pub enum Error {
     /// No home directory could be found.
     #[error("no home directory: pass --home DIR or set PATCHKIT_HOME")]
     NoHome,
+    /// The home is not safe to trust (docs/security.md).
+    #[error("refusing the home {}: {reason}", .path.display())]
+    UnsafeHome {
+        /// The home (or state directory).
+        path: PathBuf,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Another patchkit held the home's lock for too long.
+    #[error(
+        "cannot lock {}: another patchkit has been using this home for {waited} s \
+         (set PATCHKIT_LOCK_TIMEOUT=SECONDS to wait longer)", .path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Seconds waited.
+        waited: u64,
+    },
+    /// A journal of an interrupted commit cannot be used.
+    #[error("cannot recover {}: {reason}", .path.display())]
+    BadJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -70,6 +102,12 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), E
     set_mode(tmp.path(), mode.unwrap_or(0o644))?;
     tmp.persist(path)
         .map_err(|e| Error::io("rename into place", path, e.error))?;
+    // The rename itself must survive a power cut, not only a killed
+    // process: sync the directory that holds it (best effort where a
+    // directory cannot be opened for that).
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
     Ok(())
 }
 
@@ -112,12 +150,25 @@ pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    lock_wait: Duration,
 }
+
+/// How long a command waits for the home's lock unless
+/// `PATCHKIT_LOCK_TIMEOUT` (seconds) says otherwise.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 impl Home {
     /// Resolve the home directory from an explicit option and the
     /// environment (read here once, so that the rest of the code is pure).
     pub fn resolve(explicit: Option<&Path>) -> Result<Home, Error> {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let wait = env("PATCHKIT_LOCK_TIMEOUT")
+            .and_then(|v| v.to_str()?.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_LOCK_WAIT, Duration::from_secs);
+        Ok(Home::resolve_root(explicit)?.with_lock_wait(wait))
+    }
+
+    fn resolve_root(explicit: Option<&Path>) -> Result<Home, Error> {
         if let Some(p) = explicit {
             return Ok(Home::at(p));
         }
@@ -138,7 +189,24 @@ impl Home {
     pub fn at(root: &Path) -> Home {
         Home {
             root: root.to_path_buf(),
+            lock_wait: DEFAULT_LOCK_WAIT,
         }
+    }
+
+    /// The same home, waiting at most `wait` for its lock.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Home {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// Take the home's lock (creating the home 0700 and checking it
+    /// first, see [`lock`]); held until the guard is dropped.
+    ///
+    /// # Errors
+    /// An unsafe home, a lock held by another process past the wait, or
+    /// an I/O error.
+    pub fn lock(&self, kind: LockKind) -> Result<HomeLock, Error> {
+        lock::lock_dir(&self.root, kind, self.lock_wait)
     }
 
     /// The root directory.

@@ -4,8 +4,13 @@
 //! **What it owns.** [`Archive::read`] decompresses a `.tar.gz` or
 //! `.tar.bz2` once, in memory, through a bounded reader, and walks the tar
 //! members itself (headers parsed with the `tar` crate's [`tar::Header`],
-//! never `unpack`) into a [`Tree`]. [`Archive::write`] produces the patched
-//! tarball from the original member bytes plus a list of [`Change`]s.
+//! never `unpack`) into a [`Tree`]; it keeps the compressed input, not the
+//! decompressed tar. [`Archive::write_file`] (and [`Archive::write_to`])
+//! stream the patched tarball: the input is decompressed again, unchanged
+//! members are copied through byte for byte, changed and new ones written
+//! from a list of [`Change`]s, and the result is compressed over all cores
+//! by `gzip.rs` (one standard, deterministic gzip member) into a temporary
+//! file renamed into place.
 //! [`read_dir`] and [`write_dir`] do the same for an unpacked directory.
 //!
 //! **What it refuses** (each with one sentence naming the file and the
@@ -14,7 +19,10 @@
 //! that are absolute, leave the tree or pass through another symlink, hard
 //! links to anything but an earlier regular file, devices, FIFOs, sockets,
 //! sparse and other exotic member types, the same path twice, a path below a
-//! file or symlink, PAX records that disagree with the header, truncated or
+//! file or symlink, PAX records that disagree with the header (a `size`, or
+//! a `path`/`linkpath` other than the header's own name, which readers that
+//! ignore PAX such as Archive::Tar would use), names that collide under
+//! case folding or that Windows reads differently (`portable.rs`), truncated or
 //! corrupt compressed data, truncated members, non-zero data after the end
 //! of the archive, and anything past the [`Limits`].
 //!
@@ -35,16 +43,20 @@ use crate::tree::{Change, Tree};
 use crate::tree::{InTreePath, PathError, MAX_PATH_LEN};
 
 mod dir;
+mod gzip;
 mod limits;
+mod portable;
 mod read;
 mod write;
+mod xz;
 
 #[cfg(test)]
 mod tests;
 
-pub use dir::{read_dir, write_dir};
+pub use dir::{read_dir, recover_dir, write_dir, Recovered, JOURNAL};
 pub use limits::Limits;
 pub use read::Archive;
+pub use write::Written;
 
 /// How an archive is compressed; the output is compressed the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +66,8 @@ pub enum Compression {
     Gzip,
     /// bzip2 (`.tar.bz2`): magic bytes `BZh`.
     Bzip2,
+    /// xz (`.tar.xz`, `.txz`): magic bytes `FD 37 7A 58 5A 00` (`xz.rs`).
+    Xz,
 }
 
 /// Why an archive, a directory or a change set was refused.
@@ -226,6 +240,33 @@ pub enum EntryProblem {
         /// The limit.
         limit: u64,
     },
+    /// A PAX `path` or `linkpath` that differs from the header's own name
+    /// or link name, which readers that ignore PAX (Archive::Tar, used by
+    /// cpanm and CPAN.pm) would use instead.
+    #[error(
+        "has a PAX {record} record that differs from the {record} in its header (\"{header}\"), \
+         which tar readers that ignore PAX (Archive::Tar) would use instead"
+    )]
+    PaxDiffers {
+        /// `path` or `linkpath`.
+        record: &'static str,
+        /// The header's own name (escaped, bounded).
+        header: String,
+    },
+    /// Two paths that differ only in letter case.
+    #[error(
+        "has the path \"{this}\", which differs only in letter case from \"{other}\", so \
+         case-insensitive file systems (Windows, macOS) would unpack one over the other"
+    )]
+    CaseCollision {
+        /// The entry's path, or the directory above it, that collides.
+        this: String,
+        /// The path seen first (escaped, bounded).
+        other: String,
+    },
+    /// A name Windows reads differently (see `portable.rs`).
+    #[error("{0}")]
+    NotPortable(&'static str),
     /// A file changed between listing and reading (directories only).
     #[error("changed while it was being read")]
     Raced,
@@ -295,6 +336,10 @@ pub enum ChangeProblem {
     /// The content does not fit a tar header.
     #[error("is too large for a tar member")]
     TooLarge,
+    /// The name does not fit the ustar header, and a PAX name would be
+    /// seen differently by readers that ignore PAX.
+    #[error("has a name too long for a ustar header (255 bytes, split at a '/')")]
+    NameTooLong,
 }
 
 /// Entry names in messages: lossy UTF-8, control characters and quotes

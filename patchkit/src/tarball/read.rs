@@ -83,11 +83,12 @@ pub(super) enum LongNames {
     Pax,
 }
 
-/// A distribution tarball read into memory.
+/// A distribution tarball, read and checked.
 ///
-/// Holds the decompressed tar bytes, so that [`Archive::write`] can copy
-/// unchanged members verbatim, and the [`Tree`] of the content below the
-/// top directory.
+/// Holds the compressed input (so that [`Archive::write_to`] can stream the
+/// unchanged members from it again, decompressing as it goes), the layout
+/// of the tar members, and the [`Tree`] of the content below the top
+/// directory. The decompressed tar itself is dropped once walked.
 ///
 /// Hard links are materialised in the tree as regular files with their
 /// target's content and mode (what unpacking them yields); in the written
@@ -96,15 +97,19 @@ pub(super) enum LongNames {
 pub struct Archive {
     pub(super) name: String,
     pub(super) compression: Compression,
-    pub(super) tar: Vec<u8>,
+    /// The compressed input, exactly as given.
+    pub(super) input: Vec<u8>,
+    /// Length of the decompressed tar stream.
+    pub(super) tar_len: usize,
     pub(super) members: Vec<Member>,
     /// Offset of the end-of-archive zero blocks (or of the end of data).
     pub(super) members_end: usize,
     pub(super) top_dir: String,
     pub(super) tree: Tree,
     pub(super) long_names: LongNames,
-    /// Index of the member whose header new members copy their metadata from.
-    pub(super) template: usize,
+    /// The header block new members copy their metadata from (the top
+    /// directory's, else the first member's).
+    pub(super) template: Box<[u8; BLOCK]>,
     /// Whether the archive lists directories explicitly.
     pub(super) has_dir_entries: bool,
 }
@@ -117,7 +122,7 @@ impl fmt::Debug for Archive {
             .field("compression", &self.compression)
             .field("top_dir", &self.top_dir)
             .field("members", &self.members.len())
-            .field("tar_bytes", &self.tar.len())
+            .field("tar_bytes", &self.tar_len)
             .finish()
     }
 }
@@ -137,6 +142,8 @@ impl Archive {
             Compression::Gzip
         } else if compressed.starts_with(b"BZh") {
             Compression::Bzip2
+        } else if compressed.starts_with(&super::xz::MAGIC) {
+            Compression::Xz
         } else {
             return Err(input_err(InputProblem::UnknownFormat, None));
         };
@@ -166,16 +173,23 @@ impl Archive {
             .members
             .iter()
             .any(|m| matches!(m.kind, Kind::TopDir | Kind::Dir(_)));
+        let template = walked
+            .members
+            .get(template)
+            .and_then(|m| tar.get(m.header..m.header + BLOCK))
+            .and_then(|b| <[u8; BLOCK]>::try_from(b).ok())
+            .unwrap_or([0; BLOCK]);
         Ok(Archive {
             name: name.to_string(),
             compression,
-            tar,
+            input: compressed.to_vec(),
+            tar_len: tar.len(),
             members: walked.members,
             members_end: walked.members_end,
             top_dir: walked.top_dir,
             tree: walked.tree,
             long_names,
-            template,
+            template: Box::new(template),
             has_dir_entries,
         })
     }
@@ -244,12 +258,7 @@ fn decompress(
         .saturating_mul(compressed.len() as u64)
         .max(limits.ratio_free_bytes);
     let cap = limits.max_unpacked_bytes.min(by_ratio);
-    // Multi-member decoders: pigz and pbzip2 write several streams, and
-    // reading only the first would silently drop the rest of the archive.
-    let reader: Box<dyn Read + '_> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
-        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
-    };
+    let reader = decoder(compression, compressed);
     // Most dists compress 4-10 times; start there to avoid regrowth, but
     // never reserve more than the cap on the attacker's say-so.
     let guess = (compressed.len() as u64).saturating_mul(6).min(cap);
@@ -278,6 +287,17 @@ fn decompress(
             Err(fail(InputProblem::CompressedTruncated, &out))
         }
         Err(e) => Err(fail(InputProblem::CompressedCorrupt(e.to_string()), &out)),
+    }
+}
+
+/// A streaming decoder of `compressed`. Multi-member decoders: pigz and
+/// pbzip2 write several streams, and reading only the first would silently
+/// drop the rest of the archive.
+pub(super) fn decoder(compression: Compression, compressed: &[u8]) -> Box<dyn Read + Send + '_> {
+    match compression {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
+        Compression::Xz => Box::new(super::xz::decoder(compressed)),
     }
 }
 
@@ -624,6 +644,33 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 "the PAX size record disagrees with the header",
             )));
         }
+        // One view of the archive: a reader that ignores PAX (Archive::Tar,
+        // which cpanm and CPAN.pm fall back to) takes the name and link
+        // name from the header itself; when PAX says otherwise the two
+        // readers unpack different files, so the member is refused. This
+        // also refuses names too long for the ustar header (prefix and
+        // name), which such readers cannot see whole; no CPAN dist needs
+        // them.
+        if let Some(pax) = pending.pax_path {
+            if !same_name(pax, &header_name) {
+                return Err(problem(EntryProblem::PaxDiffers {
+                    record: "path",
+                    header: show(&header_name),
+                }));
+            }
+        }
+        if let Some(pax) = pending.pax_linkpath {
+            let own = header
+                .link_name_bytes()
+                .map(Cow::into_owned)
+                .unwrap_or_default();
+            if !same_name(pax, &own) {
+                return Err(problem(EntryProblem::PaxDiffers {
+                    record: "linkpath",
+                    header: show(&own),
+                }));
+            }
+        }
         // Non-UTF-8 names cannot become an `InTreePath`, and a patch could
         // not name them anyway; CPAN's own tools expect UTF-8 or ASCII.
         let full = std::str::from_utf8(&full_raw).map_err(|_| problem(EntryProblem::NotUtf8))?;
@@ -807,9 +854,28 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
     })
 }
 
+/// Whether two member names unpack to the same place: equal once empty
+/// and `.` components are dropped (`./a//b/` is `a/b`).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    let parts = |n: &[u8]| -> Vec<Vec<u8>> {
+        n.split(|&c| c == b'/')
+            .filter(|p| !p.is_empty() && *p != b".")
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    parts(a) == parts(b)
+}
+
 /// Checks that need the whole archive: nothing below a file or symlink
-/// (else unpacking writes through the link), and symlinks stay inside.
+/// (else unpacking writes through the link), symlinks stay inside, and
+/// every name unpacks the same on every file system (`portable.rs`).
 fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Result<(), Error> {
+    let mut names = super::portable::Names::default();
+    names.add(top).map_err(|problem| Error::Entry {
+        input: name.to_string(),
+        entry: show(top.as_bytes()),
+        problem,
+    })?;
     let non_dirs: BTreeSet<&str> = tree
         .files
         .keys()
@@ -829,6 +895,7 @@ fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Resul
         if ancestors(path).any(|a| non_dirs.contains(a)) {
             return Err(refuse(EntryProblem::BelowNonDir));
         }
+        names.add(&format!("{top}/{path}")).map_err(refuse)?;
         if let Some(target) = tree.symlinks.get(path) {
             check_symlink(path, target, |p| {
                 InTreePath::parse(p).is_ok_and(|p| tree.symlinks.contains_key(&p))

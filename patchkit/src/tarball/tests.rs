@@ -178,6 +178,7 @@ fn normal_tar() -> Vec<u8> {
 
 /// The raw bytes of every member, by the name it describes.
 fn spans(a: &Archive) -> BTreeMap<String, Vec<u8>> {
+    let tar = tar_of(a);
     a.members
         .iter()
         .map(|m| {
@@ -189,9 +190,18 @@ fn spans(a: &Archive) -> BTreeMap<String, Vec<u8>> {
                 Kind::Global => "<global>".into(),
                 Kind::Unnamed => ".".into(),
             };
-            (key, a.tar[m.start..m.end].to_vec())
+            (key, tar[m.start..m.end].to_vec())
         })
         .collect()
+}
+
+/// The decompressed tar an archive was read from (through the reader's
+/// own decoder, whatever the compression).
+fn tar_of(a: &Archive) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut super::read::decoder(a.compression, &a.input), &mut out)
+        .unwrap();
+    out
 }
 
 // ---- refusals, one per attack -------------------------------------------
@@ -547,7 +557,7 @@ fn accepts_symlink_inside_tree() {
     let out = a
         .write_tar(&[Change::Add(p("new"), file(b"n", 0o644))])
         .unwrap();
-    assert_eq!(&out[..a.members_end], &a.tar[..a.members_end]);
+    assert_eq!(&out[..a.members_end], &tar[..a.members_end]);
 }
 
 #[test]
@@ -718,6 +728,161 @@ fn modify_add_delete_change_only_those_members() {
     assert!(b.tree().dirs.contains(&p("lib/Foo")));
 }
 
+/// A dist of about `mib` MiB over many members, so that the output spans
+/// many parallel gzip chunks and batches. Pseudo-random text, fixed seed.
+fn big_tar(mib: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, kind: tar::EntryType, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_700_000_000);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("Foo-Bar-1.23/", tar::EntryType::Directory, b"");
+    let mut n: u64 = 13;
+    let mut total = 0;
+    let mut i = 0;
+    while total < mib << 20 {
+        let mut text = Vec::new();
+        for _ in 0..(200 + i % 3000) {
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+            text.extend_from_slice(format!("my $x{} = shift; # {}\n", n >> 58, n >> 44).as_bytes());
+        }
+        total += text.len();
+        add(
+            &format!("Foo-Bar-1.23/lib/M{i}.pm"),
+            tar::EntryType::Regular,
+            &text,
+        );
+        i += 1;
+    }
+    b.into_inner().unwrap()
+}
+
+fn write_with_threads(a: &Archive, changes: &[Change], threads: usize) -> Vec<u8> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| a.write(changes).unwrap())
+}
+
+#[test]
+fn output_is_the_same_bytes_on_any_number_of_threads_and_runs() {
+    let tar = big_tar(9);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [
+        Change::Modify(p("lib/M3.pm"), file(b"package M3; # fixed\n1;\n", 0o644)),
+        Change::Add(p("lib/New.pm"), file(b"1;\n", 0o644)),
+    ];
+    let one = write_with_threads(&a, &changes, 1);
+    for threads in [1, 2, 4] {
+        assert_eq!(
+            write_with_threads(&a, &changes, threads),
+            one,
+            "{threads} threads"
+        );
+    }
+    // A fresh read of the same input, written again: same bytes.
+    let again = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    assert_eq!(write_with_threads(&again, &changes, 2), one);
+    // Streaming to a file gives those bytes and reports their sha256.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(NAME);
+    let written = a.write_file(&changes, &path).unwrap();
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(on_disk, one);
+    assert_eq!(written.sha256, crate::tree::sha256_hex(&one));
+    assert_eq!(written.len, one.len() as u64);
+    // Nothing but the output is left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn unchanged_members_of_a_large_archive_keep_their_bytes() {
+    let tar = big_tar(6);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [
+        Change::Modify(p("lib/M7.pm"), file(b"fixed\n", 0o644)),
+        Change::Delete(p("lib/M9.pm")),
+    ];
+    let out = a.write(&changes).unwrap();
+    // One gzip member: a single-member reader sees the whole tar.
+    let mut single = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&out[..]), &mut single).unwrap();
+    assert_eq!(single, gunzip(&out));
+    let b = Archive::read(NAME, &out, &Limits::default()).unwrap();
+    let (before, after) = (spans(&a), spans(&b));
+    assert_eq!(before.len(), after.len() + 1);
+    for (name, bytes) in &after {
+        if name != "lib/M7.pm" {
+            assert_eq!(&before[name], bytes, "{name}");
+        }
+    }
+    assert_eq!(b.tree().files[&p("lib/M7.pm")].data, b"fixed\n");
+}
+
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let a = Archive::read(NAME, &gz(&normal_tar()), &Limits::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The destination is a non-empty directory: the final rename fails
+    // after the whole archive was written to the temporary file.
+    let dest = dir.path().join(NAME);
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::write(dest.join("keep"), b"x").unwrap();
+    let changes = [Change::Add(p("new"), file(b"1;\n", 0o644))];
+    let err = a.write_file(&changes, &dest).unwrap_err().to_string();
+    assert!(err.starts_with("cannot rename into place"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, [std::ffi::OsString::from(NAME)]);
+    assert_eq!(std::fs::read(dest.join("keep")).unwrap(), b"x");
+}
+
+/// GNU gzip, GNU tar and perl's Archive::Tar read the output: it is one
+/// standard gzip member, whatever the parallel compressor did.
+#[test]
+fn reference_tools_read_the_output() {
+    use std::process::Command;
+    let tar = big_tar(5);
+    let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
+    let changes = [Change::Add(p("lib/Added.pm"), file(b"1;\n", 0o644))];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(NAME);
+    a.write_file(&changes, &path).unwrap();
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(Command::new("gzip").arg("-t").arg(&path));
+    let listed = run(Command::new("tar").arg("tzf").arg(&path));
+    assert!(
+        listed.lines().any(|l| l == "Foo-Bar-1.23/lib/Added.pm"),
+        "{listed}"
+    );
+    assert_eq!(listed.lines().count(), a.members.len() + 1);
+    let perl = run(Command::new("perl")
+        .arg("-MArchive::Tar")
+        .arg("-e")
+        .arg("my $t = Archive::Tar->new($ARGV[0]) or die Archive::Tar->error; print scalar($t->list_files)")
+        .arg(&path));
+    assert_eq!(perl.trim(), (a.members.len() + 1).to_string());
+}
+
 #[test]
 fn bad_changes_are_refused_with_the_entry() {
     let a = Archive::read(NAME, &gz(&normal_tar()), &Limits::default()).unwrap();
@@ -762,29 +927,31 @@ fn write_is_deterministic() {
         .write(&changes)
         .unwrap();
     assert_eq!(one, two);
-    // gzip header: no name flag, mtime 0, level-9 flag, OS 3 (Unix).
-    assert_eq!(&one[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
+    // gzip header: no name flag, mtime 0, no level flag (6), OS 3 (Unix).
+    assert_eq!(&one[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
 }
 
 #[test]
-fn pax_long_names_survive() {
-    let long = format!(
-        "{TOP}/{}/Module.pm",
-        "deep/".repeat(30).trim_end_matches('/')
-    );
+fn pax_records_survive_and_new_long_names_use_the_ustar_prefix() {
+    // A PAX block whose path is the header's own name (as tar-rs and
+    // libarchive write for names with records to carry) is accepted and
+    // kept byte for byte.
+    let name = format!("{TOP}/lib/Module.pm");
     let tar = Raw::default()
         .dir("Foo-Bar-1.23/")
-        .pax(&[("mtime", "1700000000.5"), ("path", &long)])
-        .file("Foo-Bar-1.23/truncated-name", b"old")
+        .pax(&[("mtime", "1700000000.5"), ("path", &name)])
+        .file(&name, b"old")
         .end();
     let a = Archive::read(NAME, &gz(&tar), &Limits::default()).unwrap();
-    let rel = p(&long[TOP.len() + 1..]);
+    let rel = p("lib/Module.pm");
     assert_eq!(a.tree().files[&rel].data, b"old");
     assert_eq!(a.write_tar(&[]).unwrap(), tar);
 
-    // Modify keeps the PAX block (same records) and the name.
+    // Modify keeps the PAX block (same records) and the name; a new long
+    // name goes into the ustar prefix, where readers that ignore PAX see
+    // it whole.
     let longer = vec![b'z'; 700];
-    let added = p(&format!("{}/New.pm", "x".repeat(160)));
+    let added = p(&format!("{}/{}.pm", "x".repeat(90), "y".repeat(60)));
     let out = a
         .write(&[
             Change::Modify(rel.clone(), file(&longer, 0o644)),
@@ -796,20 +963,79 @@ fn pax_long_names_survive() {
     assert_eq!(b.tree().files[&added].data, b"1;\n");
     let pax = &b.members[1];
     assert_eq!(pax.exts.len(), 1);
-    let body = &b.tar[pax.exts[0].header + 512..];
+    let b_tar = tar_of(&b);
+    let body = &b_tar[pax.exts[0].header + 512..];
     assert!(body.starts_with(b"22 mtime=1700000000.5\n"));
-    // The new long name also went through PAX, as the archive does.
-    let new_member = b.members.last().unwrap();
-    assert_eq!(new_member.exts.len(), 1);
-    assert_eq!(b.tar[new_member.exts[0].header + 156], b'x');
+    assert!(b.members.last().unwrap().exts.is_empty());
     // tar-rs, an independent reader, agrees on the names.
     let names: Vec<String> = tar::Archive::new(&gunzip(&out)[..])
         .entries()
         .unwrap()
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert!(names.contains(&long), "{names:?}");
+    assert!(names.contains(&name), "{names:?}");
     assert!(names.contains(&format!("{TOP}/{added}")), "{names:?}");
+
+    // A name no ustar header can hold would need a PAX path that such
+    // readers cannot see: refused.
+    let too_long = p(&format!("{}/New.pm", "x".repeat(160)));
+    let e = a
+        .write(&[Change::Add(too_long, file(b"1;\n", 0o644))])
+        .unwrap_err();
+    assert!(e.to_string().contains("too long for a ustar header"), "{e}");
+}
+
+#[test]
+fn refuses_pax_path_that_differs_from_the_header_name() {
+    let long = format!(
+        "{TOP}/{}/Module.pm",
+        "deep/".repeat(30).trim_end_matches('/')
+    );
+    // GNU tar --format=posix writes exactly this for names over 100
+    // bytes: the PAX path, and a truncated name in the header, which
+    // Archive::Tar would extract instead.
+    for (path, header) in [
+        (long.as_str(), "Foo-Bar-1.23/truncated-name"),
+        ("Foo-Bar-1.23/lib/Bar.pm", "Foo-Bar-1.23/lib/Foo.pm"),
+    ] {
+        let tar = Raw::default()
+            .dir("Foo-Bar-1.23/")
+            .pax(&[("path", path)])
+            .file(header, b"x")
+            .end();
+        let msg = refusal(&tar);
+        assert!(msg.contains("PAX path record that differs"), "{msg}");
+    }
+    let tar = Raw::default()
+        .dir("Foo-Bar-1.23/")
+        .file("Foo-Bar-1.23/a", b"x")
+        .pax(&[("linkpath", "a")])
+        .entry("Foo-Bar-1.23/l", b'2', b"", "b")
+        .end();
+    assert!(
+        refusal(&tar).contains("PAX linkpath record"),
+        "{}",
+        refusal(&tar)
+    );
+}
+
+#[test]
+fn refuses_names_that_collide_or_that_windows_reads_differently() {
+    for (second, why) in [
+        ("Foo-Bar-1.23/lib/FOO.pm", "letter case"),
+        ("Foo-Bar-1.23/LIB/x.pm", "letter case"),
+        ("Foo-Bar-1.23/lib/x.pm.", "Windows drops"),
+        ("Foo-Bar-1.23/lib/x::$DATA", "alternate data stream"),
+        ("Foo-Bar-1.23/lib/nul.pm", "device name"),
+    ] {
+        let tar = Raw::default()
+            .dir("Foo-Bar-1.23/")
+            .file("Foo-Bar-1.23/lib/Foo.pm", b"x")
+            .file(second, b"y")
+            .end();
+        let msg = refusal(&tar);
+        assert!(msg.contains(why), "{second}: {msg}");
+    }
 }
 
 #[test]
@@ -848,7 +1074,7 @@ fn gnu_long_names_survive() {
     let b = Archive::read(NAME, &out, &Limits::default()).unwrap();
     assert_eq!(b.tree().files[&rel].data, b"new content");
     let last = b.members.last().unwrap();
-    assert_eq!(b.tar[last.exts[0].header + 156], b'L');
+    assert_eq!(tar_of(&b)[last.exts[0].header + 156], b'L');
     let names: Vec<String> = tar::Archive::new(&gunzip(&out)[..])
         .entries()
         .unwrap()

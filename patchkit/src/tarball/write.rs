@@ -8,9 +8,16 @@
 //! "Deterministic output" are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::sync::mpsc;
 
-use super::read::{padded, pax_records, to_header, ExtKind, Kind, LongNames, Member, BLOCK};
+use sha2::{Digest, Sha256};
+
+use super::gzip::{ParallelGzip, BATCH};
+use super::read::{
+    decoder, padded, pax_records, to_header, ExtKind, Kind, LongNames, Member, BLOCK,
+};
 use super::{ancestors, show, Archive, ChangeProblem, Compression, Error};
 use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
@@ -18,15 +25,12 @@ use crate::tree::{Change, FileEntry, InTreePath, Tree};
 /// padded with zeros to a multiple of this.
 const RECORD: usize = 10240;
 
-/// gzip level. 9 is what CPAN dists are usually made with (MakeMaker's
-/// `gzip --best`, Archive::Tar's default), so the patched tarball stays
-/// the size of the original; on source text it costs well under a second
-/// more than 6 even for the perl core tarball.
-const GZIP_LEVEL: u32 = 9;
-
-/// The gzip OS byte: 3 (Unix), what `gzip -n` on any Unix writes, fixed so
-/// the output does not depend on the machine.
-const GZIP_OS_UNIX: u8 = 3;
+/// gzip level. 6 is GNU gzip's default and what `tar czf` writes; with the
+/// parallel compressor (gzip.rs) the output measured 1.008 times the size
+/// of `gzip -6` on the benchmark corpus (issue 13 allows 1.05), while
+/// level 9, what most dists ship at, saves about 1 % for about twice the
+/// CPU (docs/performance.md).
+const GZIP_LEVEL: u32 = 6;
 
 // Byte ranges of the ustar header fields (POSIX.1-1988 layout).
 const NAME: std::ops::Range<usize> = 0..100;
@@ -41,8 +45,73 @@ const PREFIX: std::ops::Range<usize> = 345..500;
 
 type Plan<'c> = BTreeMap<&'c InTreePath, &'c Change>;
 
+/// What [`Archive::write_file`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Lowercase hex SHA-256 of the file written.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// What happens to one member on the way through.
+enum Action<'a> {
+    /// Copied byte for byte.
+    Copy,
+    /// Left out (deleted).
+    Drop,
+    /// Written again as a regular file with this content.
+    Rewrite(&'a FileEntry),
+}
+
 impl Archive {
-    /// The new archive, compressed like the input, with `changes` applied.
+    /// The new archive, compressed like the input, with `changes` applied,
+    /// in memory. See [`Archive::write_to`]; [`Archive::write_file`] is the
+    /// form that does not hold the output.
+    pub fn write(&self, changes: &[Change]) -> Result<Vec<u8>, Error> {
+        self.write_to(changes, Vec::new())
+    }
+
+    /// Write the new archive to `path` through a temporary file in the same
+    /// directory, renamed into place only once complete and synced
+    /// (DESIGN.md: "Nothing half-done"), without holding it in memory.
+    pub fn write_file(&self, changes: &[Change], path: &Path) -> Result<Written, Error> {
+        let io_err = |action, path: &Path, source| Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io_err("create directory", dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".patchkit-tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| io_err("create a temporary file in", dir, e))?;
+        let sink = Hashing {
+            inner: io::BufWriter::with_capacity(256 * 1024, tmp),
+            sha: Sha256::new(),
+            len: 0,
+        };
+        let sink = self.write_to(changes, sink)?;
+        let sha256 = hex::encode(sink.sha.finalize());
+        let len = sink.len;
+        let tmp = sink
+            .inner
+            .into_inner()
+            .map_err(|e| io_err("write", path, e.into_error()))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| io_err("write", tmp.path(), e))?;
+        set_readable(tmp.path()).map_err(|e| io_err("set permissions of", tmp.path(), e))?;
+        tmp.persist(path)
+            .map_err(|e| io_err("rename into place", path, e.error))?;
+        Ok(Written { sha256, len })
+    }
+
+    /// Stream the new archive, compressed like the input, into `out`.
     ///
     /// Unchanged members keep their exact bytes and order. A
     /// [`Change::Modify`] keeps the member's header fields but sets its size
@@ -50,54 +119,119 @@ impl Archive {
     /// extension blocks; [`Change::Add`]s are appended in path order (with
     /// directory entries for missing parents when the archive lists
     /// directories), their metadata copied from the top directory's entry.
-    pub fn write(&self, changes: &[Change]) -> Result<Vec<u8>, Error> {
-        let tar = self.write_tar(changes)?;
-        compress(&self.name, self.compression, &tar)
+    ///
+    /// One thread decompresses the input again and writes the tar stream
+    /// while this one compresses it (gzip over all of rayon's threads), so
+    /// memory stays at a few fixed buffers plus the changed files, whatever
+    /// the size of the archive.
+    pub fn write_to<W: Write>(&self, changes: &[Change], out: W) -> Result<W, Error> {
+        let plan = self.plan(changes)?;
+        let fail = |source| Error::Io {
+            action: "compress",
+            path: self.name.clone().into(),
+            source,
+        };
+        std::thread::scope(|scope| {
+            // One batch in flight: the producer fills the next while the
+            // compressor works on this one, and memory stays bounded.
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+            let plan = &plan;
+            let producer = scope.spawn(move || {
+                let mut sink = Batches {
+                    tx,
+                    buf: Vec::with_capacity(BATCH),
+                };
+                self.write_tar_into(plan, &mut sink)?;
+                sink.send()
+            });
+            let consumed = (|| {
+                let mut enc = Encoder::new(self.compression, out)?;
+                for batch in &rx {
+                    enc.write_batch(batch)?;
+                }
+                Ok(enc)
+            })();
+            // If compressing failed, the producer's next send fails too.
+            drop(rx);
+            let produced = producer
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the tar writer stopped")));
+            let enc = consumed.map_err(fail)?;
+            produced.map_err(fail)?;
+            enc.finish().map_err(fail)
+        })
     }
 
     /// The uncompressed tar bytes of [`Archive::write`].
+    #[cfg(test)]
     pub(super) fn write_tar(&self, changes: &[Change]) -> Result<Vec<u8>, Error> {
         let plan = self.plan(changes)?;
-        let added: usize = changes
-            .iter()
-            .map(|c| match c {
-                Change::Add(_, f) | Change::Modify(_, f) => f.data.len() + 3 * BLOCK,
-                Change::Delete(_) => 0,
-            })
-            .sum();
-        let mut out = Vec::with_capacity(self.tar.len() + added);
+        let mut out = Vec::new();
+        self.write_tar_into(&plan, &mut out)
+            .map_err(|source| Error::Io {
+                action: "write",
+                path: self.name.clone().into(),
+                source,
+            })?;
+        Ok(out)
+    }
+
+    /// Write the new tar stream: the input's members, decompressed again
+    /// and copied through (or left out, or rewritten), then the added
+    /// files and the end-of-archive blocks.
+    fn write_tar_into(&self, plan: &Plan<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let mut out = Counting { inner: out, len: 0 };
+        let mut src = decoder(self.compression, &self.input).take(self.tar_len as u64);
+        let mut pos = 0;
+        let mut head = Vec::new();
         for member in &self.members {
-            let raw = self.tar.get(member.start..member.end).unwrap_or_default();
-            match &member.kind {
+            // Members are contiguous; copy any gap rather than lose it.
+            copy_n(&mut src, &mut out, member.start.saturating_sub(pos))?;
+            let action = match &member.kind {
                 Kind::File(p) | Kind::HardLink(p, _) => match plan.get(p) {
-                    Some(Change::Delete(_)) => {}
-                    Some(Change::Modify(_, f)) => self.rewrite_as_file(&mut out, member, f)?,
+                    Some(Change::Delete(_)) => Action::Drop,
+                    Some(Change::Modify(_, f)) => Action::Rewrite(f),
                     _ => match &member.kind {
                         // A hard link whose target changes or goes away must
                         // keep the content the tree says it has.
                         Kind::HardLink(_, target) if plan.contains_key(target) => {
                             match self.tree.files.get(p) {
-                                Some(f) => self.rewrite_as_file(&mut out, member, f)?,
-                                None => out.extend_from_slice(raw),
+                                Some(f) => Action::Rewrite(f),
+                                None => Action::Copy,
                             }
                         }
-                        _ => out.extend_from_slice(raw),
+                        _ => Action::Copy,
                     },
                 },
-                _ => out.extend_from_slice(raw),
+                _ => Action::Copy,
+            };
+            let len = member.end - member.start;
+            match action {
+                Action::Copy => copy_n(&mut src, &mut out, len)?,
+                Action::Drop => copy_n(&mut src, &mut io::sink(), len)?,
+                Action::Rewrite(file) => {
+                    // Extension blocks and header: bounded by the limits.
+                    let head_len = member.header + BLOCK - member.start;
+                    head.clear();
+                    head.resize(head_len, 0);
+                    src.read_exact(&mut head)?;
+                    copy_n(&mut src, &mut io::sink(), len - head_len)?;
+                    self.rewrite_as_file(&mut out, member, &head, file)?;
+                }
             }
+            pos = member.end;
         }
-        self.append_adds(&mut out, &plan)?;
+        self.append_adds(&mut out, plan)?;
         // End of archive: keep the original's trailer, at least the two
         // zero blocks POSIX requires, padded to its record size if it was.
-        let trailer = self.tar.len() - self.members_end;
-        if self.tar.len() % RECORD == 0 && trailer >= 2 * BLOCK {
-            let want = (out.len() + 2 * BLOCK).div_ceil(RECORD) * RECORD;
-            out.resize(want, 0);
+        let written = out.len;
+        let trailer = self.tar_len - self.members_end;
+        let want = if self.tar_len % RECORD == 0 && trailer >= 2 * BLOCK {
+            (written + 2 * BLOCK).div_ceil(RECORD) * RECORD
         } else {
-            out.resize(out.len() + trailer.max(2 * BLOCK), 0);
-        }
-        Ok(out)
+            written + trailer.max(2 * BLOCK)
+        };
+        write_zeros(&mut out, want - written)
     }
 
     /// Check `changes` against the archive and index them by path.
@@ -137,6 +271,9 @@ impl Archive {
                 Change::Modify(..) | Change::Delete(_) if !tree.files.contains_key(*path) => {
                     return Err(refuse(path, ChangeProblem::NotAFile));
                 }
+                Change::Add(..) if !self.name_fits(path) => {
+                    return Err(refuse(path, ChangeProblem::NameTooLong));
+                }
                 Change::Add(..) => {
                     if tree.files.contains_key(*path)
                         || tree.symlinks.contains_key(*path)
@@ -160,26 +297,47 @@ impl Archive {
         Ok(plan)
     }
 
+    /// Whether a new member at `path` (and every directory it may need)
+    /// can be named so that readers that ignore PAX (Archive::Tar) see the
+    /// same name: in the header's name field, or split over the ustar
+    /// prefix and name. GNU long names are read by those readers too. The
+    /// reader refuses a PAX path that differs from the header's name, so
+    /// the writer never makes one.
+    fn name_fits(&self, path: &InTreePath) -> bool {
+        if self.long_names == LongNames::Gnu {
+            return true;
+        }
+        let is_ustar = &self.template()[MAGIC] == b"ustar\x0000";
+        let fits = |name: &str| {
+            name.len() <= NAME.len() || (is_ustar && ustar_split(name.as_bytes()).is_some())
+        };
+        let full = format!("{}/{}", self.top_dir, path);
+        fits(&full) && ancestors(path).all(|a| fits(&format!("{}/{}/", self.top_dir, a)))
+    }
+
     /// Write `member` as a regular file holding `file`: its extension blocks
     /// and header fields are kept, except the size (also in a PAX `size`
     /// record), the permission bits, the type (a hard link becomes a
-    /// regular file) and the checksum.
+    /// regular file) and the checksum. `head` holds the member's bytes from
+    /// its first extension block to the end of its header block.
     fn rewrite_as_file(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut dyn Write,
         member: &Member,
+        head: &[u8],
         file: &FileEntry,
-    ) -> Result<(), Error> {
+    ) -> io::Result<()> {
         let size = file.data.len();
+        let at = |offset: usize| offset - member.start;
         for ext in &member.exts {
-            let body_start = ext.header + BLOCK;
+            let body_start = at(ext.header) + BLOCK;
             let ext_end = body_start + padded(ext.size).unwrap_or(ext.size);
             match ext.kind {
-                ExtKind::LongName => out.extend_from_slice(&self.tar[ext.header..ext_end]),
+                ExtKind::LongName => out.write_all(&head[at(ext.header)..ext_end])?,
                 // A regular file has no link target.
                 ExtKind::LongLink => {}
                 ExtKind::Pax => {
-                    let body = &self.tar[body_start..body_start + ext.size];
+                    let body = &head[body_start..body_start + ext.size];
                     let mut records = Vec::with_capacity(body.len() + 8);
                     for (key, value) in pax_records(body).unwrap_or_default() {
                         match key {
@@ -191,14 +349,14 @@ impl Archive {
                     if records.is_empty() {
                         continue;
                     }
-                    let mut header = block_at(&self.tar, ext.header);
+                    let mut header = block_at(head, at(ext.header));
                     put_octal(&mut header[SIZE], records.len() as u64);
                     set_checksum(&mut header);
-                    push_padded(out, &header, &records);
+                    push_padded(out, &header, &records)?;
                 }
             }
         }
-        let mut header = block_at(&self.tar, member.header);
+        let mut header = block_at(head, at(member.header));
         if header[TYPEFLAG] == b'1' {
             header[TYPEFLAG] = b'0';
             header[LINKNAME].fill(0);
@@ -212,14 +370,13 @@ impl Archive {
             put_octal(&mut header[MODE], u64::from(new_mode));
         }
         set_checksum(&mut header);
-        push_padded(out, &header, &file.data);
-        Ok(())
+        push_padded(out, &header, &file.data)
     }
 
     /// Append the added files in path order, preceded by entries for any
     /// parent directory that does not exist yet (only if the archive lists
     /// directories at all; otherwise unpacking creates them anyway).
-    fn append_adds(&self, out: &mut Vec<u8>, plan: &Plan<'_>) -> Result<(), Error> {
+    fn append_adds(&self, out: &mut dyn Write, plan: &Plan<'_>) -> io::Result<()> {
         let tree = &self.tree;
         let mut known: BTreeSet<String> = existing_dirs(tree)
             .into_iter()
@@ -233,12 +390,12 @@ impl Archive {
                 for dir in ancestors(path) {
                     if known.insert(dir.to_string()) {
                         let name = format!("{}/{dir}/", self.top_dir);
-                        self.push_new(out, &name, b'5', 0o755, &[]);
+                        self.push_new(out, &name, b'5', 0o755, &[])?;
                     }
                 }
             }
             let name = format!("{}/{path}", self.top_dir);
-            self.push_new(out, &name, b'0', file.mode & 0o7777, &file.data);
+            self.push_new(out, &name, b'0', file.mode & 0o7777, &file.data)?;
         }
         Ok(())
     }
@@ -247,10 +404,7 @@ impl Archive {
     /// so mtime, uid, gid, uname, gname and the ustar/GNU magic come from
     /// the archive, never from the clock or the user running patchkit.
     fn template(&self) -> [u8; BLOCK] {
-        let mut header = self
-            .members
-            .get(self.template)
-            .map_or([0; BLOCK], |m| block_at(&self.tar, m.header));
+        let mut header = *self.template;
         let old_mode = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         header[NAME].fill(0);
         header[LINKNAME].fill(0);
@@ -267,7 +421,14 @@ impl Archive {
     }
 
     /// Append one new member (with a long-name extension block if needed).
-    fn push_new(&self, out: &mut Vec<u8>, name: &str, typeflag: u8, perm: u32, data: &[u8]) {
+    fn push_new(
+        &self,
+        out: &mut dyn Write,
+        name: &str,
+        typeflag: u8,
+        perm: u32,
+        data: &[u8],
+    ) -> io::Result<()> {
         let mut header = self.template();
         let type_bits = to_header(&header).and_then(|h| h.mode().ok()).unwrap_or(0);
         let mode = if type_bits == 0 {
@@ -305,7 +466,7 @@ impl Archive {
                     put_octal(&mut ext[MODE], 0o644);
                     put_octal(&mut ext[SIZE], body.len() as u64);
                     set_checksum(&mut ext);
-                    push_padded(out, &ext, &body);
+                    push_padded(out, &ext, &body)?;
                 }
                 LongNames::Pax => {
                     let mut body = Vec::new();
@@ -319,12 +480,12 @@ impl Archive {
                     put_octal(&mut ext[MODE], 0o644);
                     put_octal(&mut ext[SIZE], body.len() as u64);
                     set_checksum(&mut ext);
-                    push_padded(out, &ext, &body);
+                    push_padded(out, &ext, &body)?;
                 }
             }
         }
         set_checksum(&mut header);
-        push_padded(out, &header, data);
+        push_padded(out, &header, data)
     }
 }
 
@@ -388,12 +549,37 @@ fn set_checksum(header: &mut [u8; BLOCK]) {
     header[CHKSUM].copy_from_slice(text.as_bytes());
 }
 
-/// Append a header, its data and zero padding to the next block.
-fn push_padded(out: &mut Vec<u8>, header: &[u8; BLOCK], data: &[u8]) {
-    out.extend_from_slice(header);
-    out.extend_from_slice(data);
+/// Write a header, its data and zero padding to the next block.
+fn push_padded(out: &mut dyn Write, header: &[u8; BLOCK], data: &[u8]) -> io::Result<()> {
+    out.write_all(header)?;
+    out.write_all(data)?;
     let pad = padded(data.len()).unwrap_or(data.len()) - data.len();
-    out.resize(out.len() + pad, 0);
+    write_zeros(out, pad)
+}
+
+/// Write `n` zero bytes.
+fn write_zeros(out: &mut dyn Write, mut n: usize) -> io::Result<()> {
+    const ZEROS: [u8; BLOCK] = [0; BLOCK];
+    while n > 0 {
+        let take = n.min(BLOCK);
+        out.write_all(&ZEROS[..take])?;
+        n -= take;
+    }
+    Ok(())
+}
+
+/// Copy exactly `n` bytes from `src` to `out`. The input was walked
+/// before, so it holds them; running short means it changed underneath.
+fn copy_n(src: &mut impl Read, out: &mut dyn Write, n: usize) -> io::Result<()> {
+    let copied = io::copy(&mut src.take(n as u64), out)?;
+    if copied == n as u64 {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the archive ended early when read again",
+        ))
+    }
 }
 
 /// Append one PAX record `"<len> <key>=<value>\n"`, where `<len>` counts
@@ -412,30 +598,128 @@ fn push_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     out.push(b'\n');
 }
 
-/// Compress `tar` deterministically: no file name, mtime 0, fixed OS byte
-/// and level, so equal input gives equal bytes on any machine at any time.
-fn compress(name: &str, compression: Compression, tar: &[u8]) -> Result<Vec<u8>, Error> {
-    let fail = |source| Error::Io {
-        action: "compress",
-        path: name.into(),
-        source,
-    };
-    let out = Vec::with_capacity(tar.len() / 4);
-    match compression {
-        Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new()
-                .mtime(0)
-                .operating_system(GZIP_OS_UNIX)
-                .write(out, flate2::Compression::new(GZIP_LEVEL));
-            enc.write_all(tar).map_err(fail)?;
-            enc.finish().map_err(fail)
-        }
-        Compression::Bzip2 => {
+/// The compressor of the output: like the input's, deterministic (no file
+/// name, mtime 0, fixed OS byte and level), so equal input gives equal
+/// bytes on any machine at any time.
+enum Encoder<W: Write> {
+    Gzip(ParallelGzip<W>),
+    Bzip2(bzip2::write::BzEncoder<W>),
+    Xz(liblzma::write::XzEncoder<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(compression: Compression, out: W) -> io::Result<Self> {
+        Ok(match compression {
+            Compression::Gzip => Encoder::Gzip(ParallelGzip::new(out, GZIP_LEVEL)?),
             // Level 9 (900 kB blocks) is the bzip2 default; bzip2 streams
             // carry no time or name.
-            let mut enc = bzip2::write::BzEncoder::new(out, bzip2::Compression::best());
-            enc.write_all(tar).map_err(fail)?;
-            enc.finish().map_err(fail)
+            Compression::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
+                out,
+                bzip2::Compression::best(),
+            )),
+            Compression::Xz => Encoder::Xz(super::xz::encoder(out)),
+        })
+    }
+
+    fn write_batch(&mut self, batch: Vec<u8>) -> io::Result<()> {
+        match self {
+            Encoder::Gzip(e) => e.write_batch(batch),
+            Encoder::Bzip2(e) => e.write_all(&batch),
+            Encoder::Xz(e) => e.write_all(&batch),
         }
     }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Bzip2(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+        }
+    }
+}
+
+/// The producer's end of the channel: the tar stream cut into batches of
+/// the compressor's size.
+struct Batches {
+    tx: mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Batches {
+    /// Hand over what is buffered.
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        self.tx
+            .send(full)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressor stopped"))
+    }
+}
+
+impl Write for Batches {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let take = data.len().min(BATCH - self.buf.len());
+        self.buf.extend_from_slice(&data[..take]);
+        if self.buf.len() == BATCH {
+            self.send()?;
+        }
+        Ok(take)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Counts what goes through (for the record padding at the end).
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    len: usize,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Hashes what goes through to the file (the report's output sha256).
+struct Hashing<W: Write> {
+    inner: W,
+    sha: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.sha.update(&data[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Output tarballs are world-readable, like any download (0644), whatever
+/// the temporary file was created with.
+#[cfg(unix)]
+fn set_readable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_path: &Path) -> io::Result<()> {
+    Ok(())
 }

@@ -34,10 +34,16 @@
 //!
 //! When the keys at hand do not reach a role's threshold, nothing under
 //! `OUT/metadata/` changes: the partly signed file goes to
-//! `OUT/staged/V.role.json` (every changed bin, for the targets keys, as
-//! `OUT/staged/V.bins-NN.json`) and [`PublishReport::pending`] names the
-//! first. Each
-//! maintainer then runs [`sign_metadata_file`] on it. The next `publish`
+//! `STAGED/V.role.json` (every changed bin, for the targets keys, as
+//! `STAGED/V.bins-NN.json`) and [`PublishReport::pending`] names the first.
+//! `STAGED` is outside the published site ([`default_staged_dir`]:
+//! `OUT.staged/` beside `OUT/`), so a web server publishing OUT never serves
+//! a half-signed file. Beside it goes a copy of the root that lists the
+//! role's keys (`N.root.json`; for a staged root, the root it replaces), so
+//! that [`sign_staged_file`] refuses a key the role does not list. Each
+//! maintainer then runs [`sign_staged_file`] on it. A signature by a key
+//! the role does not list is dropped when the file is picked up, so it never
+//! reaches a published file. The next `publish`
 //! with the same input picks the staged file up (same content, version
 //! `published + 1`, not near expiry), adds the signatures of the keys at
 //! hand, and publishes it once the threshold is met.
@@ -104,6 +110,26 @@ pub enum PublishError {
         name: String,
         /// Why it is refused.
         reason: String,
+    },
+    /// `sign` was given a key that the role of the file does not list.
+    #[error("refusing to sign {}: key {keyid} is not a {role} key of {}", path.display(), root.display())]
+    KeyNotListed {
+        /// The staged file.
+        path: PathBuf,
+        /// The key offered.
+        keyid: String,
+        /// The role of the file.
+        role: String,
+        /// The root that lists the role's keys.
+        root: PathBuf,
+    },
+    /// The staged directory would be served with the repository.
+    #[error("refusing to stage metadata in {}: it is inside the published repository {}", staged.display(), out.display())]
+    StagedInsideOut {
+        /// The staged directory.
+        staged: PathBuf,
+        /// OUT.
+        out: PathBuf,
     },
     /// A role's key setup cannot produce valid metadata.
     #[error("{role}: {reason}")]
@@ -273,12 +299,25 @@ impl HashBins {
     }
 }
 
+/// Where [`publish`] stages files by default: `OUT.staged/`, beside OUT
+/// (`repository/` → `repository.staged/`), never inside the published site.
+pub fn default_staged_dir(out: &Path) -> PathBuf {
+    match out.file_name() {
+        Some(name) => {
+            let mut n = name.to_os_string();
+            n.push(".staged");
+            out.with_file_name(n)
+        }
+        None => out.join("..").join("staged"),
+    }
+}
+
 /// Publishes `targets` (target path → bytes) into `out` with the default
-/// layout ([`HashBins::Auto`]); see [`publish_with`].
+/// layout ([`HashBins::Auto`]), staging into [`default_staged_dir`]; see
+/// [`publish_staged_with`].
 ///
 /// # Errors
-/// [`PublishError`] naming the file or role at fault; nothing under
-/// `out/metadata/` has changed then.
+/// As [`publish_staged`].
 pub fn publish(
     targets: &BTreeMap<String, Vec<u8>>,
     out: &Path,
@@ -286,15 +325,22 @@ pub fn publish(
     expiry: &Expiry,
     now: DateTime<Utc>,
 ) -> Result<PublishReport, PublishError> {
-    publish_with(targets, out, keys, expiry, now, HashBins::Auto)
+    publish_staged_with(
+        targets,
+        out,
+        &default_staged_dir(out),
+        keys,
+        expiry,
+        now,
+        HashBins::Auto,
+    )
 }
 
-/// Publishes `targets` (target path → bytes) into `out`; see the module docs
-/// for the versioning rule, hash bins, staging and root rotation.
+/// Publishes `targets` into `out` with the hash-bin layout `bins`, staging
+/// into [`default_staged_dir`]; see [`publish_staged_with`].
 ///
 /// # Errors
-/// [`PublishError`] naming the file or role at fault; nothing under
-/// `out/metadata/` has changed then.
+/// As [`publish_staged_with`].
 pub fn publish_with(
     targets: &BTreeMap<String, Vec<u8>>,
     out: &Path,
@@ -303,6 +349,57 @@ pub fn publish_with(
     now: DateTime<Utc>,
     bins: HashBins,
 ) -> Result<PublishReport, PublishError> {
+    publish_staged_with(
+        targets,
+        out,
+        &default_staged_dir(out),
+        keys,
+        expiry,
+        now,
+        bins,
+    )
+}
+
+/// Publishes `targets` into `out` with the default layout
+/// ([`HashBins::Auto`]), staging into `staged_dir`; see
+/// [`publish_staged_with`].
+///
+/// # Errors
+/// As [`publish_staged_with`].
+pub fn publish_staged(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    staged_dir: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+) -> Result<PublishReport, PublishError> {
+    publish_staged_with(targets, out, staged_dir, keys, expiry, now, HashBins::Auto)
+}
+
+/// Publishes `targets` (target path → bytes) into `out`, with roles (and
+/// hash bins) that lack signatures staged in `staged_dir` (refused inside
+/// `out`); see the module docs for the versioning rule, hash bins, staging
+/// and root rotation.
+///
+/// # Errors
+/// [`PublishError`] naming the file or role at fault; nothing under
+/// `out/metadata/` has changed then.
+pub fn publish_staged_with(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    staged_dir: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+    bins: HashBins,
+) -> Result<PublishReport, PublishError> {
+    if inside(staged_dir, out) {
+        return Err(PublishError::StagedInsideOut {
+            staged: staged_dir.to_path_buf(),
+            out: out.to_path_buf(),
+        });
+    }
     // Sub-second parts never reach metadata: the same second gives the same
     // bytes.
     let now = now.trunc_subsecs(0);
@@ -315,7 +412,6 @@ pub fn publish_with(
         check_setup(name, setup)?;
     }
     let meta_dir = out.join("metadata");
-    let staged_dir = out.join("staged");
     let prev = Previous::load(&meta_dir)?;
 
     // Versions start as published, so that a pending report still says what
@@ -344,7 +440,7 @@ pub fn publish_with(
         "root",
         envelope_of(&new_root)?,
         prev.root.as_ref().map(Published::as_prev),
-        &staged_dir,
+        staged_dir,
         expiry.root,
         now,
         &keys.root.signers,
@@ -353,11 +449,13 @@ pub fn publish_with(
     )?;
     if let Some(p) = root_plan.pending {
         let v = root_plan.version;
+        let reference = prev.root.as_ref().map(|r| (r.meta.version, &r.env));
         return stage(
             report,
-            &staged_dir,
+            staged_dir,
             "root",
             &[("root".to_string(), v, &root_plan.envelope, p)],
+            reference,
             out,
         );
     }
@@ -452,7 +550,7 @@ pub fn publish_with(
         "targets",
         envelope_of(&new_targets)?,
         prev.targets.as_ref().map(Published::as_prev),
-        &staged_dir,
+        staged_dir,
         expiry.targets,
         now,
         &keys.targets.signers,
@@ -463,9 +561,10 @@ pub fn publish_with(
         let v = targets_plan.version;
         return stage(
             report,
-            &staged_dir,
+            staged_dir,
             "targets",
             &[("targets".to_string(), v, &targets_plan.envelope, p)],
+            Some((root_plan.version, &root_plan.envelope)),
             out,
         );
     }
@@ -492,7 +591,7 @@ pub fn publish_with(
             &bin,
             envelope_of(&desired)?,
             published.as_ref().map(Published::as_prev),
-            &staged_dir,
+            staged_dir,
             expiry.targets,
             now,
             &keys.targets.signers,
@@ -509,7 +608,14 @@ pub fn publish_with(
         })
         .collect();
     if !pending_bins.is_empty() {
-        return stage(report, &staged_dir, "targets", &pending_bins, out);
+        return stage(
+            report,
+            staged_dir,
+            "targets",
+            &pending_bins,
+            Some((root_plan.version, &root_plan.envelope)),
+            out,
+        );
     }
 
     // --- snapshot -------------------------------------------------------
@@ -542,7 +648,7 @@ pub fn publish_with(
         "snapshot",
         envelope_of(&new_snapshot)?,
         prev.snapshot.as_ref().map(Published::as_prev),
-        &staged_dir,
+        staged_dir,
         expiry.snapshot,
         now,
         &keys.snapshot.signers,
@@ -557,9 +663,10 @@ pub fn publish_with(
         let v = snapshot_plan.version;
         return stage(
             report,
-            &staged_dir,
+            staged_dir,
             "snapshot",
             &[("snapshot".to_string(), v, &snapshot_plan.envelope, p)],
+            Some((root_plan.version, &root_plan.envelope)),
             out,
         );
     }
@@ -580,7 +687,7 @@ pub fn publish_with(
         "timestamp",
         envelope_of(&new_timestamp)?,
         prev.timestamp.as_ref().map(Published::as_prev),
-        &staged_dir,
+        staged_dir,
         expiry.timestamp,
         now,
         &keys.timestamp.signers,
@@ -591,9 +698,10 @@ pub fn publish_with(
         let v = timestamp_plan.version;
         return stage(
             report,
-            &staged_dir,
+            staged_dir,
             "timestamp",
             &[("timestamp".to_string(), v, &timestamp_plan.envelope, p)],
+            Some((root_plan.version, &root_plan.envelope)),
             out,
         );
     }
@@ -686,7 +794,7 @@ pub fn publish_with(
 }
 
 /// Adds `key`'s signature to the metadata file at `path` (typically one
-/// under `OUT/staged/`), in place, atomically. Returns false, writing
+/// in the staged directory, `OUT.staged/`), in place, atomically. Returns false, writing
 /// nothing, when that key had already signed.
 ///
 /// The signature covers the canonical JSON of `signed` exactly as found in
@@ -722,6 +830,120 @@ pub fn sign_metadata_file(path: &Path, key: &SigningKey) -> Result<bool, Publish
         source,
     })?;
     Ok(true)
+}
+
+/// Adds `key`'s signature to a file staged by [`publish`], after checking
+/// that the file's role lists the key: for `V.root.json`, the root's own
+/// root keys or those of `(V-1).root.json` beside it (cross-signing a
+/// rotation); for another role, that role's keys in the newest
+/// `N.root.json` beside it (staged there by [`publish`]). Returns false,
+/// writing nothing, when that key had already signed.
+///
+/// # Errors
+/// [`PublishError::KeyNotListed`] for a key of another role or of no role;
+/// [`PublishError`] naming the file when it or its root cannot be read.
+pub fn sign_staged_file(path: &Path, key: &SigningKey) -> Result<bool, PublishError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".json"))
+        .unwrap_or("");
+    let (version, role) = match name.split_once('.') {
+        Some((v, r)) => (v.parse::<u64>().ok(), r),
+        None => (None, name),
+    };
+    let role: &'static str = match role {
+        "root" => "root",
+        "targets" => "targets",
+        "snapshot" => "snapshot",
+        "timestamp" => "timestamp",
+        // A hash bin is signed by the targets keys (see the module docs).
+        r if r
+            .strip_prefix(BIN_PREFIX)
+            .is_some_and(|n| n.starts_with('-')) =>
+        {
+            "targets"
+        }
+        _ => {
+            return Err(PublishError::PreviousState {
+                path: path.to_path_buf(),
+                reason: "is not a staged V.ROLE.json file (root, targets, a hash bin, snapshot or \
+                         timestamp)"
+                    .into(),
+            })
+        }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if role == "root" {
+        roots.push(path.to_path_buf());
+        if let Some(v) = version.filter(|v| *v > 1) {
+            let prev = dir.join(format!("{}.root.json", v - 1));
+            if prev.exists() {
+                roots.push(prev);
+            }
+        }
+    } else {
+        let newest = std::fs::read_dir(dir)
+            .map_err(|source| PublishError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name();
+                n.to_str()?.strip_suffix(".root.json")?.parse::<u64>().ok()
+            })
+            .max();
+        match newest {
+            Some(v) => roots.push(dir.join(format!("{v}.root.json"))),
+            None => {
+                return Err(PublishError::PreviousState {
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "no N.root.json beside it names the {role} keys; stage it again with `patchkit publish`"
+                    ),
+                })
+            }
+        }
+    }
+    let mut listed = false;
+    for root_path in &roots {
+        let root = read_role::<Root>(root_path)?
+            .ok_or_else(|| missing(root_path))?
+            .meta;
+        let (keys, _) = keys_of(&root, role)?;
+        listed |= keys.contains_key(key.key_id());
+    }
+    if !listed {
+        return Err(PublishError::KeyNotListed {
+            path: path.to_path_buf(),
+            keyid: key.key_id().to_string(),
+            role: role.to_string(),
+            root: roots.last().cloned().unwrap_or_default(),
+        });
+    }
+    sign_metadata_file(path, key)
+}
+
+/// Whether `dir` is `out` or inside it, compared on absolute paths with
+/// `.` and `..` resolved lexically (neither needs to exist yet).
+fn inside(dir: &Path, out: &Path) -> bool {
+    fn normal(p: &Path) -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut n = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    n.pop();
+                }
+                other => n.push(other),
+            }
+        }
+        n
+    }
+    normal(dir).starts_with(normal(out))
 }
 
 /// What to publish for one role.
@@ -802,6 +1024,12 @@ fn plan_role(
         Some((env, expires))
             if same_content(role, &env.signed, &desired.signed)? && fresh_enough(expires) =>
         {
+            // A signature by a key the role does not list (a wrong key
+            // given to `sign`, or a tampered staged file) never reaches a
+            // published file.
+            let mut env = env;
+            env.signatures
+                .retain(|s| checks.iter().any(|(keys, _)| keys.contains_key(&s.keyid)));
             env
         }
         _ => {
@@ -855,24 +1083,21 @@ fn plan_role(
 
 /// Writes the role files that lack signatures (`(file role, version,
 /// envelope, (valid, threshold))`: one role, or every hash bin that
-/// changed) to `OUT/staged/` and returns the report, naming the first;
-/// `OUT/metadata/` is untouched.
+/// changed) to the staged directory, with the root that lists their keys
+/// (`reference`: version and file) beside them, and returns the report,
+/// naming the first; `OUT/metadata/` is untouched.
 fn stage(
     mut report: PublishReport,
     staged_dir: &Path,
     role: &'static str,
     files: &[(String, u64, &Envelope, (usize, u32))],
+    reference: Option<(u64, &Envelope)>,
     out: &Path,
 ) -> Result<PublishReport, PublishError> {
+    let mut writes = Vec::new();
     for (file_role, version, envelope, (valid, threshold)) in files {
         let path = staged_dir.join(format!("{version}.{file_role}.json"));
-        write_atomic(&path, &envelope.to_bytes()).map_err(|source| PublishError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if let Ok(rel) = path.strip_prefix(out) {
-            report.written.push(rel.to_string_lossy().into_owned());
-        }
+        writes.push((path.clone(), envelope.to_bytes()));
         if report.pending.is_none() {
             report.pending = Some(Pending {
                 role,
@@ -881,6 +1106,21 @@ fn stage(
                 threshold: *threshold,
             });
         }
+    }
+    if let Some((v, root)) = reference {
+        writes.push((staged_dir.join(format!("{v}.root.json")), root.to_bytes()));
+    }
+    for (file, bytes) in writes {
+        write_atomic(&file, &bytes).map_err(|source| PublishError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        // Relative to OUT when under it (never, unless a caller asked);
+        // else the path as it is.
+        report.written.push(match file.strip_prefix(out) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => file.display().to_string(),
+        });
     }
     Ok(report)
 }

@@ -51,7 +51,7 @@ impl TestEnv {
 
     /// Run `patchkit --home HOME ARGS…` in the scratch directory.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchkit"));
+        let mut cmd = Command::new(bin());
         cmd.arg("--home").arg(self.home()).args(args);
         run_cmd(cmd, self.dir())
     }
@@ -70,6 +70,15 @@ impl TestEnv {
         );
         out
     }
+}
+
+/// The binary under test: `CARGO_BIN_EXE_patchkit`, or the one named by
+/// `PATCHKIT_E2E_BIN` (to show that a test fails on an older build:
+/// `PATCHKIT_E2E_BIN=/tmp/patchkit-old cargo test --test e2e NAME`).
+pub fn bin() -> PathBuf {
+    std::env::var_os("PATCHKIT_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_patchkit")))
 }
 
 pub fn run_cmd(mut cmd: Command, cwd: &Path) -> Output {
