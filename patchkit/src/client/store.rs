@@ -853,6 +853,10 @@ fn commit(
     for (version, bytes) in &verified.new_roots {
         write_atomic(&dir.join(format!("roots/{version}.root.json")), bytes, None)?;
     }
+    // The cache is private like the home, whatever the umask.
+    for folder in ["targets", "delegated", "index"] {
+        state::lock::create_private_dir(&trusted.join(folder))?;
+    }
     let mut synced = std::collections::BTreeSet::new();
     let mut unsynced = |path: &Path, bytes: &[u8]| -> Result<(), Error> {
         crate::tuf::write_unsynced(path, bytes).map_err(io(path))?;
@@ -904,13 +908,11 @@ fn commit(
         .iter()
         .map(|(role, _)| format!("trusted/{}", role.file_name()))
         .collect();
-    let manifest_name = format!(
-        "trusted/{}/manifest.json",
-        index::dir(Path::new("")).display()
-    );
+    // index::dir(trusted), relative to the repository's folder.
+    let manifest_name = "trusted/index/manifest.json";
     let mut set: Vec<(&str, &[u8])> = Vec::new();
     if let Some(bytes) = &manifest {
-        set.push((manifest_name.as_str(), bytes.as_slice()));
+        set.push((manifest_name, bytes.as_slice()));
     }
     set.extend(
         names
