@@ -14,6 +14,7 @@ mod audit;
 mod bins;
 mod bundle;
 mod check;
+mod ci;
 mod cpanm;
 mod crash;
 mod csaf;

@@ -1,6 +1,7 @@
 //! `check` and `apply`: many targets in one call, processed in parallel,
 //! reported in the order given.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -11,6 +12,33 @@ use patchkit::error::Error;
 use patchkit::patch::ApplyOptions;
 use patchkit::state::log::{self, LogEntry};
 
+/// Refuses, before anything is read or written, what `-o DIR` cannot do
+/// faithfully: a directory target (it is patched in place; `-o` would be
+/// silently ignored), and two targets that would be written under the same
+/// file name (one would overwrite the other, whichever finished last).
+fn check_outputs(targets: &[Target], dir: &Path) -> Result<(), Error> {
+    if let Some(t) = targets.iter().find(|t| matches!(t, Target::Dir(_))) {
+        return Err(Error::Usage(format!(
+            "{}: -o DIR writes patched tarballs, but this target is a directory, which apply \
+             patches in place: run it without -o",
+            t.path().display()
+        )));
+    }
+    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
+    for t in targets {
+        let name = t.file_name();
+        if let Some(first) = seen.insert(name.clone(), t.path()) {
+            return Err(Error::Usage(format!(
+                "{} and {} would both be written as {}: refusing before writing anything",
+                first.display(),
+                t.path().display(),
+                dir.join(&name).display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Run `check` (mode Check) or `apply` (mode Apply).
 pub(super) fn run(
     ctx: &Context,
@@ -18,8 +46,11 @@ pub(super) fn run(
     out: Option<&Path>,
     mode: Mode,
 ) -> Result<i32, Error> {
-    let catalog = load_catalog(ctx, &args.repo)?;
     let targets: Vec<Target> = args.targets.iter().map(|p| Target::classify(p)).collect();
+    if let (Mode::Apply, Some(dir)) = (mode, out) {
+        check_outputs(&targets, dir)?;
+    }
+    let catalog = load_catalog(ctx, &args.repo)?;
     if mode == Mode::Apply
         && out.is_none()
         && targets.iter().any(|t| matches!(t, Target::Tarball(_)))

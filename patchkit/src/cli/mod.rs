@@ -19,6 +19,7 @@ mod publish;
 mod reference;
 mod repo;
 pub(crate) mod sbom;
+mod shell;
 mod update;
 mod withdraw;
 
@@ -164,6 +165,11 @@ pub(crate) enum Command {
     /// Write files for other tools (CSAF advisories).
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell) generated from this command line.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff) generated from this command line.
+    Man,
 }
 
 /// Where the patches come from, and how strictly they apply.
@@ -274,6 +280,8 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Import(args) => import::run(&ctx, &args),
         Command::Lint(args) => lint::run(&ctx, &args),
         Command::Withdraw(args) => withdraw::run(&ctx, &args),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man => shell::man(),
         Command::Export(cmd) => export::run(&ctx, &cmd),
     }
 }

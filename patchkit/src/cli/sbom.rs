@@ -88,8 +88,26 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
                 .map(move |p| format!("{}: {p}", d.location))
         })
         .collect();
+    // An empty component list must never pass silently: a library whose
+    // dists left no install metadata, or a wrong path, would otherwise give
+    // a valid-looking SBOM that vouches for nothing.
     let vex = if args.vex { Vex::Yes } else { Vex::No };
     let bom = sbom::build_with(&dists, catalog.as_ref(), args.spec, vex);
     warnings.extend(bom.warnings);
+    let no_component = bom
+        .document
+        .get("components")
+        .and_then(|c| c.as_array())
+        .is_none_or(|c| c.is_empty());
+    if no_component {
+        warnings.push(format!(
+            "no distribution found in {}: the SBOM lists no component",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     output::emit(ctx, &output::Sbom::new(&bom.document, warnings, errors))
 }
