@@ -5,6 +5,7 @@
 
 use crate::support::server::*;
 use crate::support::*;
+use serde_json::json;
 
 /// A repository published once, served, added and updated successfully.
 fn setup<'e>(env: &'e TestEnv, extra: &[&str]) -> (PubRepo<'e>, Server) {
@@ -298,4 +299,107 @@ fn apply_refuses_tampered_repository_and_writes_nothing() {
     let out = env.run_code(&["apply", "-o", "out", tb.to_str().unwrap()], 3);
     assert!(out.stderr.contains("rollback"), "{}", out.stderr);
     assert_eq!(snapshot_dir(env.dir()), before);
+}
+
+// --- hash bins --------------------------------------------------------------
+
+/// A delegating repository (hash bins), served and added.
+fn binned(env: &TestEnv) -> (PubRepo<'_>, Server) {
+    let repo = crate::bins::big_repo(env, 40);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    (repo, server)
+}
+
+/// The served bin files, with their paths.
+fn bin_files(repo: &PubRepo<'_>) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(repo.out().join("metadata"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".bins-"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The first bin that lists a target, its path and that target's name.
+fn a_full_bin(repo: &PubRepo<'_>) -> (std::path::PathBuf, String) {
+    for p in bin_files(repo) {
+        let bin = read_json(&p);
+        if let Some((name, _)) = bin["signed"]["targets"].as_object().unwrap().iter().next() {
+            return (p, name.clone());
+        }
+    }
+    panic!("no bin lists a target");
+}
+
+#[test]
+fn update_refuses_hash_bin_signed_by_wrong_key() {
+    let env = TestEnv::new();
+    let (repo, _server) = binned(&env);
+    let (path, _) = a_full_bin(&repo);
+    let mut bin = read_json(&path);
+    // The snapshot key is in root, but the delegation names the targets key.
+    std::fs::write(&path, signed_bytes(&mut bin, &[&repo.key("snapshot")])).unwrap();
+    refused(&env, &["bins-", "0 valid signatures of threshold 1"]);
+}
+
+#[test]
+fn update_refuses_target_listed_in_the_wrong_hash_bin() {
+    let env = TestEnv::new();
+    let (repo, _server) = binned(&env);
+    let (owner, name) = a_full_bin(&repo);
+    let entry = read_json(&owner)["signed"]["targets"][&name].clone();
+    let other = bin_files(&repo).into_iter().find(|p| *p != owner).unwrap();
+    let mut bin = read_json(&other);
+    bin["signed"]["targets"][&name] = entry;
+    std::fs::write(&other, signed_bytes(&mut bin, &[&repo.key("targets")])).unwrap();
+    refused(&env, &["lists target", "which belongs to"]);
+}
+
+#[test]
+fn update_refuses_rollback_of_a_hash_bin() {
+    let env = TestEnv::new();
+    let (repo, _server) = binned(&env);
+    env.run_ok(&["update", "main"]);
+    repo.add_record("PK-2");
+    repo.publish(&[]);
+    env.run_ok(&["update", "main"]);
+    // A new, validly signed snapshot listing a changed bin at its old
+    // version.
+    let snap_v = repo.version("snapshot");
+    let mut snap = read_json(&repo.meta(&format!("{snap_v}.snapshot.json")));
+    let bin = snap["signed"]["meta"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, v)| k.starts_with("bins-") && v["version"].as_u64().unwrap() >= 2)
+        .map(|(k, _)| k.clone())
+        .unwrap();
+    let old = snap["signed"]["meta"][&bin]["version"].as_u64().unwrap() - 1;
+    snap["signed"]["version"] = json!(snap_v + 1);
+    snap["signed"]["meta"][&bin] = json!({ "version": old });
+    let bytes = signed_bytes(&mut snap, &[&repo.key("snapshot")]);
+    std::fs::write(repo.meta(&format!("{}.snapshot.json", snap_v + 1)), &bytes).unwrap();
+    let ts_v = repo.version("timestamp");
+    repo.write_timestamp(snap_v + 1, &bytes, ts_v + 1, &[&repo.key("timestamp")]);
+    refused(&env, &[&format!("snapshot: {bin}"), "rollback"]);
+}
+
+#[test]
+fn update_refuses_hash_bin_missing_from_snapshot() {
+    let env = TestEnv::new();
+    let (repo, _server) = binned(&env);
+    let snap_v = repo.version("snapshot");
+    let path = repo.meta(&format!("{snap_v}.snapshot.json"));
+    let mut snap = read_json(&path);
+    snap["signed"]["meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("bins-00.json");
+    let bytes = signed_bytes(&mut snap, &[&repo.key("snapshot")]);
+    std::fs::write(&path, &bytes).unwrap();
+    let ts_v = repo.version("timestamp");
+    repo.write_timestamp(snap_v, &bytes, ts_v + 1, &[&repo.key("timestamp")]);
+    refused(&env, &["bins-00", "no entry for bins-00.json"]);
 }

@@ -11,6 +11,7 @@ mod support;
 mod apply;
 mod attacks;
 mod audit;
+mod bins;
 mod bundle;
 mod check;
 mod ci;

@@ -93,10 +93,11 @@ fn offline_refuses_a_tampered_cache() {
     let repo = PubRepo::new(&env, &[]);
     env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
     env.run_ok(&["update"]);
-    let dir = env.home().join("repos/main/trusted/targets/Foo");
+    // The cache is flat: targets/<sha256>.<name, `/` escaped as %2F>.
+    let dir = env.home().join("repos/main/trusted/targets");
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
-        if p.to_string_lossy().ends_with(".patch") {
+        if p.to_string_lossy().ends_with("Foo%2FPK-1.patch") {
             std::fs::write(&p, "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").unwrap();
         }
     }

@@ -2,7 +2,12 @@
 """Interop check: python-tuf's Metadata API writes and signs a repository
 that patchkit's client must verify.
 
-Usage: make_repo.py OUT_DIR
+Usage: make_repo.py OUT_DIR [--bins]
+
+With --bins, the top-level targets role lists no target itself but
+delegates to four succinct hash bins (TAP 15, python-tuf's SuccinctRoles,
+prefix "bin", signed by a key of their own), written as 1.bin-N.json and
+listed in the snapshot.
 
 Writes OUT_DIR/metadata/{1,2}.root.json (root v2 rotates the root key and
 is signed by the old and the new key), 1.targets.json (signed 2-of-2),
@@ -21,8 +26,10 @@ from datetime import datetime, timedelta, timezone
 try:
     from securesystemslib.signer import CryptoSigner
     from tuf.api.metadata import (
+        Delegations,
         MetaFile,
         Metadata,
+        SuccinctRoles,
         Root,
         Snapshot,
         TargetFile,
@@ -43,6 +50,7 @@ TARGETS = {
 
 def main() -> int:
     out = sys.argv[1]
+    bins = "--bins" in sys.argv[2:]
     meta_dir = os.path.join(out, "metadata")
     os.makedirs(meta_dir, exist_ok=True)
     expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
@@ -88,6 +96,27 @@ def main() -> int:
             f.write(data)
     # An application field, signed with the rest: must survive verification.
     targets.targets["README.txt"].unrecognized_fields["custom"] = {"x": [1, "é"]}
+    bin_files = {}
+    if bins:
+        bin_key = CryptoSigner.generate_ed25519()
+        succinct = SuccinctRoles([bin_key.public_key.keyid], 1, 2, "bin")
+        targets.delegations = Delegations(
+            keys={bin_key.public_key.keyid: bin_key.public_key},
+            succinct_roles=succinct,
+        )
+        listed = dict(targets.targets)
+        targets.targets = {}
+        for name in succinct.get_roles():
+            role = Targets(expires=expires)
+            role.targets = {
+                p: info
+                for p, info in listed.items()
+                if succinct.get_role_for_target(p) == name
+            }
+            bmd = Metadata(role)
+            bmd.sign(bin_key)
+            bmd.to_file(os.path.join(meta_dir, f"1.{name}.json"), ser)
+            bin_files[f"{name}.json"] = MetaFile(version=1)
     md = Metadata(targets)
     for key in targets_keys:
         md.sign(key, append=True)
@@ -97,6 +126,7 @@ def main() -> int:
 
     snapshot = Snapshot(expires=expires)
     snapshot.meta["targets.json"] = MetaFile(version=1)
+    snapshot.meta.update(bin_files)
     md = Metadata(snapshot)
     md.sign(snapshot_key)
     snapshot_bytes = md.to_bytes(ser)

@@ -85,6 +85,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The repository's records for this dist could not be loaded.
+    #[error("{target}: {source}")]
+    Catalog {
+        /// The target's file name.
+        target: String,
+        /// Why (unverified files: exit 3; invalid records: exit 1).
+        #[source]
+        source: crate::catalog::LoadError,
+    },
     /// Writing the output failed.
     #[error(transparent)]
     Write(#[from] state::Error),
@@ -117,6 +126,7 @@ impl Error {
             | Error::Unidentified(_)
             | Error::Usage(_) => 2,
             Error::BindingMismatch { .. } => 3,
+            Error::Catalog { source, .. } => source.exit_code(),
         }
     }
 }
@@ -370,7 +380,10 @@ fn run_inner(
     report.version = Some(info.version.to_string());
     report.purl = Some(info.purl());
 
-    let matches = matching_all(catalog, &ids);
+    let matches = matching_all(catalog, &ids).map_err(|source| Error::Catalog {
+        target: name.clone(),
+        source,
+    })?;
     let pristine = loaded.tree();
     // The record the target carries, believed only where its content backs
     // it (a claim, never proof; see `believed_record`).
@@ -506,10 +519,13 @@ fn run_inner(
 /// The records for every identity of the target (META's, and the file
 /// name's when META names another release), each once, in application
 /// order.
-fn matching_all<'c>(catalog: &'c Catalog, ids: &dist::Identities) -> crate::catalog::Matches<'c> {
+fn matching_all<'c>(
+    catalog: &'c Catalog,
+    ids: &dist::Identities,
+) -> Result<crate::catalog::Matches<'c>, crate::catalog::LoadError> {
     let mut all = crate::catalog::Matches::default();
     for info in ids.all() {
-        let m = catalog.matching(info);
+        let m = catalog.matching(info)?;
         for (from, into) in [
             (m.apply, &mut all.apply),
             (m.withdrawn, &mut all.withdrawn),
@@ -525,7 +541,7 @@ fn matching_all<'c>(catalog: &'c Catalog, ids: &dist::Identities) -> crate::cata
     // docs/formats.md: ascending `order`, ties broken by id.
     all.apply
         .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
-    all
+    Ok(all)
 }
 
 fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<Loaded, Error> {

@@ -166,6 +166,9 @@ pub struct DistAudit {
 
 /// Judge one scanned distribution against `catalog`.
 pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
+    // A record the repository could not be read for is reported as a
+    // problem (and its patch as unknown), never as genuine.
+    let mut lookup_problems: Vec<String> = Vec::new();
     // A claim the content does not back is no carried patch at all (so it
     // is missing when in range), and the claim itself is a problem.
     let refuted = super::verify::refuted(d, catalog);
@@ -175,7 +178,10 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         .enumerate()
         .filter(|(i, _)| !refuted.iter().any(|(r, _)| r == i))
         .map(|(_, p)| {
-            let entry = catalog.get(&p.id);
+            let entry = catalog.get(&p.id).unwrap_or_else(|e| {
+                lookup_problems.push(format!("cannot look {} up: {e}", p.id));
+                None
+            });
             let status = match entry {
                 None => PatchStatus::Unknown,
                 Some(e) if e.record.is_withdrawn() => PatchStatus::Withdrawn,
@@ -204,8 +210,15 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         let carried: BTreeSet<&str> = patches.iter().map(|p| p.id.as_str()).collect();
         let mut seen = BTreeSet::new();
         let named = std::iter::once(info).chain(d.also.as_ref());
-        for e in named.flat_map(|i| catalog.matching(i).apply) {
-            if !carried.contains(e.record.id.as_str()) && seen.insert(e.record.id.as_str()) {
+        for i in named {
+            let matches = catalog.matching(i).unwrap_or_else(|e| {
+                lookup_problems.push(format!("cannot look {} up: {e}", i.name));
+                Default::default()
+            });
+            for e in matches.apply {
+                if carried.contains(e.record.id.as_str()) || !seen.insert(e.record.id.as_str()) {
+                    continue;
+                }
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
                     title: e.record.title.clone(),
@@ -244,6 +257,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
     }
     let mut problems = d.problems.clone();
     problems.extend(refuted.into_iter().map(|(_, why)| why));
+    problems.extend(lookup_problems);
     if !problems.is_empty() {
         findings.insert(Finding::Damaged);
     }

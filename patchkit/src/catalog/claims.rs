@@ -87,8 +87,13 @@ pub fn check(
     let mut earlier: Vec<&ParsedPatch> = Vec::new();
     let mut out = Vec::with_capacity(claims.len());
     for claim in claims {
+        // A record the repository cannot be read for backs no claim: the
+        // claim is not believed (apply and audit report the lookup error
+        // themselves when they look the same record or dist up).
         let Some(entry) = catalog
             .get(claim.id)
+            .ok()
+            .flatten()
             .filter(|e| e.patch_sha256 == claim.patch_sha256)
         else {
             out.push(Verdict::NotPublished);

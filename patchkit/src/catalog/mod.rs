@@ -8,9 +8,18 @@
 //! does not match its file name, a missing or unparsable patch (including a
 //! path that leaves the distribution), and duplicate ids are each refused
 //! with the file named.
+//!
+//! A catalog is built whole ([`Catalog::from_files`]: a source tree, a
+//! bundle) or per distribution ([`Catalog::per_dist`]: the trust store,
+//! where a call that looks at one tarball must not read every record of a
+//! large repository). A per-dist catalog asks its [`DistSource`] for one
+//! dist's verified files the first time that dist is looked up, and builds
+//! that dist's entries with the same `from_files`; so lookups can fail
+//! ([`LoadError`]) where a whole catalog failed when it was built.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use crate::applied::RepositoryRef;
 use crate::dist::DistInfo;
@@ -101,8 +110,115 @@ pub struct Catalog {
     /// Where they came from.
     pub origin: Origin,
     entries: Vec<Entry>,
-    /// Non-fatal notes (unknown keys, stray files).
+    /// Non-fatal notes (unknown keys, stray files). For a per-dist catalog,
+    /// those of the dists looked up are in [`Catalog::dist_warnings`].
     pub warnings: Vec<Problem>,
+    per_dist: Option<Arc<PerDist>>,
+}
+
+/// Why the records of one distribution could not be looked up in a
+/// per-dist catalog.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The dist's files could not be read or did not verify against the
+    /// signed metadata (exit status 3): one sentence naming the repository,
+    /// the file and the check.
+    #[error("{0}")]
+    Unverified(String),
+    /// The dist's verified records are invalid.
+    #[error("{}", .0.iter().map(|p| format!("invalid record {p}")).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+}
+
+impl LoadError {
+    /// 3 when something did not verify, 1 for invalid records.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LoadError::Unverified(_) => 3,
+            LoadError::Invalid(_) => 1,
+        }
+    }
+}
+
+/// Where a per-dist catalog gets one distribution's files. The dists are
+/// spread over `shard_count()` shards, so that a lookup reads one shard of
+/// the index, not all of it.
+pub trait DistSource: Send + Sync {
+    /// How many shards the dists are spread over.
+    fn shard_count(&self) -> usize;
+    /// The shard of `dist`.
+    fn shard_of(&self, dist: &str) -> usize;
+    /// The dists of shard `shard` that have files.
+    ///
+    /// # Errors
+    /// [`LoadError`] when the index cannot be read.
+    fn dists_in_shard(&self, shard: usize) -> Result<Vec<String>, LoadError>;
+    /// Every file of `dist`'s folder (`"<Dist>/<file>"` → bytes), verified.
+    ///
+    /// # Errors
+    /// [`LoadError::Unverified`] naming the file and the check.
+    fn files_of(&self, dist: &str) -> Result<BTreeMap<String, Vec<u8>>, LoadError>;
+    /// The dist whose folder holds record `id` (`<Dist>/<id>.toml`).
+    ///
+    /// # Errors
+    /// [`LoadError`] when the index cannot be read.
+    fn dist_of_record(&self, id: &str) -> Result<Option<String>, LoadError>;
+}
+
+type DistSlot = OnceLock<Result<(Vec<Entry>, Vec<Problem>), LoadError>>;
+type ShardSlot = OnceLock<Result<BTreeMap<String, DistSlot>, LoadError>>;
+
+/// The lazily filled part of a per-dist catalog: every slot is filled once
+/// and never moves, so entries can be lent out for as long as the catalog.
+struct PerDist {
+    source: Box<dyn DistSource>,
+    shards: Vec<ShardSlot>,
+}
+
+impl fmt::Debug for PerDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerDist")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PerDist {
+    fn dist(&self, origin: &Origin, dist: &str) -> Result<&[Entry], LoadError> {
+        Ok(&self.loaded(origin, dist)?.0)
+    }
+
+    fn loaded(
+        &self,
+        origin: &Origin,
+        dist: &str,
+    ) -> Result<&(Vec<Entry>, Vec<Problem>), LoadError> {
+        let n = self.source.shard_of(dist);
+        let Some(slot) = self.shards.get(n) else {
+            return Err(LoadError::Unverified(format!(
+                "the index has no shard {n} for dist {dist}"
+            )));
+        };
+        let shard = slot
+            .get_or_init(|| {
+                let dists = self.source.dists_in_shard(n)?;
+                Ok(dists.into_iter().map(|d| (d, OnceLock::new())).collect())
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        static EMPTY: (Vec<Entry>, Vec<Problem>) = (Vec::new(), Vec::new());
+        let Some(slot) = shard.get(dist) else {
+            return Ok(&EMPTY);
+        };
+        slot.get_or_init(|| {
+            let files = self.source.files_of(dist)?;
+            let c = Catalog::from_files(origin.clone(), &files).map_err(LoadError::Invalid)?;
+            Ok((c.entries, c.warnings))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
 }
 
 /// What the catalog has for one distribution release.
@@ -255,27 +371,95 @@ impl Catalog {
                 origin,
                 entries,
                 warnings,
+                per_dist: None,
             })
         } else {
             Err(problems)
         }
     }
 
-    /// Every record.
+    /// A catalog that loads each distribution's records from `source` the
+    /// first time that dist is looked up ([`Catalog::matching`],
+    /// [`Catalog::get`]), through [`Catalog::from_files`].
+    pub fn per_dist(origin: Origin, source: Box<dyn DistSource>) -> Catalog {
+        let shards = (0..source.shard_count()).map(|_| OnceLock::new()).collect();
+        Catalog {
+            origin,
+            entries: Vec::new(),
+            warnings: Vec::new(),
+            per_dist: Some(Arc::new(PerDist { source, shards })),
+        }
+    }
+
+    /// Whether the catalog has records for `dist`, without loading them: a
+    /// per-dist catalog reads one shard of its index.
+    ///
+    /// # Errors
+    /// [`LoadError`] when the index cannot be read.
+    pub fn has_dist(&self, dist: &str) -> Result<bool, LoadError> {
+        match &self.per_dist {
+            None => Ok(self.entries.iter().any(|e| e.record.dist.as_str() == dist)),
+            Some(p) => Ok(p
+                .source
+                .dists_in_shard(p.source.shard_of(dist))?
+                .iter()
+                .any(|d| d == dist)),
+        }
+    }
+
+    /// Every record of a catalog built whole ([`Catalog::from_files`]: a
+    /// source tree, a bundle). A per-dist catalog has none here: look
+    /// records up with [`Catalog::matching`] and [`Catalog::get`].
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
+    /// The non-fatal notes about `dist`'s records (for a whole catalog, the
+    /// ones of [`Catalog::warnings`] naming files of that dist).
+    ///
+    /// # Errors
+    /// [`LoadError`] as for [`Catalog::matching`].
+    pub fn dist_warnings(&self, dist: &str) -> Result<Vec<Problem>, LoadError> {
+        match &self.per_dist {
+            Some(p) => Ok(p.loaded(&self.origin, dist)?.1.clone()),
+            None => Ok(self
+                .warnings
+                .iter()
+                .filter(|w| w.file.split_once('/').is_some_and(|(d, _)| d == dist))
+                .cloned()
+                .collect()),
+        }
+    }
+
     /// Look a record up by id.
-    pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.record.id.as_str() == id)
+    ///
+    /// # Errors
+    /// [`LoadError`] when the dist holding it cannot be loaded (per-dist
+    /// catalogs only).
+    pub fn get(&self, id: &str) -> Result<Option<&Entry>, LoadError> {
+        let entries = match &self.per_dist {
+            None => &self.entries[..],
+            Some(p) => match p.source.dist_of_record(id)? {
+                Some(dist) => p.dist(&self.origin, &dist)?,
+                None => return Ok(None),
+            },
+        };
+        Ok(entries.iter().find(|e| e.record.id.as_str() == id))
     }
 
     /// The records for `dist`, split into what applies (in application
     /// order), what is withdrawn, and what is out of range.
-    pub fn matching(&self, dist: &DistInfo) -> Matches<'_> {
+    ///
+    /// # Errors
+    /// [`LoadError`] when the dist's records cannot be loaded (per-dist
+    /// catalogs only).
+    pub fn matching(&self, dist: &DistInfo) -> Result<Matches<'_>, LoadError> {
+        let entries = match &self.per_dist {
+            None => &self.entries[..],
+            Some(p) => p.dist(&self.origin, dist.name.as_str())?,
+        };
         let mut m = Matches::default();
-        for e in self.entries.iter().filter(|e| e.record.dist == dist.name) {
+        for e in entries.iter().filter(|e| e.record.dist == dist.name) {
             if !e.record.range.contains(&dist.version) {
                 m.out_of_range.push(e);
             } else if e.record.is_withdrawn() {
@@ -287,6 +471,6 @@ impl Catalog {
         // docs/formats.md: ascending `order`, ties broken by id.
         m.apply
             .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
-        m
+        Ok(m)
     }
 }

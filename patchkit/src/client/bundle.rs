@@ -106,8 +106,6 @@ impl Transport for Bundle {
 /// [`Error`] from verification, or an I/O error.
 pub fn create(home: &Home, name: &str, out: &Path, now: DateTime<Utc>) -> Result<Created, Error> {
     let cfg = signed::config(home, name)?;
-    // Verify before packing: what leaves this machine was valid now.
-    signed::load_cached(home, name, now)?;
     let trusted = signed::trusted_dir(home, name);
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::from(state::Error::io("read", p, e)));
     let root_bytes = read(&trusted.join("root.json"))?;
@@ -143,57 +141,33 @@ pub fn create(home: &Home, name: &str, out: &Path, now: DateTime<Utc>) -> Result
         roots.push(root.version);
     }
     roots.sort_unstable();
+    files.insert(
+        "metadata/timestamp.json".into(),
+        read(&trusted.join("timestamp.json"))?,
+    );
     let version_of = |bytes: &[u8]| -> u64 {
         serde_json::from_slice::<serde_json::Value>(bytes)
             .ok()
             .and_then(|v| v.get("signed")?.get("version")?.as_u64())
             .unwrap_or(0)
     };
-    files.insert(
-        "metadata/timestamp.json".into(),
-        read(&trusted.join("timestamp.json"))?,
-    );
-    let mut targets_version = 0;
     for role in ["snapshot", "targets"] {
         let bytes = read(&trusted.join(format!("{role}.json")))?;
-        let v = version_of(&bytes);
-        if role == "targets" {
-            targets_version = v;
-        }
         let path = if consistent {
-            format!("metadata/{v}.{role}.json")
+            format!("metadata/{}.{role}.json", version_of(&bytes))
         } else {
             format!("metadata/{role}.json")
         };
         files.insert(path, bytes);
     }
-    let targets_env: serde_json::Value =
-        serde_json::from_slice(&read(&trusted.join("targets.json"))?).unwrap_or_default();
-    let mut count = 0;
-    if let Some(list) = targets_env
-        .get("signed")
-        .and_then(|s| s.get("targets"))
-        .and_then(|t| t.as_object())
-    {
-        for (tname, info) in list {
-            let Some(sha) = info
-                .get("hashes")
-                .and_then(|h| h.get("sha256"))
-                .and_then(|h| h.as_str())
-            else {
-                continue;
-            };
-            let hashed = crate::tuf::hashed_target_path(tname, sha);
-            let bytes = read(&trusted.join("targets").join(&hashed))?;
-            let path = if consistent {
-                format!("targets/{hashed}")
-            } else {
-                format!("targets/{tname}")
-            };
-            files.insert(path, bytes);
-            count += 1;
-        }
-    }
+    // Every hash bin and every target, verified from the cache (never
+    // bundled unverified).
+    let (targets_version, rest) = signed::cached_repository(home, name, now)?;
+    let count = rest
+        .iter()
+        .filter(|(p, _)| p.starts_with("targets/"))
+        .count();
+    files.extend(rest);
     let description = Description {
         format: 1,
         repository: name.to_string(),

@@ -14,6 +14,7 @@
 //! This module never prints: notices come back as values.
 
 pub mod bundle;
+mod index;
 pub mod store;
 
 use std::fmt;
@@ -153,6 +154,7 @@ impl Error {
 /// that is a refusal of data is 3.
 pub fn verify_exit_code(e: &VerifyError) -> i32 {
     match e {
+        VerifyError::Delegated { source, .. } => verify_exit_code(source),
         VerifyError::NoTrustedRoot { .. } => 2,
         VerifyError::Missing { .. } | VerifyError::Io { .. } => 1,
         VerifyError::Transport { source, .. } | VerifyError::TargetTransport { source, .. } => {
@@ -280,8 +282,9 @@ pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<
         PatchSource::Signed { repo, freshness } => {
             let name = store::choose(home, repo)?;
             if freshness == Freshness::UpdateFirst {
-                let (outcome, files) = update(home, &name, now)?;
-                let catalog = store::catalog_of(&name, outcome.after.targets_version, &files)?;
+                let transport = transport_of(home, &name)?;
+                let (_, updated) = store::update(home, &name, transport.as_ref(), now)?;
+                let catalog = store::updated_catalog(home, &name, updated, now, transport)?;
                 return Ok(Opened {
                     catalog,
                     notices: Vec::new(),
@@ -302,7 +305,8 @@ pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<
 }
 
 /// Updates repository `name` over the network (or file system) its URL
-/// names, and returns what changed and every verified target's bytes.
+/// names, and returns what changed and what was verified (for
+/// [`store::updated_catalog`]).
 ///
 /// # Errors
 /// [`Error`] from the store; a URL the transports do not support is
@@ -311,11 +315,19 @@ pub fn update(
     home: &Home,
     name: &str,
     now: DateTime<Utc>,
-) -> Result<(UpdateOutcome, std::collections::BTreeMap<String, Vec<u8>>), Error> {
-    let cfg = store::config(home, name)?;
-    let transport = crate::tuf::http::transport_for(&cfg.url)
-        .map_err(|e| Error::BadArgument(format!("repository {name}: URL {e}")))?;
+) -> Result<(UpdateOutcome, store::Updated), Error> {
+    let transport = transport_of(home, name)?;
     store::update(home, name, transport.as_ref(), now)
+}
+
+/// The transport for repository `name`'s URL.
+fn transport_of(
+    home: &Home,
+    name: &str,
+) -> Result<Box<dyn crate::tuf::transport::Transport>, Error> {
+    let cfg = store::config(home, name)?;
+    crate::tuf::http::transport_for(&cfg.url)
+        .map_err(|e| Error::BadArgument(format!("repository {name}: URL {e}")))
 }
 
 /// "3 days ago", "5 hours ago", "less than a minute ago".

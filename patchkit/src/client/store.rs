@@ -8,7 +8,10 @@
 //! HOME/repos/NAME/config.toml     name and URL
 //! HOME/repos/NAME/status.toml     last successful update and versions
 //! HOME/repos/NAME/trusted/        root.json, timestamp.json, snapshot.json,
-//!                                 targets.json, targets/<dirs>/<sha256>.<name>
+//!                                 targets.json (the top-level roles),
+//!                                 delegated/V.<bin>.json (hash bins, by version),
+//!                                 targets/<sha256>.<name, / as %2F> (one flat folder),
+//!                                 index/ (dist → its files: see `index`)
 //! HOME/repos/NAME/roots/N.root.json  every root version trusted so far
 //!                                    (the chain a bundle carries)
 //! HOME/repos/NAME/root.sha256     sha256 of trusted/root.json as this home
@@ -29,12 +32,21 @@
 //!   in one commit in one stated order (see `commit`), each file
 //!   atomically, timestamp last. A refused update leaves `trusted/`
 //!   byte-for-byte as it was. There is no staging copy of the store.
-//! - Offline loads verify the cached chain again, in place, signatures,
-//!   hashes and expiry included, through the same updater as online, with
-//!   the cache itself as the transport. Cached targets are re-hashed against
-//!   the verified targets metadata before use; a damaged cached target is
-//!   downloaded again by the next update. Expired cached metadata is
-//!   refused as stale: there is no flag to accept it.
+//! - An update fetches what changed: the top-level roles, the hash bins
+//!   whose version the snapshot changed, and their targets (every bin and
+//!   target the first time, several downloads at once). Files no longer
+//!   used are removed after the commit.
+//! - Offline loads verify the cached top-level chain again, in place,
+//!   signatures, hashes and expiry included, through the same updater as
+//!   online, with the cache itself as the transport. The catalog then loads
+//!   per dist ([`Catalog::per_dist`]): the index says which files make up
+//!   the dist; the bins listing them are verified against the verified
+//!   snapshot and the delegation's keys, and each file is re-hashed against
+//!   its signed hashes before use. Only the dists a command looks up cost
+//!   anything, so a check of one tarball costs the same against 100 or
+//!   10,000 records. A damaged cached target is refused offline and fetched
+//!   again by the next online lookup. Expired cached metadata is refused as
+//!   stale: there is no flag to accept it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,13 +54,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::index::{self, Manifest};
 use super::Error;
-use crate::catalog::{Catalog, Origin};
+use crate::catalog::{Catalog, DistSource, LoadError, Origin};
 use crate::state::{self, commit as journal, write_atomic, Home, LockKind};
 use crate::tree::sha256_hex;
-use crate::tuf::metadata::{tuf_time, Envelope, Role, Root};
+use crate::tuf::metadata::{tuf_time, Envelope, Role, Root, TargetFile, Targets};
 use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
-use crate::tuf::updater::{self, Limits, TrustedState, Verified, VerifyError};
+use crate::tuf::updater::{self, Limits, LoadedBin, TrustedState, Verified, VerifyError};
 
 /// `config.toml` of one repository.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -405,64 +418,322 @@ struct CacheTransport {
 
 impl Transport for CacheTransport {
     fn fetch(&self, path: &str, max_len: u64) -> Result<Vec<u8>, TransportError> {
-        let file = match path.strip_prefix("metadata/") {
-            Some(meta) => {
-                let role = meta
-                    .strip_suffix(".json")
-                    .and_then(|s| s.rsplit('.').next())
-                    .unwrap_or("");
-                match role {
-                    // A new root cannot come from the cache.
-                    "timestamp" | "snapshot" | "targets" => format!("{role}.json"),
-                    _ => {
-                        return Err(TransportError::NotFound {
-                            path: path.to_string(),
-                        })
-                    }
-                }
-            }
-            None => path.to_string(),
+        let not_found = || TransportError::NotFound {
+            path: path.to_string(),
         };
-        FilesystemTransport::new(&self.trusted).fetch(&file, max_len)
+        let meta = path.strip_prefix("metadata/").ok_or_else(not_found)?;
+        let file = meta.strip_suffix(".json").ok_or_else(not_found)?;
+        let (version, role) = match file.split_once('.') {
+            Some((v, r)) if v.bytes().all(|b| b.is_ascii_digit()) => (Some(v), r),
+            _ => (None, file),
+        };
+        let local = match (role, version) {
+            // A new root cannot come from the cache.
+            ("timestamp" | "snapshot" | "targets", _) => format!("{role}.json"),
+            ("root", _) => return Err(not_found()),
+            // Hash bins are cached by version, as they are published.
+            (bin, Some(v)) => format!("delegated/{v}.{bin}.json"),
+            _ => return Err(not_found()),
+        };
+        FilesystemTransport::new(&self.trusted).fetch(&local, max_len)
     }
 }
 
-/// Every target's bytes, and the names of those to (re)write to the cache.
-type CollectedTargets = (BTreeMap<String, Vec<u8>>, Vec<String>);
+/// A transport that has nothing: for lookups that must use the cache only.
+struct NoTransport;
 
-/// Every target of a verified chain: the cached copy when it is there and
-/// passes the signed length and hashes, else a download through
-/// `transport`. Returns the bytes of every target and the names of those
-/// that must be (re)written to the cache — a damaged cached copy is
-/// replaced, never trusted.
-fn collect_targets(
+impl Transport for NoTransport {
+    fn fetch(&self, path: &str, _max_len: u64) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::NotFound {
+            path: path.to_string(),
+        })
+    }
+}
+
+/// Where target `name` is cached: `trusted/targets/<sha256>.<name>`, one
+/// flat folder (so one sync covers every target written), `/` and `%` of
+/// the name escaped as `%2F` and `%25` (a name too long for a file name is
+/// replaced by its own sha256). Content and name both address the file, so
+/// two targets with the same bytes never share one, and pruning one never
+/// removes the other.
+fn cache_file(trusted: &Path, name: &str, info: &TargetFile) -> Result<PathBuf, VerifyError> {
+    // Checks the name and the listed sha256.
+    updater::hashed_name_of(name, info)?;
+    let sha = info.sha256().unwrap_or_default();
+    let escaped = name.replace('%', "%25").replace('/', "%2F");
+    let escaped = if escaped.len() > 160 {
+        crate::tree::sha256_hex(name.as_bytes())
+    } else {
+        escaped
+    };
+    Ok(trusted.join("targets").join(format!("{sha}.{escaped}")))
+}
+
+/// Where hash bin `bin` at `version` is cached.
+fn bin_file(trusted: &Path, bin: &str, version: u64) -> PathBuf {
+    trusted
+        .join("delegated")
+        .join(format!("{version}.{bin}.json"))
+}
+
+/// The cached copy of target `name` when it passes the signed length and
+/// hashes of `info`.
+fn read_cached_target(path: &Path, name: &str, info: &TargetFile) -> Option<Vec<u8>> {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| read_bounded(f, info.length).ok())
+        .filter(|bytes| updater::check_target(name, info, bytes).is_ok())
+}
+
+use crate::tuf::par_map;
+
+/// The targets listed in a cached role file (unverified: our own commit,
+/// used only to tell what changed).
+fn listed_targets(bytes: Option<&[u8]>) -> Option<BTreeMap<String, TargetFile>> {
+    let env = Envelope::from_slice("targets", bytes?).ok()?;
+    let t: Targets = env.parse_signed().ok()?;
+    Some(t.targets)
+}
+
+/// Everything a verified update writes, decided before anything is.
+struct Refresh {
+    /// Hash bins that changed, verified.
+    bins: Vec<LoadedBin>,
+    /// Target files to (re)write to the cache.
+    targets: Vec<(PathBuf, Vec<u8>)>,
+    /// Index shards to write: key → bytes.
+    shards: Vec<(String, Vec<u8>)>,
+    /// The new index manifest.
+    manifest: Manifest,
+    /// Whether it differs from the one on disk (else it is not rewritten).
+    manifest_changed: bool,
+    /// Files the new state no longer uses, removed after the commit.
+    prune: Vec<PathBuf>,
+    /// After a full rebuild: every file of `targets/`, `delegated/` and
+    /// `index/` to keep (the rest is pruned).
+    keep: Option<std::collections::BTreeSet<PathBuf>>,
+}
+
+/// What an update must fetch and write beyond the top-level roles. When
+/// the cache and index were committed against the snapshot trusted before
+/// (the index stamp says so), only the targets files whose version changed
+/// are loaded, with their targets, and the index shards of the dists they
+/// touch are rewritten; otherwise (`full`, or no usable index) every bin
+/// and target is verified — from the cache when valid, else downloaded —
+/// and the index is built afresh.
+fn refresh(
     name: &str,
-    verified: &Verified,
     trusted: &Path,
+    state: &TrustedState,
+    verified: &Verified,
     transport: &dyn Transport,
-) -> Result<CollectedTargets, Error> {
-    let verify = |source| Error::Verify {
+    now: DateTime<Utc>,
+    full: bool,
+) -> Result<Refresh, Error> {
+    let verify_err = |source| Error::Verify {
         repo: name.to_string(),
         source,
     };
-    let mut files = BTreeMap::new();
-    let mut to_write = Vec::new();
-    for target in verified.targets().keys() {
-        let hashed = verified.hashed_name(target).map_err(verify)?;
-        let cached = std::fs::File::open(trusted.join("targets").join(&hashed))
-            .ok()
-            .and_then(|f| read_bounded(f, verified.target_length(target).ok()?).ok())
-            .filter(|bytes| verified.check_target(target, bytes).is_ok());
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => {
-                to_write.push(target.clone());
-                verified.fetch_target(transport, target).map_err(verify)?
-            }
+    let limits = Limits::default();
+    let new_meta = verified.snapshot_meta();
+    let prev_meta = verified.previous_meta.as_ref();
+    let manifest = index::read_manifest(trusted);
+    let on_disk = manifest.clone();
+    let incremental = !full
+        && match (prev_meta, &manifest) {
+            (Some(prev), Some(m)) => m.stamp == index::stamp(prev),
+            _ => false,
         };
-        files.insert(target.clone(), bytes);
+    let prev_version = |file: &str| prev_meta.and_then(|m| m.get(file)).map(|m| m.version);
+    let targets_file = Role::Targets.file_name();
+    let top_changed =
+        !incremental || prev_version(targets_file) != new_meta.get(targets_file).map(|m| m.version);
+    let mut wanted = Vec::new();
+    if let Some(roles) = verified.bins() {
+        for bin in roles.bin_names() {
+            let file = format!("{bin}.json");
+            let Some(listed) = new_meta.get(&file) else {
+                return Err(verify_err(VerifyError::Delegated {
+                    role: bin,
+                    source: Box::new(VerifyError::MissingMeta {
+                        role: Role::Snapshot.as_str(),
+                        name: file,
+                    }),
+                }));
+            };
+            if !incremental || prev_version(&file) != Some(listed.version) {
+                wanted.push((bin, listed.version));
+            }
+        }
     }
-    Ok((files, to_write))
+    let bins = par_map(&wanted, |(bin, version)| {
+        let cached = std::fs::read(bin_file(trusted, bin, *version)).ok();
+        verified.load_bin(bin, cached.as_deref(), transport, now, &limits)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(verify_err)?;
+
+    // What the changed targets files list now, and listed before.
+    let mut new_list: BTreeMap<&String, &TargetFile> = BTreeMap::new();
+    for b in &bins {
+        new_list.extend(&b.targets);
+    }
+    if top_changed {
+        new_list.extend(verified.targets());
+    }
+    let mut old_list: BTreeMap<String, TargetFile> = BTreeMap::new();
+    let mut prune = Vec::new();
+    if incremental {
+        if top_changed {
+            match listed_targets(state.targets.as_deref()) {
+                Some(t) => old_list.extend(t),
+                None => return refresh(name, trusted, state, verified, transport, now, true),
+            }
+        }
+        for b in &bins {
+            let file = format!("{}.json", b.name);
+            if let Some(v) = prev_version(&file) {
+                let path = bin_file(trusted, &b.name, v);
+                match listed_targets(std::fs::read(&path).ok().as_deref()) {
+                    Some(t) => old_list.extend(t),
+                    None => return refresh(name, trusted, state, verified, transport, now, true),
+                }
+                if v != b.version {
+                    prune.push(path);
+                }
+            }
+        }
+    }
+
+    // Every target of a changed targets file: the cached copy when it
+    // verifies, else a download, verified; records' ranges for the index.
+    let work: Vec<(&String, &TargetFile)> = new_list.iter().map(|(n, i)| (*n, *i)).collect();
+    type Checked = (Option<(PathBuf, Vec<u8>)>, Option<String>);
+    let checked = par_map(&work, |(target, info)| -> Result<Checked, VerifyError> {
+        let path = cache_file(trusted, target, info)?;
+        let (bytes, write) = match read_cached_target(&path, target, info) {
+            Some(b) => (b, false),
+            None => (
+                updater::fetch_target_of(transport, target, info, verified.consistent_snapshot())?,
+                true,
+            ),
+        };
+        let range = index::record_id(target).and_then(|_| index::range_of(&bytes));
+        Ok((write.then_some((path, bytes)), range))
+    });
+    let mut to_write = Vec::new();
+    let mut ranges = BTreeMap::new();
+    for ((target, _), result) in work.iter().zip(checked) {
+        let (write, range) = result.map_err(verify_err)?;
+        to_write.extend(write);
+        ranges.insert((*target).clone(), range);
+    }
+
+    // The index: the dists touched, or all of it.
+    let stamp = index::stamp(new_meta);
+    let (shards, manifest, keep) = match (incremental, manifest) {
+        (true, Some(mut m)) => {
+            let mut touched: BTreeMap<String, index::Shard> = BTreeMap::new();
+            let load = |touched: &mut BTreeMap<String, index::Shard>, target: &str| {
+                let Some(dist) = index::dist_of(target) else {
+                    return Ok(());
+                };
+                let key = index::shard_key(dist);
+                if !touched.contains_key(&key) {
+                    touched.insert(key.clone(), index::read_shard(trusted, &m, &key)?);
+                }
+                Ok::<(), String>(())
+            };
+            let mut count = m.targets;
+            let mut ok = true;
+            for (target, info) in &old_list {
+                match new_list.get(target) {
+                    None => {
+                        ok &= load(&mut touched, target).is_ok();
+                        index::remove(&mut touched, target);
+                        count = count.saturating_sub(1);
+                        prune.extend(cache_file(trusted, target, info).ok());
+                    }
+                    Some(new) if new.sha256() != info.sha256() => {
+                        prune.extend(cache_file(trusted, target, info).ok());
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (target, info) in &new_list {
+                match old_list.get(*target) {
+                    Some(old) if old == *info => {}
+                    old => {
+                        ok &= load(&mut touched, target).is_ok();
+                        index::add(&mut touched, target, ranges.get(*target).cloned().flatten());
+                        if old.is_none() {
+                            count += 1;
+                        }
+                    }
+                }
+            }
+            if !ok {
+                return refresh(name, trusted, state, verified, transport, now, true);
+            }
+            let mut shards = Vec::new();
+            for (key, shard) in touched {
+                if let Some(old) = m.shards.remove(&key) {
+                    prune.push(index::shard_file(trusted, &key, &old));
+                }
+                if !shard.is_empty() {
+                    let bytes = index::shard_bytes(&shard);
+                    m.shards
+                        .insert(key.clone(), crate::tree::sha256_hex(&bytes));
+                    shards.push((key, bytes));
+                }
+            }
+            // A shard rewritten with the same content keeps its file.
+            prune.retain(|p| {
+                !shards
+                    .iter()
+                    .any(|(k, b)| *p == index::shard_file(trusted, k, &crate::tree::sha256_hex(b)))
+            });
+            m.stamp = stamp;
+            m.targets = count;
+            (shards, m, None)
+        }
+        _ => {
+            let built = index::build(new_list.keys().copied(), &ranges);
+            let mut m = Manifest {
+                format: index::FORMAT,
+                stamp,
+                targets: new_list.len() as u64,
+                shards: BTreeMap::new(),
+            };
+            let mut keep = std::collections::BTreeSet::new();
+            let mut shards = Vec::new();
+            for (key, shard) in built {
+                let bytes = index::shard_bytes(&shard);
+                let sha = crate::tree::sha256_hex(&bytes);
+                keep.insert(index::shard_file(trusted, &key, &sha));
+                m.shards.insert(key.clone(), sha);
+                shards.push((key, bytes));
+            }
+            keep.insert(index::dir(trusted).join("manifest.json"));
+            for (target, info) in &new_list {
+                keep.extend(cache_file(trusted, target, info).ok());
+            }
+            for b in &bins {
+                keep.insert(bin_file(trusted, &b.name, b.version));
+            }
+            (shards, m, Some(keep))
+        }
+    };
+    Ok(Refresh {
+        bins,
+        targets: to_write,
+        shards,
+        manifest_changed: on_disk.as_ref() != Some(&manifest),
+        manifest,
+        prune,
+        keep,
+    })
 }
 
 /// Runs the updater from the trusted state in `trusted` against
@@ -496,12 +767,20 @@ fn status_of(verified: &Verified, now: DateTime<Utc>) -> Status {
     }
 }
 
+/// What a successful [`update`] verified, for opening its catalog without
+/// verifying the cache a second time.
+#[derive(Debug)]
+pub struct Updated {
+    verified: Verified,
+    manifest: Manifest,
+}
+
 /// `update`: the TUF updater against the repository's URL through
-/// `transport`, then every target taken from the cache or downloaded, and
-/// verified. Only then is the trusted state written, in one commit (see
-/// the module docs for the order). Returns what changed and every verified
-/// target's bytes, so that a command that updates first needs no second
-/// verification of the cache.
+/// `transport`; then the hash bins and targets that changed (all of them
+/// the first time), each taken from the cache when it verifies or
+/// downloaded, several at once, and verified. Only then is the trusted
+/// state written, in one commit (see `commit`), and files the new state no
+/// longer uses are removed.
 ///
 /// # Errors
 /// [`Error::Verify`] naming the role and the check; the trusted state is
@@ -511,7 +790,7 @@ pub fn update(
     name: &str,
     transport: &dyn Transport,
     now: DateTime<Utc>,
-) -> Result<(UpdateOutcome, BTreeMap<String, Vec<u8>>), Error> {
+) -> Result<(UpdateOutcome, Updated), Error> {
     let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
@@ -521,51 +800,97 @@ pub fn update(
     let before: Status = read_toml(&dir.join("status.toml"))?.unwrap_or_default();
     let state = read_trusted(name, &trusted)?;
     let verified = verify(name, &state, transport, now)?;
-    let (files, to_write) = collect_targets(name, &verified, &trusted, transport)?;
+    let refresh = refresh(name, &trusted, &state, &verified, transport, now, false)?;
     let after = status_of(&verified, now);
-    commit(&dir, &verified, &files, &to_write, &after)?;
+    commit(&dir, &verified, &refresh, &after)?;
+    prune(&trusted, &refresh);
     Ok((
         UpdateOutcome {
             name: name.to_string(),
             before,
             after,
             root_rotations: verified.root_rotations,
-            targets: files.len(),
+            targets: usize::try_from(refresh.manifest.targets).unwrap_or(usize::MAX),
         },
-        files,
+        Updated {
+            verified,
+            manifest: refresh.manifest,
+        },
     ))
 }
 
-/// The one commit of a verified update, in this order, each file atomic:
+/// The one commit of a verified update, in this order:
 ///
 /// 1. the roots of the chain (`roots/N.root.json`: history, for bundles);
-/// 2. target files not yet (or not validly) cached: content-addressed, so
-///    a new one never replaces what the current metadata points at;
-/// 3. together, through the commit journal (`state::commit`): the role
-///    files the updater says changed (`root.json`, `targets.json`,
-///    `snapshot.json`, `timestamp.json` last), `status.toml` and
-///    `root.sha256`.
+/// 2. content-addressed files, written without a sync each: target files
+///    (`targets/<sha256>.<name>`), hash bins (`delegated/V.bin.json`) and
+///    index shards (`index/xx.<sha256>.json`); none replaces a file the
+///    current state uses;
+/// 3. one sync of each of those folders;
+/// 4. together, through the commit journal (`state::commit`): the index
+///    manifest, then the role files the updater says changed (`root.json`,
+///    `targets.json`, `snapshot.json`, `timestamp.json` last),
+///    `status.toml` and `root.sha256`.
 ///
-/// A crash before step 3's commit point leaves extra content-addressed
-/// files and the previous metadata set; a crash after it leaves a journal
-/// that the next reader or writer finishes. Never a mix of the two sets:
-/// that would make `--offline` fail until the next online update.
+/// A crash before step 4's commit point leaves extra content-addressed
+/// files (unused, pruned later) and the previous metadata set; a crash
+/// after it leaves a journal that the next reader or writer finishes. Never
+/// a mix of the two sets: that would make `--offline` fail until the next
+/// online update. An index manifest whose stamp does not match the trusted
+/// snapshot is rebuilt, and a file torn by a crash is never trusted: every
+/// use checks it against the signed hashes.
 fn commit(
     dir: &Path,
     verified: &Verified,
-    files: &BTreeMap<String, Vec<u8>>,
-    to_write: &[String],
+    refresh: &Refresh,
     status: &Status,
 ) -> Result<(), Error> {
     let trusted = dir.join("trusted");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| Error::from(state::Error::io("write", &path, e))
+    };
     for (version, bytes) in &verified.new_roots {
         write_atomic(&dir.join(format!("roots/{version}.root.json")), bytes, None)?;
     }
-    for target in to_write {
-        if let (Some(bytes), Ok(hashed)) = (files.get(target), verified.hashed_name(target)) {
-            write_atomic(&trusted.join("targets").join(hashed), bytes, None)?;
+    // The cache is private like the home, whatever the umask.
+    for folder in ["targets", "delegated", "index"] {
+        state::lock::create_private_dir(&trusted.join(folder))?;
+    }
+    let mut synced = std::collections::BTreeSet::new();
+    let mut unsynced = |path: &Path, bytes: &[u8]| -> Result<(), Error> {
+        crate::tuf::write_unsynced(path, bytes).map_err(io(path))?;
+        if let Some(parent) = path.parent() {
+            synced.insert(parent.to_path_buf());
+        }
+        Ok(())
+    };
+    for (path, bytes) in &refresh.targets {
+        unsynced(path, bytes)?;
+    }
+    for bin in &refresh.bins {
+        let path = bin_file(&trusted, &bin.name, bin.version);
+        if bin.is_new || !path.is_file() {
+            unsynced(&path, &bin.bytes)?;
         }
     }
+    for (key, bytes) in &refresh.shards {
+        let path = index::shard_file(&trusted, key, &crate::tree::sha256_hex(bytes));
+        unsynced(&path, bytes)?;
+    }
+    for folder in &synced {
+        crate::tuf::sync_dir(folder).map_err(io(folder))?;
+    }
+    let manifest = if refresh.manifest_changed {
+        let path = index::dir(&trusted).join("manifest.json");
+        let bytes = serde_json::to_vec(&refresh.manifest).map_err(|e| Error::StateFile {
+            path,
+            reason: e.to_string(),
+        })?;
+        Some(bytes)
+    } else {
+        None
+    };
     let status_text = toml::to_string(status).map_err(|e| Error::StateFile {
         path: dir.join("status.toml"),
         reason: e.to_string(),
@@ -583,24 +908,314 @@ fn commit(
         .iter()
         .map(|(role, _)| format!("trusted/{}", role.file_name()))
         .collect();
-    let mut set: Vec<(&str, &[u8])> = names
-        .iter()
-        .zip(&verified.changed)
-        .map(|(n, (_, bytes))| (n.as_str(), bytes.as_slice()))
-        .collect();
+    // index::dir(trusted), relative to the repository's folder.
+    let manifest_name = "trusted/index/manifest.json";
+    let mut set: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(bytes) = &manifest {
+        set.push((manifest_name, bytes.as_slice()));
+    }
+    set.extend(
+        names
+            .iter()
+            .zip(&verified.changed)
+            .map(|(n, (_, bytes))| (n.as_str(), bytes.as_slice())),
+    );
     set.push(("status.toml", status_text.as_bytes()));
     set.push((ROOT_DIGEST, digest.as_bytes()));
     Ok(journal::commit_files(dir, &set)?)
 }
 
+/// Removes what the committed state no longer uses: old target revisions,
+/// old bin versions, replaced index shards, and after a full rebuild
+/// anything else in those folders (such as an older cache layout). Best
+/// effort: a file left behind costs space, never correctness.
+fn prune(trusted: &Path, refresh: &Refresh) {
+    for path in &refresh.prune {
+        let _ = std::fs::remove_file(path);
+    }
+    let Some(keep) = &refresh.keep else {
+        return;
+    };
+    for folder in ["targets", "delegated", "index"] {
+        let Ok(entries) = std::fs::read_dir(trusted.join(folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if keep.contains(&path) {
+                continue;
+            }
+            let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    }
+}
+
+/// A dist's files from the trust store, looked up through the index (see
+/// [`index`]): the bins listing them verified against the verified
+/// snapshot and the delegation's keys, each file against its signed
+/// length and hashes.
+struct StoreSource {
+    name: String,
+    trusted: PathBuf,
+    verified: Verified,
+    now: DateTime<Utc>,
+    index: IndexView,
+    bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<BTreeMap<String, TargetFile>>>>,
+    /// Where a damaged cached target is fetched again (online opens only).
+    repair: Option<Box<dyn Transport>>,
+}
+
+/// The index a lookup uses: on disk (its stamp matches the verified
+/// snapshot), or rebuilt in memory from the verified targets files.
+enum IndexView {
+    OnDisk(Manifest),
+    InMemory(BTreeMap<String, index::Shard>),
+}
+
+impl StoreSource {
+    fn unverified(&self, what: impl std::fmt::Display) -> LoadError {
+        LoadError::Unverified(format!("repository {}: {what}", self.name))
+    }
+
+    fn shard(&self, n: usize) -> Result<index::Shard, LoadError> {
+        let key = index::key_of(n);
+        match &self.index {
+            IndexView::OnDisk(m) => index::read_shard(&self.trusted, m, &key)
+                .map_err(|e| self.unverified(format!("index shard {e}; run `patchkit update`"))),
+            IndexView::InMemory(shards) => Ok(shards.get(&key).cloned().unwrap_or_default()),
+        }
+    }
+
+    fn bin(&self, bin: &str) -> Result<std::sync::Arc<BTreeMap<String, TargetFile>>, LoadError> {
+        if let Some(b) = self.bins.lock().ok().and_then(|m| m.get(bin).cloned()) {
+            return Ok(b);
+        }
+        let version = self
+            .verified
+            .snapshot_meta()
+            .get(&format!("{bin}.json"))
+            .map_or(0, |m| m.version);
+        let cached = std::fs::read(bin_file(&self.trusted, bin, version)).ok();
+        let loaded = self
+            .verified
+            .load_bin(
+                bin,
+                cached.as_deref(),
+                self.repair.as_deref().unwrap_or(&NoTransport),
+                self.now,
+                &Limits::default(),
+            )
+            .map_err(|e| self.unverified(e))?;
+        let targets = std::sync::Arc::new(loaded.targets);
+        if let Ok(mut m) = self.bins.lock() {
+            m.insert(bin.to_string(), targets.clone());
+        }
+        Ok(targets)
+    }
+
+    fn info(&self, target: &str) -> Result<TargetFile, LoadError> {
+        let role = self.verified.role_for_target(target);
+        let found = match role.as_deref() {
+            Some("targets") => self.verified.targets().get(target).cloned(),
+            Some(bin) => self.bin(bin)?.get(target).cloned(),
+            None => None,
+        };
+        found.ok_or_else(|| {
+            self.unverified(format!(
+                "the index lists {target}, which the verified metadata does not; \
+                 run `patchkit update`"
+            ))
+        })
+    }
+}
+
+impl DistSource for StoreSource {
+    fn shard_count(&self) -> usize {
+        index::SHARDS
+    }
+
+    fn shard_of(&self, dist: &str) -> usize {
+        index::shard_number(dist)
+    }
+
+    fn dists_in_shard(&self, shard: usize) -> Result<Vec<String>, LoadError> {
+        Ok(self.shard(shard)?.into_keys().collect())
+    }
+
+    fn files_of(&self, dist: &str) -> Result<BTreeMap<String, Vec<u8>>, LoadError> {
+        let shard = self.shard(index::shard_number(dist))?;
+        let Some(entry) = shard.get(dist) else {
+            return Ok(BTreeMap::new());
+        };
+        let mut files = BTreeMap::new();
+        for target in &entry.targets {
+            let info = self.info(target)?;
+            let path = cache_file(&self.trusted, target, &info).map_err(|e| self.unverified(e))?;
+            let bytes = match (read_cached_target(&path, target, &info), &self.repair) {
+                (Some(b), _) => b,
+                (None, Some(transport)) => {
+                    let b = updater::fetch_target_of(
+                        transport.as_ref(),
+                        target,
+                        &info,
+                        self.verified.consistent_snapshot(),
+                    )
+                    .map_err(|e| self.unverified(e))?;
+                    // A repair is a fetch like any other: cached for next
+                    // time (content-addressed, so never half-trusted).
+                    let _ = crate::tuf::write_unsynced(&path, &b);
+                    b
+                }
+                (None, None) => {
+                    return Err(self.unverified(format!(
+                        "the cached copy of targets/{target} is missing or does not match its \
+                         signed hashes; run a command without --offline to fetch it again"
+                    )))
+                }
+            };
+            files.insert(target.clone(), bytes);
+        }
+        Ok(files)
+    }
+
+    fn dist_of_record(&self, id: &str) -> Result<Option<String>, LoadError> {
+        for n in 0..index::SHARDS {
+            for (dist, entry) in self.shard(n)? {
+                if entry.records.contains_key(id) {
+                    return Ok(Some(dist));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The per-dist catalog of a verified state: the on-disk index when its
+/// stamp matches the verified snapshot, else one rebuilt in memory from
+/// every verified targets file (slow, but as strict; the next update
+/// rewrites the index).
+fn per_dist_catalog(
+    name: &str,
+    trusted: &Path,
+    verified: Verified,
+    manifest: Option<Manifest>,
+    now: DateTime<Utc>,
+    repair: Option<Box<dyn Transport>>,
+) -> Result<Catalog, Error> {
+    let stamp = index::stamp(verified.snapshot_meta());
+    let view = match manifest.filter(|m| m.stamp == stamp) {
+        Some(m) => IndexView::OnDisk(m),
+        None => {
+            let cache = CacheTransport {
+                trusted: trusted.to_path_buf(),
+            };
+            let all = all_targets(
+                name,
+                trusted,
+                &verified,
+                repair.as_deref().unwrap_or(&cache),
+                now,
+            )?;
+            IndexView::InMemory(index::build(all.keys(), &BTreeMap::new()))
+        }
+    };
+    let origin = Origin::Signed {
+        name: name.to_string(),
+        version: verified.targets_version,
+    };
+    Ok(Catalog::per_dist(
+        origin,
+        Box::new(StoreSource {
+            name: name.to_string(),
+            trusted: trusted.to_path_buf(),
+            verified,
+            now,
+            index: view,
+            bins: std::sync::Mutex::new(BTreeMap::new()),
+            repair,
+        }),
+    ))
+}
+
+/// Every target the verified state lists (top-level and every bin, each
+/// bin verified; from the cache first, else through `transport`).
+fn all_targets(
+    name: &str,
+    trusted: &Path,
+    verified: &Verified,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, TargetFile>, Error> {
+    let mut all = verified.targets().clone();
+    if let Some(roles) = verified.bins() {
+        let names: Vec<String> = roles.bin_names().collect();
+        let meta = verified.snapshot_meta();
+        let bins = par_map(&names, |bin| {
+            let version = meta.get(&format!("{bin}.json")).map_or(0, |m| m.version);
+            let cached = std::fs::read(bin_file(trusted, bin, version)).ok();
+            verified.load_bin(bin, cached.as_deref(), transport, now, &Limits::default())
+        });
+        for b in bins {
+            let b = b.map_err(|source| Error::Verify {
+                repo: name.to_string(),
+                source,
+            })?;
+            all.extend(b.targets);
+        }
+    }
+    Ok(all)
+}
+
+/// The catalog of repository `name` right after [`update`] verified it:
+/// per dist, damaged cached files fetched again through `transport`.
+///
+/// # Errors
+/// [`Error`] when the index must be rebuilt and a bin does not verify.
+pub fn updated_catalog(
+    home: &Home,
+    name: &str,
+    updated: Updated,
+    now: DateTime<Utc>,
+    transport: Box<dyn Transport>,
+) -> Result<Catalog, Error> {
+    let trusted = repo_dir(home, name).join("trusted");
+    per_dist_catalog(
+        name,
+        &trusted,
+        updated.verified,
+        Some(updated.manifest),
+        now,
+        Some(transport),
+    )
+}
+
 /// Builds the verified catalog of repository `name` from its cache,
-/// verifying the cached chain (signatures, hashes, expiry at `now`) and
-/// every cached target again, in place and without any network or write.
+/// verifying the cached chain (signatures, hashes, expiry at `now`) again,
+/// in place and without any network or write. The catalog loads per dist:
+/// a lookup verifies the bins listing that dist's files and re-hashes
+/// those files only.
 ///
 /// # Errors
 /// [`Error::Stale`] when cached metadata expired; [`Error::Verify`] when
-/// the cache does not verify (or a target was never downloaded).
+/// the cache does not verify.
 pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<VerifiedCatalog, Error> {
+    let (verified, as_of) = verify_cached(home, name, now)?;
+    let trusted = repo_dir(home, name).join("trusted");
+    let manifest = index::read_manifest(&trusted);
+    let catalog = per_dist_catalog(name, &trusted, verified, manifest, now, None)?;
+    Ok(VerifiedCatalog { catalog, as_of })
+}
+
+/// Verifies the cached top-level chain of repository `name` at `now`.
+fn verify_cached(
+    home: &Home,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(Verified, Option<DateTime<Utc>>), Error> {
     let mut lock = home.lock(LockKind::Shared)?;
     config(home, name)?;
     let dir = repo_dir(home, name);
@@ -637,17 +1252,80 @@ pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<Verifi
     };
     let state = read_trusted(name, &trusted)?;
     let verified = verify(name, &state, &transport, now).map_err(stale)?;
-    let (files, _) = collect_targets(name, &verified, &trusted, &transport)?;
-    let catalog = catalog_of(name, verified.targets_version, &files)?;
     let as_of = status
         .as_ref()
         .and_then(|s| tuf_time::parse(&s.last_update));
-    Ok(VerifiedCatalog { catalog, as_of })
+    Ok((verified, as_of))
+}
+
+/// Files in the repository layout: `(path, bytes)`.
+pub(crate) type RepositoryFiles = Vec<(String, Vec<u8>)>;
+
+/// Every file a bundle carries beyond the roots, verified from the cache
+/// at `now`: `(path in the repository layout, bytes)` for the snapshot,
+/// targets, every hash bin and every target.
+pub(crate) fn cached_repository(
+    home: &Home,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(u64, RepositoryFiles), Error> {
+    let (verified, _) = verify_cached(home, name, now)?;
+    let trusted = repo_dir(home, name).join("trusted");
+    let verify_err = |source| Error::Verify {
+        repo: name.to_string(),
+        source,
+    };
+    let consistent = verified.consistent_snapshot();
+    let mut files = Vec::new();
+    if let Some(roles) = verified.bins() {
+        for bin in roles.bin_names() {
+            let version = verified
+                .snapshot_meta()
+                .get(&format!("{bin}.json"))
+                .map_or(0, |m| m.version);
+            let cached = std::fs::read(bin_file(&trusted, &bin, version)).ok();
+            let b = verified
+                .load_bin(
+                    &bin,
+                    cached.as_deref(),
+                    &NoTransport,
+                    now,
+                    &Limits::default(),
+                )
+                .map_err(verify_err)?;
+            let path = if consistent {
+                format!("metadata/{version}.{bin}.json")
+            } else {
+                format!("metadata/{bin}.json")
+            };
+            files.push((path, b.bytes));
+        }
+    }
+    let all = all_targets(name, &trusted, &verified, &NoTransport, now)?;
+    for (target, info) in &all {
+        let path = cache_file(&trusted, target, info).map_err(verify_err)?;
+        let bytes = read_cached_target(&path, target, info).ok_or_else(|| {
+            verify_err(VerifyError::Missing {
+                role: "targets",
+                path: format!("targets/{target} (cached)"),
+            })
+        })?;
+        let remote = if consistent {
+            format!(
+                "targets/{}",
+                updater::hashed_name_of(target, info).map_err(verify_err)?
+            )
+        } else {
+            format!("targets/{target}")
+        };
+        files.push((remote, bytes));
+    }
+    Ok((verified.targets_version, files))
 }
 
 /// Verifies a repository given as a transport (a bundle) from `trusted`
-/// at `now`, with every target, and returns its catalog. Nothing is
-/// written.
+/// at `now`, with every bin and every target, and returns its whole
+/// catalog. Nothing is written.
 pub(crate) fn verify_all(
     name: &str,
     trusted: &TrustedState,
@@ -655,14 +1333,16 @@ pub(crate) fn verify_all(
     now: DateTime<Utc>,
 ) -> Result<Catalog, Error> {
     let verified = verify(name, trusted, transport, now)?;
+    let nowhere = Path::new("/nonexistent-patchkit-cache");
+    let all = all_targets(name, nowhere, &verified, transport, now)?;
     let mut files = BTreeMap::new();
-    for target in verified.targets().keys() {
-        let bytes = verified
-            .fetch_target(transport, target)
-            .map_err(|source| Error::Verify {
-                repo: name.to_string(),
-                source,
-            })?;
+    for (target, info) in &all {
+        let bytes =
+            updater::fetch_target_of(transport, target, info, verified.consistent_snapshot())
+                .map_err(|source| Error::Verify {
+                    repo: name.to_string(),
+                    source,
+                })?;
         files.insert(target.clone(), bytes);
     }
     catalog_of(name, verified.targets_version, &files)

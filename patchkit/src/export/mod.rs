@@ -153,7 +153,12 @@ pub fn series<'a>(
         .collect();
     let mut tree = pristine.clone();
     for id in &applied {
-        let Some(entry) = catalog.get(id) else {
+        let entry = catalog.get(id).map_err(|e| Error::Apply {
+            target: name.clone(),
+            reason: e.to_string(),
+            code: e.exit_code(),
+        })?;
+        let Some(entry) = entry else {
             continue;
         };
         patch::apply(&mut tree, &entry.parsed, engine).map_err(|e| Error::Check {

@@ -38,7 +38,7 @@
 pub mod checksums;
 pub mod tree;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -190,23 +190,16 @@ pub struct Patches {
     /// (`None`: no expiry, e.g. an unsigned source tree or a bundle).
     pub expires: Option<DateTime<Utc>>,
     fingerprint: String,
-    dists: BTreeSet<String>,
 }
 
 impl Patches {
     /// Wraps a catalog; `expires` comes from the verified metadata.
     pub fn new(catalog: Catalog, expires: Option<DateTime<Utc>>) -> Patches {
         let fingerprint = fingerprint(&catalog);
-        let dists = catalog
-            .entries()
-            .iter()
-            .map(|e| e.record.dist.as_str().to_string())
-            .collect();
         Patches {
             catalog,
             expires,
             fingerprint,
-            dists,
         }
     }
 
@@ -215,8 +208,13 @@ impl Patches {
         &self.catalog.origin
     }
 
+    /// Whether a tarball's name names a dist the catalog has records for
+    /// (a per-dist catalog answers from its index; a lookup that fails
+    /// counts as a candidate, so that the build reports the failure rather
+    /// than serving the tarball unpatched).
     fn is_candidate(&self, file_name: &str) -> bool {
-        dist::split_file_name(file_name).is_some_and(|(d, _)| self.dists.contains(d.as_str()))
+        dist::split_file_name(file_name)
+            .is_some_and(|(d, _)| self.catalog.has_dist(d.as_str()).unwrap_or(true))
     }
 }
 

@@ -226,7 +226,14 @@ fn patch_value(
     catalog: Option<&Catalog>,
     warnings: &mut Vec<String>,
 ) -> Value {
-    let entry = catalog.and_then(|c| c.get(&p.id));
+    let entry = match catalog.map(|c| c.get(&p.id)) {
+        Some(Ok(e)) => e,
+        Some(Err(e)) => {
+            warnings.push(format!("{}: cannot look {} up: {e}", d.location, p.id));
+            None
+        }
+        None => None,
+    };
     let kind = entry.map(|e| e.record.kind).unwrap_or_default();
     let mut patch = Map::new();
     patch.insert(

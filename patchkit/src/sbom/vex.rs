@@ -131,6 +131,8 @@ pub(super) fn vulnerabilities(
         for m in &audited.missing {
             let fixed_in = catalog
                 .get(&m.id)
+                .ok()
+                .flatten()
                 .and_then(|e| e.record.fixed_in.as_ref().map(|v| v.to_string()));
             let mut responses = vec!["workaround_available"];
             if fixed_in.is_some() {

@@ -6,7 +6,11 @@
 //! - (b) python-tuf's Metadata API writes and signs a repository with its
 //!   own keys, including a cross-signed root rotation and a 2-of-2 targets
 //!   role (`tests/tuf/make_repo.py`), and our [`update`] verifies it and
-//!   fetches every target.
+//!   fetches every target;
+//! - both again with succinct hash bins (TAP 15): ngclient follows the 256
+//!   bins publish writes for 100 records, first cold then after one more
+//!   record, and our client follows bins python-tuf's `SuccinctRoles`
+//!   wrote (`make_repo.py --bins`).
 //!
 //! python-tuf is required: when `import tuf` fails these tests fail, saying
 //! to `pip install tuf`; they never skip.
@@ -113,28 +117,128 @@ fn python_ngclient_verifies_what_publish_wrote() {
     assert_eq!((r.root_version, r.targets_version), (2, 2));
 
     let (base, server) = serve(out.clone());
-    let mut cmd = Command::new("python3");
-    cmd.arg(script("ngclient_refresh.py"))
-        .arg(out.join("metadata/1.root.json"))
-        .arg(&base)
-        .arg(tmp.path().join("ngclient"));
-    for (name, bytes) in &targets {
-        cmd.arg(format!("{name}={}", sha256_hex(bytes)));
-    }
-    let output = cmd.output().unwrap();
-    server.unblock();
-    assert!(
-        output.status.success(),
-        "ngclient refused our repository:\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let report = ngclient(
+        &out.join("metadata/1.root.json"),
+        &base,
+        &tmp.path().join("ngclient"),
+        &targets,
     );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    server.unblock();
     assert_eq!(report["root_version"], 2);
     assert_eq!(report["timestamp_version"], 2);
     assert_eq!(
         report["downloaded"].as_object().unwrap().len(),
         targets.len()
     );
+}
+
+/// Runs `ngclient_refresh.py` against `base` with `root`, expecting every
+/// target of `targets`; returns its report.
+fn ngclient(
+    root: &Path,
+    base: &str,
+    work: &Path,
+    targets: &BTreeMap<String, Vec<u8>>,
+) -> serde_json::Value {
+    let mut cmd = Command::new("python3");
+    cmd.arg(script("ngclient_refresh.py"))
+        .arg(root)
+        .arg(base)
+        .arg(work);
+    for (name, bytes) in targets {
+        cmd.arg(format!("{name}={}", sha256_hex(bytes)));
+    }
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "ngclient refused our repository:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn python_ngclient_follows_the_hash_bins_publish_wrote() {
+    require_python_tuf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let keys = Keys::new();
+    let now = Utc::now();
+    // 100 records (200 targets): past the threshold, so publish delegates
+    // to 256 succinct hash bins, as for the largest repositories.
+    let mut targets = sample_targets();
+    for i in 0..100 {
+        let dist = format!("Dist-{}", i % 40);
+        targets.insert(
+            format!("{dist}/CPANSEC-2026-{i:04}.toml"),
+            format!("id = \"CPANSEC-2026-{i:04}\"\n").into_bytes(),
+        );
+        targets.insert(
+            format!("{dist}/CPANSEC-2026-{i:04}.patch"),
+            format!("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-{i}\n+{i}!\n").into_bytes(),
+        );
+    }
+    publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
+    assert!(out.join("metadata/1.bins-ff.json").is_file());
+    let (base, server) = serve(out.clone());
+    let work = tmp.path().join("ngclient");
+    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &targets);
+    assert_eq!(
+        report["downloaded"].as_object().unwrap().len(),
+        targets.len()
+    );
+    // One more record: ngclient refreshes incrementally from its cache
+    // (the new snapshot and the two bins that changed) and finds it.
+    targets.insert("New-Dist/CPANSEC-2026-9999.toml".into(), b"new".to_vec());
+    targets.insert(
+        "New-Dist/CPANSEC-2026-9999.patch".into(),
+        b"new patch".to_vec(),
+    );
+    let r = publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
+    assert_eq!(r.targets_version, 1, "top-level targets unchanged");
+    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &targets);
+    server.unblock();
+    assert_eq!(report["timestamp_version"], 2);
+    assert_eq!(
+        report["downloaded"].as_object().unwrap().len(),
+        targets.len()
+    );
+}
+
+#[test]
+fn our_client_verifies_hash_bins_python_tuf_wrote() {
+    require_python_tuf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let output = Command::new("python3")
+        .arg(script("make_repo.py"))
+        .arg(&out)
+        .arg("--bins")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "make_repo.py --bins failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let digests: BTreeMap<String, String> = serde_json::from_slice(&output.stdout).unwrap();
+    let trusted = tmp.path().join("trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::copy(out.join("metadata/1.root.json"), trusted.join("root.json")).unwrap();
+    let transport = FilesystemTransport::new(&out);
+    let report = update(&trusted, &transport, Utc::now(), &Limits::default()).unwrap();
+    let bins = report.bins().unwrap().clone();
+    let mut found = BTreeMap::new();
+    for bin in bins.bin_names() {
+        let loaded = report
+            .load_bin(&bin, None, &transport, Utc::now(), &Limits::default())
+            .unwrap();
+        for (name, info) in &loaded.targets {
+            let bytes = super::updater::fetch_target_of(&transport, name, info, true).unwrap();
+            found.insert(name.clone(), sha256_hex(&bytes));
+        }
+    }
+    assert_eq!(found, digests);
 }
 
 #[test]

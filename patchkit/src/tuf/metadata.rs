@@ -390,12 +390,138 @@ pub struct Targets {
     pub expires: DateTime<Utc>,
     /// Target path (`/`-separated) to its description.
     pub targets: BTreeMap<String, TargetFile>,
-    /// Delegations, kept as written: this client refuses to follow them.
+    /// Delegations: this client follows succinct hash bins (TAP 15) from
+    /// the top-level targets role and refuses every other kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegations: Option<Value>,
+    pub delegations: Option<Delegations>,
     /// Fields we do not interpret.
     #[serde(flatten)]
     pub unrecognized: Unrecognized,
+}
+
+/// A targets role's `delegations` (TUF §4.5): the keys delegated roles use,
+/// and either a list of roles (`roles`, kept as written: this client
+/// refuses to follow it) or succinct hash bins (`succinct_roles`, TAP 15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegations {
+    /// Keys of the delegated roles, by key id.
+    pub keys: BTreeMap<KeyId, Key>,
+    /// Explicitly listed delegated roles (not followed by this client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Value>>,
+    /// Succinct hash-bin delegation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succinct_roles: Option<SuccinctRoles>,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+/// TAP 15 succinct hash-bin delegation: `2^bit_length` terminating roles
+/// named `<name_prefix>-<hex>`, signed with the same keys and threshold.
+/// A target belongs to the bin whose number is the first `bit_length` bits
+/// of the sha256 of its path (python-tuf's `SuccinctRoles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccinctRoles {
+    /// Key ids allowed to sign every bin.
+    pub keyids: Vec<KeyId>,
+    /// Signatures each bin needs.
+    pub threshold: u32,
+    /// Bits of the path hash that choose the bin (1 to 32).
+    pub bit_length: u32,
+    /// The bins' common name prefix.
+    pub name_prefix: String,
+    /// Fields we do not interpret.
+    #[serde(flatten)]
+    pub unrecognized: Unrecognized,
+}
+
+impl SuccinctRoles {
+    /// Checks `bit_length` (1 to 32, TAP 15) and the prefix (a plain file
+    /// name: ASCII letters, digits, `.`, `_`, `-`, not starting with a dot),
+    /// so that every bin name is a safe file name.
+    ///
+    /// # Errors
+    /// The reason, as a sentence fragment.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=32).contains(&self.bit_length) {
+            return Err(format!(
+                "succinct_roles bit_length {} is not between 1 and 32",
+                self.bit_length
+            ));
+        }
+        let p = &self.name_prefix;
+        let safe = !p.is_empty()
+            && p.len() <= 64
+            && !p.starts_with('.')
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !safe {
+            return Err(format!(
+                "succinct_roles name_prefix {:?} is not a plain file name",
+                p.chars().take(40).collect::<String>()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Number of bins, `2^bit_length`.
+    pub fn bin_count(&self) -> u64 {
+        1u64 << self.bit_length.min(32)
+    }
+
+    fn suffix_len(&self) -> usize {
+        format!("{:x}", self.bin_count() - 1).len()
+    }
+
+    /// The name of bin number `n`.
+    pub fn bin_name(&self, n: u64) -> String {
+        format!(
+            "{}-{:0width$x}",
+            self.name_prefix,
+            n,
+            width = self.suffix_len()
+        )
+    }
+
+    /// The bin responsible for target `path`.
+    pub fn bin_for_target(&self, path: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(path.as_bytes());
+        let first = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        let n = u64::from(first) >> (32 - self.bit_length.clamp(1, 32));
+        self.bin_name(n)
+    }
+
+    /// Every bin's name, in bin order.
+    pub fn bin_names(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.bin_count()).map(|n| self.bin_name(n))
+    }
+
+    /// Whether `name` is one of the bins.
+    pub fn is_bin(&self, name: &str) -> bool {
+        name.strip_prefix(&self.name_prefix)
+            .and_then(|s| s.strip_prefix('-'))
+            .filter(|s| s.len() == self.suffix_len())
+            .and_then(|s| u64::from_str_radix(s, 16).ok())
+            .is_some_and(|n| n < self.bin_count())
+    }
+
+    /// The keys and threshold every bin is verified with, from the
+    /// delegating role's `keys` (keys that cannot be decoded are skipped:
+    /// they can never sign validly).
+    pub fn role_keys(
+        &self,
+        keys: &BTreeMap<KeyId, Key>,
+    ) -> (BTreeMap<KeyId, patchkit_signing::PublicKey>, u32) {
+        let mut out = BTreeMap::new();
+        for id in &self.keyids {
+            if let Some(public) = keys.get(id).and_then(|k| k.to_public().ok()) {
+                out.insert(id.clone(), public);
+            }
+        }
+        (out, self.threshold)
+    }
 }
 
 /// What the four role types share, for generic checks.
@@ -515,11 +641,11 @@ impl Envelope {
                 found: found.chars().take(40).collect(),
             });
         }
-        let parsed: T =
-            serde_json::from_value(self.signed.clone()).map_err(|e| MetadataError::Malformed {
-                role: role.to_string(),
-                reason: e.to_string(),
-            })?;
+        // Deserialised from the borrowed value: no copy of a large role.
+        let parsed = T::deserialize(&self.signed).map_err(|e| MetadataError::Malformed {
+            role: role.to_string(),
+            reason: e.to_string(),
+        })?;
         let spec = parsed.spec_version();
         let mut parts = spec.split('.');
         let major_ok = parts.next() == Some("1");
@@ -537,6 +663,19 @@ impl Envelope {
             });
         }
         Ok(parsed)
+    }
+
+    /// The file's bytes without any white space (sorted keys, then a
+    /// newline): for the files that grow with the repository (snapshot and
+    /// hash bins), where indentation would be a third of every update.
+    pub fn to_compact_bytes(&self) -> Vec<u8> {
+        let value = serde_json::json!({
+            "signatures": self.signatures,
+            "signed": self.signed,
+        });
+        let mut out = serde_json::to_vec(&sorted(&value)).unwrap_or_default();
+        out.push(b'\n');
+        out
     }
 
     /// The file's bytes: sorted keys, one-space indent, trailing newline

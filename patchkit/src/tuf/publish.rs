@@ -17,16 +17,30 @@
 //! A new targets file therefore leads to a new snapshot and a new timestamp;
 //! an expiring timestamp alone leads to a new timestamp only.
 //!
+//! # Hash bins
+//!
+//! From [`BINS_FROM_TARGETS`] targets on (see [`HashBins`]), `targets.json`
+//! lists no target itself: it delegates to `2^b` succinct hash bins (TAP
+//! 15) named `bins-00` … `bins-ff`, each a targets role listing the targets
+//! whose path's sha256 starts with its number, signed with the targets keys
+//! and threshold (a KEYS.toml naming the four top-level roles is enough).
+//! Every bin follows the versioning rule above, so one new record rewrites
+//! the one or two bins its files fall in, the snapshot and the timestamp,
+//! and nothing else. Bins and a delegating snapshot are written compact
+//! (no white space): they are what clients download on every update. The
+//! snapshot lists bins by version only.
+//!
 //! # Threshold signing by several maintainers
 //!
 //! When the keys at hand do not reach a role's threshold, nothing under
 //! `OUT/metadata/` changes: the partly signed file goes to
-//! `STAGED/V.role.json` and [`PublishReport::pending`] says so. `STAGED` is
-//! outside the published site ([`default_staged_dir`]: `OUT.staged/`
-//! beside `OUT/`), so a web server publishing OUT never serves a half-signed
-//! file. Beside it goes a copy of the root that lists the role's keys
-//! (`N.root.json`; for a staged root, the root it replaces), so that
-//! [`sign_staged_file`] refuses a key the role does not list. Each
+//! `STAGED/V.role.json` (every changed bin, for the targets keys, as
+//! `STAGED/V.bins-NN.json`) and [`PublishReport::pending`] names the first.
+//! `STAGED` is outside the published site ([`default_staged_dir`]:
+//! `OUT.staged/` beside `OUT/`), so a web server publishing OUT never serves
+//! a half-signed file. Beside it goes a copy of the root that lists the
+//! role's keys (`N.root.json`; for a staged root, the root it replaces), so
+//! that [`sign_staged_file`] refuses a key the role does not list. Each
 //! maintainer then runs [`sign_staged_file`] on it. A signature by a key
 //! the role does not list is dropped when the file is picked up, so it never
 //! reaches a published file. The next `publish`
@@ -41,9 +55,10 @@
 //! among the `root` signers; each signer is used where the old or new root
 //! lists it.
 //!
-//! Every file goes through a temporary file and a rename; `timestamp.json`
-//! is written last, so a client never sees a timestamp that points at a file
-//! not yet written (docs/ARCHITECTURE.md "Nothing half-done", "Deterministic output").
+//! Every file goes through a temporary file and a rename; target files,
+//! content-addressed, are synced once per folder rather than one by one,
+//! before any metadata names them; `timestamp.json` is written last, so a
+//! client never sees a timestamp that points at a file not yet written (docs/ARCHITECTURE.md "Nothing half-done", "Deterministic output").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,8 +68,8 @@ use patchkit_signing::{sign, verify_threshold, KeyId, PublicKey, SigningKey};
 use serde_json::Value;
 
 use super::metadata::{
-    Envelope, Key, MetaFile, MetadataError, RoleDef, RoleMetadata, Root, Snapshot, TargetFile,
-    Targets, Timestamp, SPEC_VERSION,
+    Delegations, Envelope, Key, MetaFile, MetadataError, RoleDef, RoleMetadata, Root, Snapshot,
+    SuccinctRoles, TargetFile, Targets, Timestamp, SPEC_VERSION,
 };
 use super::{check_target_path, hashed_target_path, sha256_hex, write_atomic};
 
@@ -218,6 +233,72 @@ pub struct PublishReport {
     pub pending: Option<Pending>,
 }
 
+/// Whether targets are listed in `targets.json` itself or delegated to
+/// succinct hash bins (TAP 15; see the module docs). The default, `Auto`,
+/// is what `patchkit publish` uses.
+///
+/// Once published, the bins stay: a client (python-tuf's as well as ours)
+/// refuses a snapshot that stops listing a file the previous one listed, so
+/// neither the number of bins nor the choice to delegate can be undone
+/// without every client starting afresh. That is why `Auto` picks one size
+/// for the life of the repository.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HashBins {
+    /// Everything in `targets.json` while the repository has fewer than
+    /// [`BINS_FROM_TARGETS`] targets; from then on [`AUTO_BIT_LENGTH`]
+    /// bits (256 bins), kept for good.
+    #[default]
+    Auto,
+    /// Everything in `targets.json` (refused once bins are published).
+    Never,
+    /// Exactly `2^bits` bins, 1 to 16 bits (refused when the published
+    /// repository has another number).
+    Bits(u32),
+}
+
+/// Target count from which [`HashBins::Auto`] delegates to hash bins.
+pub const BINS_FROM_TARGETS: usize = 64;
+
+/// The bit length [`HashBins::Auto`] delegates with: 256 bins. With one
+/// record's two files in two bins, an update after one new record fetches
+/// the snapshot (one short entry per bin) and two bins (1/256 of the
+/// targets each): at 10,000 records about 7 KB + 2 × 9 KB, and both halves
+/// grow slowly enough that 256 stays near the optimum from a few thousand
+/// to a few tens of thousands of records.
+pub const AUTO_BIT_LENGTH: u32 = 8;
+
+/// Name prefix of the hash bins publish writes (`bins-00`, `bins-01`, ...).
+pub const BIN_PREFIX: &str = "bins";
+
+impl HashBins {
+    /// The bit length to publish with, given the target count and the bit
+    /// length of the published repository (`None`: no bins).
+    fn bits(self, targets: usize, published: Option<u32>) -> Result<Option<u32>, PublishError> {
+        let refuse = |reason: String| PublishError::BadRoleSetup {
+            role: "targets",
+            reason,
+        };
+        match (self, published) {
+            (HashBins::Auto, Some(p)) => Ok(Some(p)),
+            (HashBins::Auto, None) if targets >= BINS_FROM_TARGETS => Ok(Some(AUTO_BIT_LENGTH)),
+            (HashBins::Auto | HashBins::Never, None) => Ok(None),
+            (HashBins::Never, Some(_)) => Err(refuse(
+                "the published repository delegates to hash bins, and clients refuse a \
+                 snapshot that drops them"
+                    .into(),
+            )),
+            (HashBins::Bits(b), _) if !(1..=16).contains(&b) => {
+                Err(refuse(format!("{b} hash-bin bits is not between 1 and 16")))
+            }
+            (HashBins::Bits(b), Some(p)) if p != b => Err(refuse(format!(
+                "the published repository has {p}-bit hash bins; clients refuse a snapshot \
+                 that drops them, so it cannot change to {b}"
+            ))),
+            (HashBins::Bits(b), _) => Ok(Some(b)),
+        }
+    }
+}
+
 /// Where [`publish`] stages files by default: `OUT.staged/`, beside OUT
 /// (`repository/` → `repository.staged/`), never inside the published site.
 pub fn default_staged_dir(out: &Path) -> PathBuf {
@@ -231,8 +312,9 @@ pub fn default_staged_dir(out: &Path) -> PathBuf {
     }
 }
 
-/// Publishes `targets` (target path → bytes) into `out`, staging into
-/// [`default_staged_dir`]; see [`publish_staged`].
+/// Publishes `targets` (target path → bytes) into `out` with the default
+/// layout ([`HashBins::Auto`]), staging into [`default_staged_dir`]; see
+/// [`publish_staged_with`].
 ///
 /// # Errors
 /// As [`publish_staged`].
@@ -243,16 +325,47 @@ pub fn publish(
     expiry: &Expiry,
     now: DateTime<Utc>,
 ) -> Result<PublishReport, PublishError> {
-    publish_staged(targets, out, &default_staged_dir(out), keys, expiry, now)
+    publish_staged_with(
+        targets,
+        out,
+        &default_staged_dir(out),
+        keys,
+        expiry,
+        now,
+        HashBins::Auto,
+    )
 }
 
-/// Publishes `targets` (target path → bytes) into `out`, with roles that
-/// lack signatures staged in `staged_dir` (refused inside `out`); see the
-/// module docs for the versioning rule, staging and root rotation.
+/// Publishes `targets` into `out` with the hash-bin layout `bins`, staging
+/// into [`default_staged_dir`]; see [`publish_staged_with`].
 ///
 /// # Errors
-/// [`PublishError`] naming the file or role at fault; nothing under
-/// `out/metadata/` has changed then.
+/// As [`publish_staged_with`].
+pub fn publish_with(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+    bins: HashBins,
+) -> Result<PublishReport, PublishError> {
+    publish_staged_with(
+        targets,
+        out,
+        &default_staged_dir(out),
+        keys,
+        expiry,
+        now,
+        bins,
+    )
+}
+
+/// Publishes `targets` into `out` with the default layout
+/// ([`HashBins::Auto`]), staging into `staged_dir`; see
+/// [`publish_staged_with`].
+///
+/// # Errors
+/// As [`publish_staged_with`].
 pub fn publish_staged(
     targets: &BTreeMap<String, Vec<u8>>,
     out: &Path,
@@ -260,6 +373,26 @@ pub fn publish_staged(
     keys: &RoleKeys<'_>,
     expiry: &Expiry,
     now: DateTime<Utc>,
+) -> Result<PublishReport, PublishError> {
+    publish_staged_with(targets, out, staged_dir, keys, expiry, now, HashBins::Auto)
+}
+
+/// Publishes `targets` (target path → bytes) into `out`, with roles (and
+/// hash bins) that lack signatures staged in `staged_dir` (refused inside
+/// `out`); see the module docs for the versioning rule, hash bins, staging
+/// and root rotation.
+///
+/// # Errors
+/// [`PublishError`] naming the file or role at fault; nothing under
+/// `out/metadata/` has changed then.
+pub fn publish_staged_with(
+    targets: &BTreeMap<String, Vec<u8>>,
+    out: &Path,
+    staged_dir: &Path,
+    keys: &RoleKeys<'_>,
+    expiry: &Expiry,
+    now: DateTime<Utc>,
+    bins: HashBins,
 ) -> Result<PublishReport, PublishError> {
     if inside(staged_dir, out) {
         return Err(PublishError::StagedInsideOut {
@@ -284,10 +417,10 @@ pub fn publish_staged(
     // Versions start as published, so that a pending report still says what
     // clients currently see (0: nothing published yet).
     let mut report = PublishReport {
-        root_version: prev.root.as_ref().map_or(0, |(_, r)| r.version),
-        targets_version: prev.targets.as_ref().map_or(0, |(_, t)| t.version),
-        snapshot_version: prev.snapshot.as_ref().map_or(0, |(_, s)| s.version),
-        timestamp_version: prev.timestamp.as_ref().map_or(0, |(_, t)| t.version),
+        root_version: prev.root.as_ref().map_or(0, |r| r.meta.version),
+        targets_version: prev.targets.as_ref().map_or(0, |t| t.meta.version),
+        snapshot_version: prev.snapshot.as_ref().map_or(0, |s| s.meta.version),
+        timestamp_version: prev.timestamp.as_ref().map_or(0, |t| t.meta.version),
         written: Vec::new(),
         pending: None,
     };
@@ -300,34 +433,34 @@ pub fn publish_staged(
     let mut root_checks = vec![root_roles];
     if let Some(prev_root) = &prev.root {
         // A rotation must also satisfy the previous root's threshold.
-        root_checks.push(keys_of(&prev_root.1, "root")?);
+        root_checks.push(keys_of(&prev_root.meta, "root")?);
     }
     let root_plan = plan_role(
         "root",
+        "root",
         envelope_of(&new_root)?,
-        prev.root
-            .as_ref()
-            .map(|(env, r)| (env, r.version, r.expires)),
+        prev.root.as_ref().map(Published::as_prev),
         staged_dir,
         expiry.root,
         now,
         &keys.root.signers,
         &root_checks,
+        Format::Pretty,
     )?;
     if let Some(p) = root_plan.pending {
-        let reference = prev.root.as_ref().map(|(env, r)| (r.version, env));
+        let v = root_plan.version;
+        let reference = prev.root.as_ref().map(|r| (r.meta.version, &r.env));
         return stage(
             report,
             staged_dir,
-            ("root", root_plan.version),
-            &root_plan.envelope,
+            "root",
+            &[("root".to_string(), v, &root_plan.envelope, p)],
             reference,
-            p,
             out,
         );
     }
     report.root_version = root_plan.version;
-    let root_bytes = root_plan.envelope.to_bytes();
+    let root_bytes = root_plan.bytes.clone();
     let root_write = root_plan.changed.then(|| {
         (
             format!("metadata/{}.root.json", root_plan.version),
@@ -337,6 +470,7 @@ pub fn publish_staged(
 
     // --- targets --------------------------------------------------------
     let mut target_files = BTreeMap::new();
+    let mut target_writes: Vec<(String, &Vec<u8>)> = Vec::new();
     for (name, bytes) in targets {
         check_target_path(name).map_err(|reason| PublishError::BadTargetPath {
             name: name.chars().take(80).collect(),
@@ -358,80 +492,186 @@ pub fn publish_staged(
         // Content-addressed: an existing file with this name already holds
         // these bytes unless someone tampered with OUT; rewrite if so.
         if std::fs::read(out.join(&path)).ok().as_deref() != Some(bytes.as_slice()) {
-            writes.push((path, bytes.clone()));
+            target_writes.push((path, bytes));
         }
     }
+    // --- hash bins (TAP 15), when the repository is large ----------------
+    let published_bits = prev
+        .targets
+        .as_ref()
+        .and_then(|t| t.meta.delegations.as_ref())
+        .and_then(|d| d.succinct_roles.as_ref())
+        .map(|s| s.bit_length);
+    let (targets_keys, targets_threshold) = keys_of(&new_root, "targets")?;
+    let succinct = bins
+        .bits(target_files.len(), published_bits)?
+        .map(|bit_length| SuccinctRoles {
+            keyids: targets_keys.keys().cloned().collect(),
+            threshold: targets_threshold,
+            bit_length,
+            name_prefix: BIN_PREFIX.into(),
+            unrecognized: BTreeMap::new(),
+        });
+    let (top_targets, delegations, mut bin_targets) = match &succinct {
+        None => (target_files, None, BTreeMap::new()),
+        Some(roles) => {
+            let mut bins: BTreeMap<String, BTreeMap<String, TargetFile>> =
+                roles.bin_names().map(|n| (n, BTreeMap::new())).collect();
+            for (name, info) in target_files {
+                bins.entry(roles.bin_for_target(&name))
+                    .or_default()
+                    .insert(name, info);
+            }
+            let delegations = Delegations {
+                keys: keys
+                    .targets
+                    .keys
+                    .iter()
+                    .map(|k| (k.key_id(), Key::from_public(k)))
+                    .collect(),
+                roles: None,
+                succinct_roles: Some(roles.clone()),
+                unrecognized: BTreeMap::new(),
+            };
+            (BTreeMap::new(), Some(delegations), bins)
+        }
+    };
     let new_targets = Targets {
         type_: "targets".into(),
         spec_version: SPEC_VERSION.into(),
         version: 1,
         expires: now,
-        targets: target_files,
-        delegations: None,
+        targets: top_targets,
+        delegations,
         unrecognized: BTreeMap::new(),
     };
     let targets_plan = plan_role(
         "targets",
+        "targets",
         envelope_of(&new_targets)?,
-        prev.targets
-            .as_ref()
-            .map(|(env, t)| (env, t.version, t.expires)),
+        prev.targets.as_ref().map(Published::as_prev),
         staged_dir,
         expiry.targets,
         now,
         &keys.targets.signers,
-        &[keys_of(&new_root, "targets")?],
+        &[(targets_keys.clone(), targets_threshold)],
+        Format::Pretty,
     )?;
     if let Some(p) = targets_plan.pending {
         let v = targets_plan.version;
         return stage(
             report,
             staged_dir,
-            ("targets", v),
-            &targets_plan.envelope,
+            "targets",
+            &[("targets".to_string(), v, &targets_plan.envelope, p)],
             Some((root_plan.version, &root_plan.envelope)),
-            p,
             out,
         );
     }
     report.targets_version = targets_plan.version;
-    let targets_bytes = targets_plan.envelope.to_bytes();
+    let targets_bytes = targets_plan.bytes.clone();
+
+    // Every bin is planned like a role of its own (a new version only when
+    // its share of the targets changed or it nears expiry) and signed with
+    // the targets keys, which the delegation names.
+    let mut bin_plans: BTreeMap<String, Plan> = BTreeMap::new();
+    for (bin, listed) in std::mem::take(&mut bin_targets) {
+        let desired = Targets {
+            type_: "targets".into(),
+            spec_version: SPEC_VERSION.into(),
+            version: 1,
+            expires: now,
+            targets: listed,
+            delegations: None,
+            unrecognized: BTreeMap::new(),
+        };
+        let published = prev.bin(&meta_dir, &bin)?;
+        let plan = plan_role(
+            "targets",
+            &bin,
+            envelope_of(&desired)?,
+            published.as_ref().map(Published::as_prev),
+            staged_dir,
+            expiry.targets,
+            now,
+            &keys.targets.signers,
+            &[(targets_keys.clone(), targets_threshold)],
+            Format::Compact,
+        )?;
+        bin_plans.insert(bin, plan);
+    }
+    let pending_bins: Vec<(String, u64, &Envelope, (usize, u32))> = bin_plans
+        .iter()
+        .filter_map(|(bin, p)| {
+            p.pending
+                .map(|pd| (bin.clone(), p.version, &p.envelope, pd))
+        })
+        .collect();
+    if !pending_bins.is_empty() {
+        return stage(
+            report,
+            staged_dir,
+            "targets",
+            &pending_bins,
+            Some((root_plan.version, &root_plan.envelope)),
+            out,
+        );
+    }
 
     // --- snapshot -------------------------------------------------------
+    let mut snapshot_meta = meta_entry("targets.json", targets_plan.version, &targets_bytes);
+    // Bins are listed by version only (TUF allows it; python-tuf does the
+    // same): a length and hash per bin would triple the snapshot, which
+    // every update downloads, and the bin's signature and version already
+    // pin it.
+    for (bin, plan) in &bin_plans {
+        snapshot_meta.insert(
+            format!("{bin}.json"),
+            MetaFile {
+                version: plan.version,
+                length: None,
+                hashes: None,
+                unrecognized: BTreeMap::new(),
+            },
+        );
+    }
     let new_snapshot = Snapshot {
         type_: "snapshot".into(),
         spec_version: SPEC_VERSION.into(),
         version: 1,
         expires: now,
-        meta: meta_entry("targets.json", targets_plan.version, &targets_bytes),
+        meta: snapshot_meta,
         unrecognized: BTreeMap::new(),
     };
     let snapshot_plan = plan_role(
         "snapshot",
+        "snapshot",
         envelope_of(&new_snapshot)?,
-        prev.snapshot
-            .as_ref()
-            .map(|(env, s)| (env, s.version, s.expires)),
+        prev.snapshot.as_ref().map(Published::as_prev),
         staged_dir,
         expiry.snapshot,
         now,
         &keys.snapshot.signers,
         &[keys_of(&new_root, "snapshot")?],
+        if succinct.is_some() {
+            Format::Compact
+        } else {
+            Format::Pretty
+        },
     )?;
     if let Some(p) = snapshot_plan.pending {
         let v = snapshot_plan.version;
         return stage(
             report,
             staged_dir,
-            ("snapshot", v),
-            &snapshot_plan.envelope,
+            "snapshot",
+            &[("snapshot".to_string(), v, &snapshot_plan.envelope, p)],
             Some((root_plan.version, &root_plan.envelope)),
-            p,
             out,
         );
     }
     report.snapshot_version = snapshot_plan.version;
-    let snapshot_bytes = snapshot_plan.envelope.to_bytes();
+    let snapshot_bytes = snapshot_plan.bytes.clone();
 
     // --- timestamp ------------------------------------------------------
     let new_timestamp = Timestamp {
@@ -444,31 +684,76 @@ pub fn publish_staged(
     };
     let timestamp_plan = plan_role(
         "timestamp",
+        "timestamp",
         envelope_of(&new_timestamp)?,
-        prev.timestamp
-            .as_ref()
-            .map(|(env, t)| (env, t.version, t.expires)),
+        prev.timestamp.as_ref().map(Published::as_prev),
         staged_dir,
         expiry.timestamp,
         now,
         &keys.timestamp.signers,
         &[keys_of(&new_root, "timestamp")?],
+        Format::Pretty,
     )?;
     if let Some(p) = timestamp_plan.pending {
         let v = timestamp_plan.version;
         return stage(
             report,
             staged_dir,
-            ("timestamp", v),
-            &timestamp_plan.envelope,
+            "timestamp",
+            &[("timestamp".to_string(), v, &timestamp_plan.envelope, p)],
             Some((root_plan.version, &root_plan.envelope)),
-            p,
             out,
         );
     }
     report.timestamp_version = timestamp_plan.version;
 
     // --- write, timestamp last -----------------------------------------
+    // Targets first, without a sync each: they are content-addressed, no
+    // published metadata names them yet, and a torn one is found (its bytes
+    // differ) and rewritten by the next publish; then one sync per folder
+    // before any metadata names them.
+    let mut target_dirs = std::collections::BTreeSet::new();
+    for (rel, bytes) in target_writes {
+        let path = out.join(&rel);
+        super::write_unsynced(&path, bytes).map_err(|source| PublishError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if let Some(dir) = path.parent() {
+            target_dirs.insert(dir.to_path_buf());
+        }
+        report.written.push(rel);
+    }
+    // One sync per folder (a folder per dist), several at once.
+    let dirs: Vec<PathBuf> = target_dirs.into_iter().collect();
+    for (dir, r) in dirs
+        .iter()
+        .zip(super::par_map(&dirs, |d| super::sync_dir(d)))
+    {
+        r.map_err(|source| PublishError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    // New bin versions are new files no published snapshot names yet:
+    // written like the targets, then one sync of the folder.
+    let mut bins_written = false;
+    for (bin, plan) in &bin_plans {
+        if plan.changed {
+            let rel = format!("metadata/{}.{bin}.json", plan.version);
+            let path = out.join(&rel);
+            super::write_unsynced(&path, &plan.bytes).map_err(|source| PublishError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            report.written.push(rel);
+            bins_written = true;
+        }
+    }
+    if bins_written {
+        let dir = out.join("metadata");
+        super::sync_dir(&dir).map_err(|source| PublishError::Io { path: dir, source })?;
+    }
     if targets_plan.changed {
         let path = format!("metadata/{}.targets.json", targets_plan.version);
         writes.push((path, targets_bytes));
@@ -479,10 +764,7 @@ pub fn publish_staged(
     }
     writes.extend(root_write);
     if timestamp_plan.changed {
-        writes.push((
-            "metadata/timestamp.json".into(),
-            timestamp_plan.envelope.to_bytes(),
-        ));
+        writes.push(("metadata/timestamp.json".into(), timestamp_plan.bytes));
     }
     for (rel, bytes) in writes {
         let path = out.join(&rel);
@@ -490,12 +772,16 @@ pub fn publish_staged(
         report.written.push(rel);
     }
     // Staged files that were published (or superseded) are no longer needed.
-    for (role, plan) in [
+    let top = [
         ("root", &root_plan),
         ("targets", &targets_plan),
         ("snapshot", &snapshot_plan),
-        ("timestamp", &timestamp_plan),
-    ] {
+    ];
+    let staged_roles = top
+        .iter()
+        .map(|(r, p)| (*r, *p))
+        .chain(bin_plans.iter().map(|(b, p)| (b.as_str(), p)));
+    for (role, plan) in staged_roles {
         let staged = staged_dir.join(format!("{}.{role}.json", plan.version));
         if plan.changed && staged.exists() {
             std::fs::remove_file(&staged).map_err(|source| PublishError::Io {
@@ -508,7 +794,7 @@ pub fn publish_staged(
 }
 
 /// Adds `key`'s signature to the metadata file at `path` (typically one
-/// under `OUT/staged/`), in place, atomically. Returns false, writing
+/// in the staged directory, `OUT.staged/`), in place, atomically. Returns false, writing
 /// nothing, when that key had already signed.
 ///
 /// The signature covers the canonical JSON of `signed` exactly as found in
@@ -571,10 +857,18 @@ pub fn sign_staged_file(path: &Path, key: &SigningKey) -> Result<bool, PublishEr
         "targets" => "targets",
         "snapshot" => "snapshot",
         "timestamp" => "timestamp",
+        // A hash bin is signed by the targets keys (see the module docs).
+        r if r
+            .strip_prefix(BIN_PREFIX)
+            .is_some_and(|n| n.starts_with('-')) =>
+        {
+            "targets"
+        }
         _ => {
             return Err(PublishError::PreviousState {
                 path: path.to_path_buf(),
-                reason: "is not a staged V.ROLE.json file (root, targets, snapshot or timestamp)"
+                reason: "is not a staged V.ROLE.json file (root, targets, a hash bin, snapshot or \
+                         timestamp)"
                     .into(),
             })
         }
@@ -615,7 +909,9 @@ pub fn sign_staged_file(path: &Path, key: &SigningKey) -> Result<bool, PublishEr
     }
     let mut listed = false;
     for root_path in &roots {
-        let (_, root) = read_role::<Root>(root_path)?.ok_or_else(|| missing(root_path))?;
+        let root = read_role::<Root>(root_path)?
+            .ok_or_else(|| missing(root_path))?
+            .meta;
         let (keys, _) = keys_of(&root, role)?;
         listed |= keys.contains_key(key.key_id());
     }
@@ -653,27 +949,54 @@ fn inside(dir: &Path, out: &Path) -> bool {
 /// What to publish for one role.
 struct Plan {
     envelope: Envelope,
+    /// The file's bytes: as published when unchanged, else as serialised.
+    bytes: Vec<u8>,
     version: u64,
     /// A new version (to be written); false when the published file stays.
     changed: bool,
     pending: Option<(usize, u32)>,
 }
 
-/// Decides whether `role` keeps its published file or gets a new version,
-/// and signs the new version with the signers the checks know.
+/// How a role's file is written: indented (the four top-level roles of a
+/// small repository, read by people) or compact (the files that grow with
+/// the repository: a delegating snapshot and the hash bins).
+#[derive(Clone, Copy)]
+enum Format {
+    Pretty,
+    Compact,
+}
+
+impl Format {
+    fn bytes(self, env: &Envelope) -> Vec<u8> {
+        match self {
+            Format::Pretty => env.to_bytes(),
+            Format::Compact => env.to_compact_bytes(),
+        }
+    }
+}
+
+/// A published role file, as [`plan_role`] compares it: envelope, bytes,
+/// version and expiry.
+type PrevRole<'a> = (&'a Envelope, &'a [u8], u64, DateTime<Utc>);
+
+/// Decides whether `role` (named `file_role` in file names: the role, or a
+/// bin) keeps its published file or gets a new version, and signs the new
+/// version with the signers the checks know.
 #[allow(clippy::too_many_arguments)]
 fn plan_role(
     role: &'static str,
+    file_role: &str,
     desired: Envelope,
-    prev: Option<(&Envelope, u64, DateTime<Utc>)>,
+    prev: Option<PrevRole<'_>>,
     staged_dir: &Path,
     lifetime: TimeDelta,
     now: DateTime<Utc>,
     signers: &[&SigningKey],
     checks: &[(BTreeMap<KeyId, PublicKey>, u32)],
+    format: Format,
 ) -> Result<Plan, PublishError> {
     let fresh_enough = |expires: DateTime<Utc>| expires - now > lifetime / 2;
-    if let Some((env, version, expires)) = prev {
+    if let Some((env, bytes, version, expires)) = prev {
         // The last check is the role itself in the new root (for root, the
         // first is the new root's own role and the second the old one: the
         // published root only needs its own).
@@ -687,14 +1010,15 @@ fn plan_role(
         {
             return Ok(Plan {
                 envelope: env.clone(),
+                bytes: bytes.to_vec(),
                 version,
                 changed: false,
                 pending: None,
             });
         }
     }
-    let version = prev.map_or(1, |(_, v, _)| v + 1);
-    let staged_path = staged_dir.join(format!("{version}.{role}.json"));
+    let version = prev.map_or(1, |(_, _, v, _)| v + 1);
+    let staged_path = staged_dir.join(format!("{version}.{file_role}.json"));
     let staged = read_staged(role, &staged_path)?;
     let mut envelope = match staged {
         Some((env, expires))
@@ -749,6 +1073,7 @@ fn plan_role(
         }
     }
     Ok(Plan {
+        bytes: format.bytes(&envelope),
         envelope,
         version,
         changed: true,
@@ -756,24 +1081,36 @@ fn plan_role(
     })
 }
 
-/// Writes a role that lacks signatures to the staged directory, with the
-/// root that lists its keys (`reference`: version and file) beside it, and
-/// returns the report; `OUT/metadata/` is untouched.
+/// Writes the role files that lack signatures (`(file role, version,
+/// envelope, (valid, threshold))`: one role, or every hash bin that
+/// changed) to the staged directory, with the root that lists their keys
+/// (`reference`: version and file) beside them, and returns the report,
+/// naming the first; `OUT/metadata/` is untouched.
 fn stage(
     mut report: PublishReport,
     staged_dir: &Path,
-    (role, version): (&'static str, u64),
-    envelope: &Envelope,
+    role: &'static str,
+    files: &[(String, u64, &Envelope, (usize, u32))],
     reference: Option<(u64, &Envelope)>,
-    (valid, threshold): (usize, u32),
     out: &Path,
 ) -> Result<PublishReport, PublishError> {
-    let path = staged_dir.join(format!("{version}.{role}.json"));
-    let mut files = vec![(path.clone(), envelope.to_bytes())];
-    if let Some((v, root)) = reference {
-        files.push((staged_dir.join(format!("{v}.root.json")), root.to_bytes()));
+    let mut writes = Vec::new();
+    for (file_role, version, envelope, (valid, threshold)) in files {
+        let path = staged_dir.join(format!("{version}.{file_role}.json"));
+        writes.push((path.clone(), envelope.to_bytes()));
+        if report.pending.is_none() {
+            report.pending = Some(Pending {
+                role,
+                path,
+                valid: *valid,
+                threshold: *threshold,
+            });
+        }
     }
-    for (file, bytes) in files {
+    if let Some((v, root)) = reference {
+        writes.push((staged_dir.join(format!("{v}.root.json")), root.to_bytes()));
+    }
+    for (file, bytes) in writes {
         write_atomic(&file, &bytes).map_err(|source| PublishError::Io {
             path: file.clone(),
             source,
@@ -785,12 +1122,6 @@ fn stage(
             Err(_) => file.display().to_string(),
         });
     }
-    report.pending = Some(Pending {
-        role,
-        path,
-        valid,
-        threshold,
-    });
     Ok(report)
 }
 
@@ -924,16 +1255,51 @@ fn desired_root(keys: &RoleKeys<'_>) -> Result<Root, PublishError> {
     })
 }
 
+/// One published role file: envelope, parsed role and bytes as on disk.
+struct Published<T> {
+    env: Envelope,
+    meta: T,
+    bytes: Vec<u8>,
+}
+
+impl<T: RoleMetadata> Published<T> {
+    fn as_prev(&self) -> PrevRole<'_> {
+        (
+            &self.env,
+            &self.bytes,
+            self.meta.version(),
+            self.meta.expires(),
+        )
+    }
+}
+
 /// The published state found in `OUT/metadata/`, unverified: it is our own
 /// output, used only to decide what changed.
 struct Previous {
-    root: Option<(Envelope, Root)>,
-    timestamp: Option<(Envelope, Timestamp)>,
-    snapshot: Option<(Envelope, Snapshot)>,
-    targets: Option<(Envelope, Targets)>,
+    root: Option<Published<Root>>,
+    timestamp: Option<Published<Timestamp>>,
+    snapshot: Option<Published<Snapshot>>,
+    targets: Option<Published<Targets>>,
 }
 
 impl Previous {
+    /// The published version of hash bin `bin`, if the published snapshot
+    /// lists one.
+    fn bin(&self, meta_dir: &Path, bin: &str) -> Result<Option<Published<Targets>>, PublishError> {
+        let Some(version) = self
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.meta.meta.get(&format!("{bin}.json")))
+            .map(|m| m.version)
+        else {
+            return Ok(None);
+        };
+        let path = meta_dir.join(format!("{version}.{bin}.json"));
+        read_role::<Targets>(&path)?
+            .map(Some)
+            .ok_or_else(|| missing(&path))
+    }
+
     fn load(meta_dir: &Path) -> Result<Self, PublishError> {
         let mut prev = Previous {
             root: None,
@@ -981,7 +1347,7 @@ impl Previous {
             return Ok(prev);
         };
         let snap_version = timestamp
-            .1
+            .meta
             .meta
             .get("snapshot.json")
             .map(|m| m.version)
@@ -993,7 +1359,7 @@ impl Previous {
         let snap_path = meta_dir.join(format!("{snap_version}.snapshot.json"));
         let snapshot = read_role::<Snapshot>(&snap_path)?.ok_or_else(|| missing(&snap_path))?;
         let targets_version = snapshot
-            .1
+            .meta
             .meta
             .get("targets.json")
             .map(|m| m.version)
@@ -1016,7 +1382,7 @@ fn missing(path: &Path) -> PublishError {
     }
 }
 
-fn read_role<T: RoleMetadata>(path: &Path) -> Result<Option<(Envelope, T)>, PublishError> {
+fn read_role<T: RoleMetadata>(path: &Path) -> Result<Option<Published<T>>, PublishError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1032,8 +1398,8 @@ fn read_role<T: RoleMetadata>(path: &Path) -> Result<Option<(Envelope, T)>, Publ
         source,
     };
     let env = Envelope::from_slice(T::TYPE, &bytes).map_err(meta_err)?;
-    let parsed = env.parse_signed::<T>().map_err(meta_err)?;
-    Ok(Some((env, parsed)))
+    let meta = env.parse_signed::<T>().map_err(meta_err)?;
+    Ok(Some(Published { env, meta, bytes }))
 }
 
 fn keys_of(

@@ -918,7 +918,7 @@ fn update_refuses_delegations_cleanly() {
     f.relink();
     assert_eq!(
         f.refused(t("2000-01-02T00:00:00Z")),
-        "targets: delegated targets roles are not supported"
+        "targets: delegated targets roles other than succinct hash bins are not supported"
     );
 }
 
@@ -1046,4 +1046,444 @@ fn filesystem_transport_refuses_paths_leaving_the_base() {
     let t = FilesystemTransport::from_url(&url).unwrap();
     assert!(t.fetch("metadata/1.root.json", 1 << 20).is_ok());
     assert!(FilesystemTransport::from_url("http://example.org/").is_err());
+}
+
+// --- hash bins (TAP 15 succinct delegation) -------------------------------------
+
+use super::metadata::SuccinctRoles;
+use super::publish::{default_staged_dir, publish_with, sign_staged_file, HashBins};
+use super::updater::LoadedBin;
+
+/// Three bits: eight bins.
+const BITS: u32 = 3;
+
+fn many_targets(n: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut targets = sample_targets();
+    for i in 0..n {
+        targets.insert(
+            format!("Dist-{}/CPANSEC-2025-{i:04}.toml", i % 7),
+            format!("id = {i}\n").into_bytes(),
+        );
+    }
+    targets
+}
+
+fn roles() -> SuccinctRoles {
+    SuccinctRoles {
+        keyids: Vec::new(),
+        threshold: 1,
+        bit_length: BITS,
+        name_prefix: "bins".into(),
+        unrecognized: BTreeMap::new(),
+    }
+}
+
+/// A repository of 23 targets in eight bins, and a trusted dir with its
+/// root.
+fn bin_fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let trusted = tmp.path().join("trusted");
+    let keys = Keys::new();
+    publish_with(
+        &many_targets(20),
+        &out,
+        &keys.setup(),
+        &long_expiry(),
+        t0(),
+        HashBins::Bits(BITS),
+    )
+    .unwrap();
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::copy(out.join("metadata/1.root.json"), trusted.join("root.json")).unwrap();
+    Fixture {
+        _tmp: tmp,
+        out,
+        trusted,
+        keys,
+    }
+}
+
+/// Every bin of a verified update, fetched and verified.
+fn load_bins(f: &Fixture, report: &Verified) -> Result<Vec<LoadedBin>, VerifyError> {
+    let bins = report.bins().expect("targets delegates to bins").clone();
+    bins.bin_names()
+        .map(|b| {
+            report.load_bin(
+                &b,
+                None,
+                &f.transport(),
+                t("2000-01-02T00:00:00Z"),
+                &Limits::default(),
+            )
+        })
+        .collect()
+}
+
+/// The version the served snapshot lists for `file`.
+fn listed_version(f: &Fixture, file: &str) -> u64 {
+    let ts = read_env(&f.meta("timestamp.json"));
+    let v = ts.signed["meta"]["snapshot.json"]["version"]
+        .as_u64()
+        .unwrap();
+    read_env(&f.meta(&format!("{v}.snapshot.json"))).signed["meta"][file]["version"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn bins_list_every_target_in_its_own_bin_and_verify() {
+    let f = bin_fixture();
+    let report = f.update().unwrap();
+    assert!(
+        report.targets().is_empty(),
+        "top-level targets lists nothing"
+    );
+    let bins = load_bins(&f, &report).unwrap();
+    assert_eq!(bins.len(), 8);
+    let mut seen = 0;
+    for b in &bins {
+        for (name, info) in &b.targets {
+            assert_eq!(roles().bin_for_target(name), b.name);
+            let bytes = super::updater::fetch_target_of(&f.transport(), name, info, true).unwrap();
+            assert_eq!(bytes, many_targets(20)[name]);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, many_targets(20).len());
+    // Bins are published as `V.bins-N.json`, like any targets role.
+    assert!(f.meta("1.bins-0.json").is_file());
+}
+
+#[test]
+fn one_new_target_rewrites_one_bin_snapshot_and_timestamp_only() {
+    let f = bin_fixture();
+    f.update().unwrap();
+    let mut targets = many_targets(20);
+    let new = "New-Dist/CPANSEC-2026-0001.toml";
+    targets.insert(new.into(), b"new".to_vec());
+    let r = publish_with(
+        &targets,
+        &f.out,
+        &f.keys.setup(),
+        &long_expiry(),
+        t0(),
+        HashBins::Auto,
+    )
+    .unwrap();
+    let bin = roles().bin_for_target(new);
+    let mut written = r.written.clone();
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            format!("metadata/2.{bin}.json"),
+            "metadata/2.snapshot.json".to_string(),
+            "metadata/timestamp.json".to_string(),
+            format!(
+                "targets/New-Dist/{}.CPANSEC-2026-0001.toml",
+                sha256_hex(b"new")
+            ),
+        ]
+    );
+    assert_eq!(r.targets_version, 1, "top-level targets is unchanged");
+    let report = f.update().unwrap();
+    assert_eq!(report.updated, ["snapshot.json", "timestamp.json"]);
+    assert!(load_bins(&f, &report)
+        .unwrap()
+        .iter()
+        .any(|b| b.targets.contains_key(new)));
+}
+
+#[test]
+fn publish_refuses_to_change_the_number_of_bins() {
+    let f = bin_fixture();
+    for bins in [HashBins::Bits(BITS + 1), HashBins::Never] {
+        let err = publish_with(
+            &many_targets(20),
+            &f.out,
+            &f.keys.setup(),
+            &long_expiry(),
+            t0(),
+            bins,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("refuse a snapshot"), "{err}");
+    }
+}
+
+#[test]
+fn auto_delegates_from_sixty_four_targets_and_keeps_its_bins() {
+    let keys = Keys::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    publish(&many_targets(10), &out, &keys.setup(), &long_expiry(), t0()).unwrap();
+    assert!(!out.join("metadata/1.bins-00.json").exists());
+    publish(&many_targets(70), &out, &keys.setup(), &long_expiry(), t0()).unwrap();
+    assert!(out.join("metadata/1.bins-00.json").is_file());
+    assert!(out.join("metadata/1.bins-ff.json").is_file());
+    // Back under the threshold, the bins stay (clients would refuse less).
+    let r = publish(&many_targets(10), &out, &keys.setup(), &long_expiry(), t0()).unwrap();
+    assert!(
+        r.written.iter().any(|w| w.contains(".bins-")),
+        "{:?}",
+        r.written
+    );
+    let targets = read_env(&out.join("metadata/2.targets.json"));
+    assert_eq!(
+        targets.signed["delegations"]["succinct_roles"]["bit_length"],
+        8
+    );
+}
+
+#[test]
+fn update_refuses_bin_signed_by_wrong_key() {
+    let f = bin_fixture();
+    let bin = roles().bin_for_target("top-level.txt");
+    resign(
+        &f.meta(&format!("1.{bin}.json")),
+        &[&f.keys.snapshot],
+        |_| {},
+    );
+    let report = f.update().unwrap();
+    let err = load_bins(&f, &report).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{bin}: delegated targets: 0 valid signatures of threshold 1")
+    );
+}
+
+#[test]
+fn update_refuses_bin_rollback() {
+    let f = bin_fixture();
+    f.update().unwrap();
+    let new = "New-Dist/CPANSEC-2026-0001.toml";
+    let bin = roles().bin_for_target(new);
+    let mut targets = many_targets(20);
+    targets.insert(new.into(), b"new".to_vec());
+    publish_with(
+        &targets,
+        &f.out,
+        &f.keys.setup(),
+        &long_expiry(),
+        t0(),
+        HashBins::Auto,
+    )
+    .unwrap();
+    f.update().unwrap();
+    assert_eq!(listed_version(&f, &format!("{bin}.json")), 2);
+    // A validly signed snapshot v3 that lists the bin at version 1 again.
+    std::fs::copy(f.meta("2.snapshot.json"), f.meta("3.snapshot.json")).unwrap();
+    resign(&f.meta("3.snapshot.json"), &[&f.keys.snapshot], |s| {
+        s["version"] = json!(3);
+        s["meta"][format!("{bin}.json")] = json!({"version": 1});
+    });
+    let snap3 = std::fs::read(f.meta("3.snapshot.json")).unwrap();
+    resign(&f.meta("timestamp.json"), &[&f.keys.timestamp], |s| {
+        s["version"] = json!(3);
+        s["meta"]["snapshot.json"] = meta_entry(3, &snap3);
+    });
+    assert_eq!(
+        f.refused(t("2000-01-02T00:00:00Z")),
+        format!("snapshot: {bin}.json: version 1 is older than trusted version 2 (rollback)")
+    );
+}
+
+#[test]
+fn update_refuses_bin_version_other_than_listed() {
+    let f = bin_fixture();
+    let bin = roles().bin_for_target("top-level.txt");
+    resign(&f.meta(&format!("1.{bin}.json")), &[&f.keys.targets], |s| {
+        s["version"] = json!(2);
+    });
+    let report = f.update().unwrap();
+    assert_eq!(
+        load_bins(&f, &report).unwrap_err().to_string(),
+        format!("{bin}: delegated targets: version 2 does not match version 1 listed in snapshot")
+    );
+}
+
+#[test]
+fn update_refuses_target_listed_in_the_wrong_bin() {
+    let f = bin_fixture();
+    let name = "top-level.txt";
+    let right = roles().bin_for_target(name);
+    let wrong = roles().bin_names().find(|b| *b != right).unwrap();
+    let entry = read_env(&f.meta(&format!("1.{right}.json"))).signed["targets"][name].clone();
+    // The bin that does not own the name claims it, validly signed: a
+    // client that looked there would take the wrong bin's word for it.
+    resign(
+        &f.meta(&format!("1.{wrong}.json")),
+        &[&f.keys.targets],
+        |s| {
+            s["targets"][name] = entry;
+        },
+    );
+    let report = f.update().unwrap();
+    assert_eq!(
+        report
+            .load_bin(
+                &wrong,
+                None,
+                &f.transport(),
+                t("2000-01-02T00:00:00Z"),
+                &Limits::default()
+            )
+            .unwrap_err()
+            .to_string(),
+        format!("{wrong}: lists target {name}, which belongs to {right}")
+    );
+}
+
+#[test]
+fn update_refuses_bin_missing_from_snapshot() {
+    let f = bin_fixture();
+    let bin = roles().bin_for_target("top-level.txt");
+    resign(&f.meta("1.snapshot.json"), &[&f.keys.snapshot], |s| {
+        s["meta"]
+            .as_object_mut()
+            .unwrap()
+            .remove(&format!("{bin}.json"));
+    });
+    let snap = std::fs::read(f.meta("1.snapshot.json")).unwrap();
+    resign(&f.meta("timestamp.json"), &[&f.keys.timestamp], |s| {
+        s["meta"]["snapshot.json"] = meta_entry(1, &snap);
+    });
+    let report = f.update().unwrap();
+    assert_eq!(
+        load_bins(&f, &report).unwrap_err().to_string(),
+        format!("{bin}: snapshot: no entry for {bin}.json")
+    );
+}
+
+#[test]
+fn update_refuses_nested_delegation_from_a_bin() {
+    let f = bin_fixture();
+    let bin = roles().bin_for_target("top-level.txt");
+    resign(&f.meta(&format!("1.{bin}.json")), &[&f.keys.targets], |s| {
+        s["delegations"] = json!({"keys": {}, "roles": []});
+    });
+    let report = f.update().unwrap();
+    assert_eq!(
+        load_bins(&f, &report).unwrap_err().to_string(),
+        format!("{bin}: delegated targets: delegations from a hash bin are not supported")
+    );
+}
+
+#[test]
+fn targets_key_rotation_re_signs_every_bin() {
+    let f = bin_fixture();
+    f.update().unwrap();
+    let new_targets = SigningKey::generate();
+    let setup = RoleKeys {
+        targets: RoleSetup::single(&new_targets),
+        ..f.keys.setup()
+    };
+    let r = publish_with(
+        &many_targets(20),
+        &f.out,
+        &setup,
+        &long_expiry(),
+        t0(),
+        HashBins::Auto,
+    )
+    .unwrap();
+    assert_eq!((r.root_version, r.targets_version), (2, 2));
+    let report = f.update().unwrap();
+    let bins = load_bins(&f, &report).unwrap();
+    assert!(bins.iter().all(|b| b.version == 2));
+    // A bin still signed by the old targets key no longer verifies.
+    let bin = roles().bin_for_target("top-level.txt");
+    resign(
+        &f.meta(&format!("2.{bin}.json")),
+        &[&f.keys.targets],
+        |_| {},
+    );
+    assert!(load_bins(&f, &report)
+        .unwrap_err()
+        .to_string()
+        .ends_with("0 valid signatures of threshold 1"));
+}
+
+#[test]
+fn threshold_signing_stages_every_changed_bin_until_signed() {
+    let keys = Keys::new();
+    let second = SigningKey::generate();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    fn two<'k>(keys: &'k Keys, second: &SigningKey) -> RoleKeys<'k> {
+        RoleKeys {
+            targets: RoleSetup {
+                keys: vec![
+                    keys.targets.public_key().clone(),
+                    second.public_key().clone(),
+                ],
+                threshold: 2,
+                signers: vec![&keys.targets],
+            },
+            ..keys.setup()
+        }
+    }
+    let run = || {
+        publish_with(
+            &many_targets(20),
+            &out,
+            &two(&keys, &second),
+            &long_expiry(),
+            t0(),
+            HashBins::Bits(BITS),
+        )
+        .unwrap()
+    };
+    // The top-level targets role first, then every bin: staged, nothing
+    // published, until the second maintainer signed each staged file.
+    let mut rounds = 0;
+    loop {
+        let r = run();
+        let Some(pending) = r.pending else { break };
+        assert_eq!(
+            (pending.role, pending.valid, pending.threshold),
+            ("targets", 1, 2)
+        );
+        assert!(!out.join("metadata/timestamp.json").exists());
+        // Staged outside the site, with the root that lists the keys beside
+        // the staged files (every bin too).
+        for e in std::fs::read_dir(default_staged_dir(&out)).unwrap() {
+            let path = e.unwrap().path();
+            if !path.to_string_lossy().ends_with(".root.json") {
+                sign_staged_file(&path, &second).unwrap();
+            }
+        }
+        rounds += 1;
+        assert!(rounds <= 2, "targets, then the bins, are staged once each");
+    }
+    assert_eq!(rounds, 2);
+    assert!(!out.join("staged").exists());
+    assert_eq!(
+        std::fs::read_dir(default_staged_dir(&out)).unwrap().count(),
+        0
+    );
+    let trusted = tmp.path().join("trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::copy(out.join("metadata/1.root.json"), trusted.join("root.json")).unwrap();
+    let transport = FilesystemTransport::new(&out);
+    let report = update(
+        &trusted,
+        &transport,
+        t("2000-01-02T00:00:00Z"),
+        &Limits::default(),
+    )
+    .unwrap();
+    for bin in report.bins().unwrap().clone().bin_names() {
+        let b = report
+            .load_bin(
+                &bin,
+                None,
+                &transport,
+                t("2000-01-02T00:00:00Z"),
+                &Limits::default(),
+            )
+            .unwrap();
+        assert_eq!(b.version, 1);
+    }
 }

@@ -53,7 +53,9 @@ pub enum TransportError {
 /// repository base, e.g. `metadata/timestamp.json` or
 /// `targets/Foo/<sha256>.X.patch`; implementations must not return more
 /// than `max_len` bytes (return [`TransportError::TooLarge`] instead).
-pub trait Transport {
+/// Transports are shared by the threads of an update that fetches several
+/// targets at once, hence `Send + Sync`.
+pub trait Transport: Send + Sync {
     /// Fetches one file, at most `max_len` bytes.
     ///
     /// # Errors

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 
 use super::metadata::{
     tuf_time, Envelope, Hashes, MetaFile, MetadataError, Role, RoleMetadata, Root, Snapshot,
-    TargetFile, Targets, Timestamp, VerifyRoleError,
+    SuccinctRoles, TargetFile, Targets, Timestamp, VerifyRoleError,
 };
 use super::transport::{read_bounded, Bounded, Transport, TransportError};
 use super::{check_target_path, hashed_target_path};
@@ -160,7 +160,28 @@ pub enum VerifyError {
         /// The listing role.
         role: &'static str,
         /// The missing file name.
-        name: &'static str,
+        name: String,
+    },
+    /// A delegated role (a hash bin) was refused; `source` names the check.
+    #[error("{role}: {source}")]
+    Delegated {
+        /// The delegated role's name, e.g. `bins-0a`.
+        role: String,
+        /// What failed.
+        #[source]
+        source: Box<VerifyError>,
+    },
+    /// A hash bin lists a target that belongs to another bin: only the bin
+    /// the target's path hashes to may describe it (TAP 15).
+    /// (Reported inside [`VerifyError::Delegated`], which names the bin.)
+    #[error("lists target {target}, which belongs to {expected}")]
+    WrongBin {
+        /// The bin that listed it.
+        role: String,
+        /// The target (bounded).
+        target: String,
+        /// The bin it belongs to.
+        expected: String,
     },
     /// The version does not match what the role above lists.
     #[error("{role}: version {found} does not match version {expected} listed in {listed_in}")]
@@ -340,14 +361,184 @@ pub struct Verified {
     /// (timestamp last, so a crash between two writes leaves a state whose
     /// timestamp still points at what it verified before).
     pub changed: Vec<(Role, Vec<u8>)>,
+    /// The `meta` of the snapshot trusted before this update, when there
+    /// was a valid one (and the snapshot keys did not rotate): what the
+    /// store's cache was last committed against.
+    pub previous_meta: Option<BTreeMap<String, MetaFile>>,
     consistent_snapshot: bool,
     targets: Targets,
+    snapshot_meta: BTreeMap<String, MetaFile>,
+}
+
+/// A verified hash bin (a delegated targets role).
+#[derive(Debug, Clone)]
+pub struct LoadedBin {
+    /// Its role name, e.g. `bins-0a`.
+    pub name: String,
+    /// The file's bytes as received (or as cached).
+    pub bytes: Vec<u8>,
+    /// Its version.
+    pub version: u64,
+    /// The targets it lists.
+    pub targets: BTreeMap<String, TargetFile>,
+    /// Whether it came from the transport rather than the cached copy.
+    pub is_new: bool,
 }
 
 impl Verified {
-    /// The verified target list.
+    /// The targets the top-level targets role lists itself (with hash bins,
+    /// none: see [`Verified::bins`]).
     pub fn targets(&self) -> &BTreeMap<String, TargetFile> {
         &self.targets.targets
+    }
+
+    /// The hash-bin delegation of the top-level targets role, if any.
+    pub fn bins(&self) -> Option<&SuccinctRoles> {
+        self.targets
+            .delegations
+            .as_ref()
+            .and_then(|d| d.succinct_roles.as_ref())
+    }
+
+    /// The verified snapshot's `meta`: every targets file and its version.
+    pub fn snapshot_meta(&self) -> &BTreeMap<String, MetaFile> {
+        &self.snapshot_meta
+    }
+
+    /// Whether targets are fetched as `HASH.name` (consistent snapshots).
+    pub fn consistent_snapshot(&self) -> bool {
+        self.consistent_snapshot
+    }
+
+    /// The role that describes target `name` in TUF's search order: the
+    /// top-level targets role when it lists it, else the hash bin its path
+    /// belongs to, else none.
+    pub fn role_for_target(&self, name: &str) -> Option<String> {
+        if self.targets.targets.contains_key(name) {
+            return Some(Role::Targets.as_str().to_string());
+        }
+        self.bins().map(|b| b.bin_for_target(name))
+    }
+
+    /// Phase five (TUF §5.6.7, delegations): verifies hash bin `bin` at the
+    /// version the snapshot lists — the `cached` copy when it is that
+    /// version, matches and verifies, else `metadata/V.bin.json` from the
+    /// transport, bounded by the signed length or
+    /// [`Limits::max_targets_size`]. Checks: listed in the snapshot, length
+    /// and hashes when listed, a threshold of signatures by the delegation's
+    /// keys, the version listed, expiry at `now`, every target listed
+    /// belongs to this bin, no further delegation.
+    ///
+    /// # Errors
+    /// [`VerifyError::Delegated`] naming the bin and the check.
+    pub fn load_bin(
+        &self,
+        bin: &str,
+        cached: Option<&[u8]>,
+        transport: &dyn Transport,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<LoadedBin, VerifyError> {
+        self.load_bin_inner(bin, cached, transport, now, limits)
+            .map_err(|source| VerifyError::Delegated {
+                role: bin.chars().take(80).collect(),
+                source: Box::new(source),
+            })
+    }
+
+    fn load_bin_inner(
+        &self,
+        bin: &str,
+        cached: Option<&[u8]>,
+        transport: &dyn Transport,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<LoadedBin, VerifyError> {
+        const ROLE: &str = "delegated targets";
+        let Some(roles) = self.bins() else {
+            return Err(VerifyError::Unsupported {
+                role: ROLE,
+                what: "hash bins without a delegation",
+            });
+        };
+        if !roles.is_bin(bin) {
+            return Err(VerifyError::Unsupported {
+                role: ROLE,
+                what: "roles outside the hash-bin delegation",
+            });
+        }
+        let file = format!("{bin}.json");
+        let listed = self
+            .snapshot_meta
+            .get(&file)
+            .ok_or(VerifyError::MissingMeta {
+                role: Role::Snapshot.as_str(),
+                name: file.clone(),
+            })?;
+        let (keys, threshold) = roles.role_keys(
+            &self
+                .targets
+                .delegations
+                .as_ref()
+                .map(|d| d.keys.clone())
+                .unwrap_or_default(),
+        );
+        let verify = |bytes: &[u8]| -> Result<Targets, VerifyError> {
+            check_meta(ROLE, listed, "snapshot", bytes)?;
+            let env = envelope(ROLE, bytes)?;
+            let t: Targets = parse(ROLE, &env)?;
+            let canonical = env.canonical_signed(ROLE).map_err(meta_error(ROLE))?;
+            patchkit_signing::verify_threshold(&keys, threshold, &env.signatures, &canonical)
+                .map_err(|source| VerifyError::Signature { role: ROLE, source })?;
+            if t.version != listed.version {
+                return Err(VerifyError::VersionMismatch {
+                    role: ROLE,
+                    found: t.version,
+                    expected: listed.version,
+                    listed_in: "snapshot",
+                });
+            }
+            Ok(t)
+        };
+        let from_cache = cached.and_then(|b| verify(b).ok().map(|t| (b.to_vec(), t)));
+        let (bytes, meta, is_new) = match from_cache {
+            Some((bytes, t)) => (bytes, t, false),
+            None => {
+                let path = if self.consistent_snapshot {
+                    format!("metadata/{}.{bin}.json", listed.version)
+                } else {
+                    format!("metadata/{bin}.json")
+                };
+                let max = listed.length.unwrap_or(limits.max_targets_size);
+                let bytes = fetch_meta(ROLE, transport, &path, max)?;
+                let t = verify(&bytes)?;
+                (bytes, t, true)
+            }
+        };
+        check_expiry(ROLE, &meta, now)?;
+        if meta.delegations.is_some() {
+            return Err(VerifyError::Unsupported {
+                role: ROLE,
+                what: "delegations from a hash bin",
+            });
+        }
+        for name in meta.targets.keys() {
+            let expected = roles.bin_for_target(name);
+            if expected != bin {
+                return Err(VerifyError::WrongBin {
+                    role: bin.to_string(),
+                    target: name.chars().take(120).collect(),
+                    expected,
+                });
+            }
+        }
+        Ok(LoadedBin {
+            name: bin.to_string(),
+            bytes,
+            version: meta.version,
+            targets: meta.targets,
+            is_new,
+        })
     }
 
     /// The verified targets metadata (custom fields included).
@@ -368,20 +559,7 @@ impl Verified {
     /// # Errors
     /// [`VerifyError`] for an unknown target, a bad name or no sha256.
     pub fn hashed_name(&self, name: &str) -> Result<String, VerifyError> {
-        let bounded: String = name.chars().take(120).collect();
-        let info = self.target_info(name)?;
-        check_target_path(name).map_err(|reason| VerifyError::BadTargetName {
-            name: bounded.clone(),
-            reason,
-        })?;
-        let sha256 = info
-            .sha256()
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| VerifyError::UnsupportedHash {
-                role: format!("targets/{bounded}"),
-                algorithm: "(no sha256)".into(),
-            })?;
-        Ok(hashed_target_path(name, sha256))
+        hashed_name_of(name, self.target_info(name)?)
     }
 
     fn target_info(&self, name: &str) -> Result<&TargetFile, VerifyError> {
@@ -423,33 +601,79 @@ impl Verified {
         transport: &dyn Transport,
         name: &str,
     ) -> Result<Vec<u8>, VerifyError> {
-        let bounded: String = name.chars().take(120).collect();
-        let hashed = self.hashed_name(name)?;
-        let info = self.target_info(name)?;
-        let remote = if self.consistent_snapshot {
-            format!("targets/{hashed}")
-        } else {
-            format!("targets/{name}")
-        };
-        let bytes = transport
-            .fetch(&remote, info.length)
-            .map_err(|source| match source {
-                TransportError::TooLarge { .. } => VerifyError::TargetLength {
-                    name: bounded.clone(),
-                    found: info.length.saturating_add(1),
-                    expected: info.length,
-                },
-                source => VerifyError::TargetTransport {
-                    name: bounded.clone(),
-                    source,
-                },
-            })?;
-        check_target(name, info, &bytes)?;
-        Ok(bytes)
+        fetch_target_of(
+            transport,
+            name,
+            self.target_info(name)?,
+            self.consistent_snapshot,
+        )
     }
 }
 
-fn check_target(name: &str, info: &TargetFile, bytes: &[u8]) -> Result<(), VerifyError> {
+/// Where target `name` (described by `info`) is fetched under consistent
+/// snapshots, `<dirs>/<sha256>.<name>`, after checking the name and that a
+/// sha256 is listed.
+///
+/// # Errors
+/// [`VerifyError`] for a bad name or no sha256.
+pub fn hashed_name_of(name: &str, info: &TargetFile) -> Result<String, VerifyError> {
+    let bounded: String = name.chars().take(120).collect();
+    check_target_path(name).map_err(|reason| VerifyError::BadTargetName {
+        name: bounded.clone(),
+        reason,
+    })?;
+    let sha256 = info
+        .sha256()
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| VerifyError::UnsupportedHash {
+            role: format!("targets/{bounded}"),
+            algorithm: "(no sha256)".into(),
+        })?;
+    Ok(hashed_target_path(name, sha256))
+}
+
+/// Downloads target `name`, described by verified `info` (from the
+/// top-level targets role or a verified bin), bounded by its signed length,
+/// and checks its length and every hash. Nothing is written.
+///
+/// # Errors
+/// [`VerifyError`] naming the target and the failed check.
+pub fn fetch_target_of(
+    transport: &dyn Transport,
+    name: &str,
+    info: &TargetFile,
+    consistent_snapshot: bool,
+) -> Result<Vec<u8>, VerifyError> {
+    let bounded: String = name.chars().take(120).collect();
+    let hashed = hashed_name_of(name, info)?;
+    let remote = if consistent_snapshot {
+        format!("targets/{hashed}")
+    } else {
+        format!("targets/{name}")
+    };
+    let bytes = transport
+        .fetch(&remote, info.length)
+        .map_err(|source| match source {
+            TransportError::TooLarge { .. } => VerifyError::TargetLength {
+                name: bounded.clone(),
+                found: info.length.saturating_add(1),
+                expected: info.length,
+            },
+            source => VerifyError::TargetTransport {
+                name: bounded.clone(),
+                source,
+            },
+        })?;
+    check_target(name, info, &bytes)?;
+    Ok(bytes)
+}
+
+/// Checks `bytes` against target `name`'s signed length and every signed
+/// hash in `info`.
+///
+/// # Errors
+/// [`VerifyError`] naming the target and the failed check.
+pub fn check_target(name: &str, info: &TargetFile, bytes: &[u8]) -> Result<(), VerifyError> {
     let bounded: String = name.chars().take(120).collect();
     if bytes.len() as u64 != info.length {
         return Err(VerifyError::TargetLength {
@@ -554,7 +778,15 @@ pub fn update(
         (Role::Snapshot, snapshot.meta.expires),
         (Role::Targets, targets.meta.expires),
     ]);
+    let previous_meta = if roots.forget_cached {
+        None
+    } else {
+        load_cached::<Snapshot>(trusted.snapshot.as_deref(), Role::Snapshot, &roots.root)
+            .map(|s| s.meta.meta)
+    };
     Ok(Verified {
+        previous_meta,
+        snapshot_meta: snapshot.meta.meta.clone(),
         root_version: roots.root.version,
         root_rotations: u32::try_from(roots.new_roots.len()).unwrap_or(u32::MAX),
         timestamp_version: timestamp.meta.version,
@@ -834,24 +1066,24 @@ fn load_targets(
         }
     };
     check_expiry(TARGETS, &targets.meta, now)?;
-    if has_delegated_roles(&targets.meta) {
-        return Err(VerifyError::Unsupported {
-            role: TARGETS,
-            what: "delegated targets roles",
-        });
+    if let Some(d) = &targets.meta.delegations {
+        if d.roles.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(VerifyError::Unsupported {
+                role: TARGETS,
+                what: "delegated targets roles other than succinct hash bins",
+            });
+        }
+        if let Some(bins) = &d.succinct_roles {
+            bins.check().map_err(|reason| VerifyError::Metadata {
+                role: TARGETS,
+                source: MetadataError::Malformed {
+                    role: TARGETS.into(),
+                    reason,
+                },
+            })?;
+        }
     }
     Ok(targets)
-}
-
-fn has_delegated_roles(targets: &Targets) -> bool {
-    let Some(d) = &targets.delegations else {
-        return false;
-    };
-    let roles_nonempty = d
-        .get("roles")
-        .and_then(|r| r.as_array())
-        .is_some_and(|r| !r.is_empty());
-    roles_nonempty || d.get("succinct_roles").is_some()
 }
 
 fn meta_error(role: &'static str) -> impl Fn(MetadataError) -> VerifyError {
@@ -924,8 +1156,10 @@ fn meta_of<'a>(
     meta: &'a BTreeMap<String, MetaFile>,
     name: &'static str,
 ) -> Result<&'a MetaFile, VerifyError> {
-    meta.get(name)
-        .ok_or(VerifyError::MissingMeta { role, name })
+    meta.get(name).ok_or_else(|| VerifyError::MissingMeta {
+        role,
+        name: name.to_string(),
+    })
 }
 
 /// Length and hashes of a metadata file against what the role above lists,

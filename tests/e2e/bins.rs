@@ -1,0 +1,192 @@
+//! The repository at scale, end to end: `publish` delegates to hash bins
+//! once a repository has 64 targets, `update` follows them and fetches only
+//! what changed, old revisions are pruned, and `check` reads only the dist
+//! it looks at (through the trust store's index, rebuilt when it does not
+//! match). Attacks on bins through the real binary are in `attacks.rs`.
+
+use crate::support::server::*;
+use crate::support::*;
+
+/// `PubRepo` plus `extra` records of other dists (two files each), so that
+/// 1 + 2 × extra targets pass the 64 that turn hash bins on.
+pub fn big_repo(env: &TestEnv, extra: usize) -> PubRepo<'_> {
+    let repo = PubRepo::new(env, &[]);
+    let src = SourceBuilder::new(env.path("patches"));
+    for i in 0..extra {
+        src.add(
+            &format!("BIG-{i}"),
+            &format!("Other-{}", i % 9),
+            ">= 1",
+            &udiff(&format!("lib/B{i}.pm"), "a\n", "b\n"),
+        );
+    }
+    repo.publish(&[]);
+    repo
+}
+
+/// The files of a home's trusted cache folder.
+fn cached(env: &TestEnv, folder: &str) -> Vec<String> {
+    let dir = env.home().join("repos/main/trusted").join(folder);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn publish_delegates_to_hash_bins_and_update_follows_them() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    assert!(repo.meta("2.bins-00.json").is_file() || repo.meta("1.bins-00.json").is_file());
+    let targets = read_json(&repo.meta(&format!("{}.targets.json", repo.version("targets"))));
+    assert_eq!(
+        targets["signed"]["delegations"]["succinct_roles"]["bit_length"],
+        8
+    );
+    assert_eq!(targets["signed"]["targets"], serde_json::json!({}));
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    let out = env.run_ok(&["update", "--json"]);
+    assert_eq!(
+        out.json()["repositories"][0]["targets"],
+        82,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(cached(&env, "delegated").len(), 256);
+    assert_eq!(cached(&env, "targets").len(), 82);
+    let tb = repo.dist();
+    let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+    let out = env.run_ok(&["check", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+}
+
+#[test]
+fn update_after_one_new_record_fetches_only_its_bins_and_prunes_old_revisions() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    let before = cached(&env, "delegated");
+    // One new record for Foo, and a changed patch for another record.
+    repo.add_record("PK-2");
+    SourceBuilder::new(env.path("patches")).add(
+        "BIG-3",
+        "Other-3",
+        ">= 1",
+        &udiff("lib/B3.pm", "a\n", "c\n"),
+    );
+    repo.publish(&[]);
+    let out = env.run_ok(&["update", "--json"]);
+    assert_eq!(
+        out.json()["repositories"][0]["targets"],
+        84,
+        "{}",
+        out.stdout
+    );
+    let after = cached(&env, "delegated");
+    let changed: Vec<&String> = after.iter().filter(|b| !before.contains(b)).collect();
+    assert!(
+        (1..=4).contains(&changed.len()),
+        "only the bins of the three changed files are new: {changed:?}"
+    );
+    assert_eq!(after.len(), 256, "old bin versions are pruned");
+    let targets = cached(&env, "targets");
+    assert_eq!(
+        targets.len(),
+        84,
+        "the old BIG-3 patch is pruned: {targets:?}"
+    );
+    let tb = repo.dist();
+    // PK-2 names a file Foo's tarball lacks: exit 1, but it is matched.
+    let out = env.run_code(&["check", "--offline", "--json", tb.to_str().unwrap()], 1);
+    assert!(out.stdout.contains("PK-2"), "{}", out.stdout);
+}
+
+#[test]
+fn offline_check_reads_only_the_dist_it_looks_at() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    // Damage every cached file of the other dists: a check of Foo never
+    // reads them, so it still succeeds...
+    let dir = env.home().join("repos/main/trusted/targets");
+    for name in cached(&env, "targets") {
+        if name.contains("Other-") {
+            std::fs::write(dir.join(&name), b"damaged").unwrap();
+        }
+    }
+    let tb = repo.dist();
+    let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+    // ...while a check of a dist whose files are damaged is refused (exit
+    // 3), naming the file.
+    // Other-1 holds BIG-1, BIG-10, BIG-19, BIG-28 and BIG-37.
+    let mut other = DistBuilder::new("Other-1", "1.0");
+    for i in [1, 10, 19, 28, 37] {
+        other = other.file(&format!("lib/B{i}.pm"), "a\n");
+    }
+    let other = other.tarball(&env.path("other"));
+    let out = env.run_code(&["check", "--offline", other.to_str().unwrap()], 3);
+    assert!(
+        out.stderr.contains("targets/Other-1/BIG-1"),
+        "{}",
+        out.stderr
+    );
+    // Online, the damaged files are fetched again and verified.
+    env.run_ok(&["check", other.to_str().unwrap()]);
+    env.run_ok(&["check", "--offline", other.to_str().unwrap()]);
+}
+
+#[test]
+fn a_missing_or_stale_index_is_rebuilt() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    let index = env.home().join("repos/main/trusted/index");
+    std::fs::remove_file(index.join("manifest.json")).unwrap();
+    let tb = repo.dist();
+    // Offline: rebuilt in memory from the verified bins, nothing written.
+    let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+    assert!(!index.join("manifest.json").exists());
+    // The next update rebuilds it on disk.
+    env.run_ok(&["update"]);
+    assert!(index.join("manifest.json").is_file());
+    // A shard that does not match the manifest is refused, not believed.
+    for name in cached(&env, "index") {
+        if name != "manifest.json" {
+            std::fs::write(index.join(&name), b"{}").unwrap();
+        }
+    }
+    let out = env.run_code(&["check", "--offline", tb.to_str().unwrap()], 3);
+    assert!(out.stderr.contains("index"), "{}", out.stderr);
+}
+
+#[test]
+fn bundle_of_a_delegated_repository_verifies_offline() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    env.run_ok(&["bundle", "create", "b.tar"]);
+    let other = TestEnv::new();
+    let tb = repo.dist();
+    let out = other.run_ok(&[
+        "check",
+        "--bundle",
+        env.path("b.tar").to_str().unwrap(),
+        "--root",
+        &repo.root1(),
+        tb.to_str().unwrap(),
+    ]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+}
