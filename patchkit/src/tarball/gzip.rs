@@ -1,5 +1,5 @@
 //! Parallel gzip: one standard gzip member compressed over all cores, with
-//! the same bytes whatever the number of cores (DESIGN.md: "Deterministic
+//! the same bytes whatever the number of cores (docs/ARCHITECTURE.md: "Deterministic
 //! output").
 //!
 //! **How** (the scheme of pigz): the input is cut into [`CHUNK`]-byte chunks

@@ -74,7 +74,7 @@ impl Archive {
 
     /// Write the new archive to `path` through a temporary file in the same
     /// directory, renamed into place only once complete and synced
-    /// (DESIGN.md: "Nothing half-done"), without holding it in memory.
+    /// (docs/ARCHITECTURE.md: "Nothing half-done"), without holding it in memory.
     pub fn write_file(&self, changes: &[Change], path: &Path) -> Result<Written, Error> {
         let io_err = |action, path: &Path, source| Error::Io {
             action,
