@@ -960,39 +960,20 @@ fn load_snapshot(
     } else {
         load_cached::<Snapshot>(trusted.snapshot.as_deref(), Role::Snapshot, root)
     };
-    let consistent = root.consistent_snapshot.unwrap_or(false);
     let reusable = cached_snap.as_ref().filter(|c| {
         c.meta.version == snap_meta.version
             && check_meta(SNAP, snap_meta, "timestamp", &c.bytes).is_ok()
     });
     let snapshot = match reusable {
         Some(cached) => cached.clone(),
-        None => {
-            let path = if consistent {
-                format!("metadata/{}.snapshot.json", snap_meta.version)
-            } else {
-                "metadata/snapshot.json".to_string()
-            };
-            let max = snap_meta.length.unwrap_or(limits.max_snapshot_size);
-            let bytes = fetch_meta(SNAP, transport, &path, max)?;
-            check_meta(SNAP, snap_meta, "timestamp", &bytes)?;
-            let env = envelope(SNAP, &bytes)?;
-            let snap: Snapshot = parse(SNAP, &env)?;
-            check_signatures(SNAP, root, Role::Snapshot, &env)?;
-            if snap.version != snap_meta.version {
-                return Err(VerifyError::VersionMismatch {
-                    role: SNAP,
-                    found: snap.version,
-                    expected: snap_meta.version,
-                    listed_in: "timestamp",
-                });
-            }
-            Loaded {
-                bytes,
-                meta: snap,
-                is_new: true,
-            }
-        }
+        None => fetch_listed(
+            Role::Snapshot,
+            snap_meta,
+            Role::Timestamp,
+            root,
+            transport,
+            limits.max_snapshot_size,
+        )?,
     };
     if let Some(old) = &cached_snap {
         // §5.5.5: no role may disappear or go back in version.
@@ -1038,32 +1019,14 @@ fn load_targets(
     });
     let targets = match reusable {
         Some(cached) => cached,
-        None => {
-            let path = if root.consistent_snapshot.unwrap_or(false) {
-                format!("metadata/{}.targets.json", targets_meta.version)
-            } else {
-                "metadata/targets.json".to_string()
-            };
-            let max = targets_meta.length.unwrap_or(limits.max_targets_size);
-            let bytes = fetch_meta(TARGETS, transport, &path, max)?;
-            check_meta(TARGETS, targets_meta, "snapshot", &bytes)?;
-            let env = envelope(TARGETS, &bytes)?;
-            let t: Targets = parse(TARGETS, &env)?;
-            check_signatures(TARGETS, root, Role::Targets, &env)?;
-            if t.version != targets_meta.version {
-                return Err(VerifyError::VersionMismatch {
-                    role: TARGETS,
-                    found: t.version,
-                    expected: targets_meta.version,
-                    listed_in: "snapshot",
-                });
-            }
-            Loaded {
-                bytes,
-                meta: t,
-                is_new: true,
-            }
-        }
+        None => fetch_listed(
+            Role::Targets,
+            targets_meta,
+            Role::Snapshot,
+            root,
+            transport,
+            limits.max_targets_size,
+        )?,
     };
     check_expiry(TARGETS, &targets.meta, now)?;
     if let Some(d) = &targets.meta.delegations {
@@ -1084,6 +1047,46 @@ fn load_targets(
         }
     }
     Ok(targets)
+}
+
+/// Downloads the `role` file that `listed_in` lists as `listed`
+/// (`metadata/V.role.json` under consistent snapshots), bounded by the
+/// listed length or else `default_max`, and verifies it: length and hashes
+/// as listed, a threshold of the keys `root` gives the role, and exactly
+/// the listed version. The one download path of snapshot and targets.
+fn fetch_listed<T: RoleMetadata>(
+    role: Role,
+    listed: &MetaFile,
+    listed_in: Role,
+    root: &Root,
+    transport: &dyn Transport,
+    default_max: u64,
+) -> Result<Loaded<T>, VerifyError> {
+    let name = role.as_str();
+    let path = if root.consistent_snapshot.unwrap_or(false) {
+        format!("metadata/{}.{}", listed.version, role.file_name())
+    } else {
+        format!("metadata/{}", role.file_name())
+    };
+    let max = listed.length.unwrap_or(default_max);
+    let bytes = fetch_meta(name, transport, &path, max)?;
+    check_meta(name, listed, listed_in.as_str(), &bytes)?;
+    let env = envelope(name, &bytes)?;
+    let meta: T = parse(name, &env)?;
+    check_signatures(name, root, role, &env)?;
+    if meta.version() != listed.version {
+        return Err(VerifyError::VersionMismatch {
+            role: name,
+            found: meta.version(),
+            expected: listed.version,
+            listed_in: listed_in.as_str(),
+        });
+    }
+    Ok(Loaded {
+        bytes,
+        meta,
+        is_new: true,
+    })
 }
 
 fn meta_error(role: &'static str) -> impl Fn(MetadataError) -> VerifyError {
