@@ -27,8 +27,12 @@ use crate::tree::{sha256_hex, Change, FileEntry, InTreePath, Tree};
 pub const RECORD_DIR: &str = ".patchkit";
 /// The record file.
 pub const APPLIED_JSON: &str = ".patchkit/applied.json";
-/// Version of the applied.json format.
-pub const FORMAT: u32 = 1;
+/// Version of the applied.json format: 2 adds [`Applied::outcomes`]. A
+/// record without outcomes is still written as format 1, which older
+/// readers accept; this reader accepts both.
+pub const FORMAT: u32 = 2;
+/// The format written when the record has no outcomes.
+pub const FORMAT_WITHOUT_OUTCOMES: u32 = 1;
 
 /// `.patchkit/applied.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +53,61 @@ pub struct Applied {
     pub original_sha256: Option<String>,
     /// Every patch carried, in application order.
     pub patches: Vec<AppliedPatch>,
+    /// The matching patches that were not applied, each with its outcome
+    /// and the reason (format 2; absent in format 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Why a matching patch is not among [`Applied::patches`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// The content already carries this exact diff (its reverse fits), but
+    /// patchkit did not put it there.
+    AlreadyApplied,
+    /// The flaw is fixed by other means (docs/applying.md): the code has
+    /// the fixed content though a test the patch adds is absent, or a
+    /// distribution patch names the flaw.
+    FixedByOtherMeans,
+    /// Skipped by request (`--skip`, or a skip list).
+    Skipped,
+    /// Withdrawn by the repository.
+    Withdrawn,
+    /// Did not apply (`--partial`: the others were applied).
+    Failed,
+}
+
+impl OutcomeStatus {
+    /// The word shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::AlreadyApplied => "already applied",
+            OutcomeStatus::FixedByOtherMeans => "fixed by other means",
+            OutcomeStatus::Skipped => "skipped",
+            OutcomeStatus::Withdrawn => "withdrawn",
+            OutcomeStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One matching patch that was not applied, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    /// The record id.
+    pub id: String,
+    /// The record title.
+    pub title: String,
+    /// CVE / GHSA ids.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// sha256 of the diff as published, as it was judged.
+    pub patch_sha256: String,
+    /// What happened.
+    pub status: OutcomeStatus,
+    /// How patchkit knows, in one sentence.
+    pub reason: String,
 }
 
 /// One applied patch.
@@ -103,12 +162,18 @@ pub fn read_applied(tree: &Tree) -> Result<Option<Applied>, String> {
     let Ok(path) = InTreePath::parse(APPLIED_JSON) else {
         return Ok(None);
     };
-    match tree.files.get(&path) {
-        None => Ok(None),
-        Some(f) => serde_json::from_slice(&f.data)
-            .map(Some)
-            .map_err(|e| format!("{APPLIED_JSON} is not a valid record: {e}")),
+    let Some(f) = tree.files.get(&path) else {
+        return Ok(None);
+    };
+    let applied: Applied = serde_json::from_slice(&f.data)
+        .map_err(|e| format!("{APPLIED_JSON} is not a valid record: {e}"))?;
+    if applied.format == 0 || applied.format > FORMAT {
+        return Err(format!(
+            "{APPLIED_JSON} has format {}, which this patchkit does not read (1 to {FORMAT})",
+            applied.format
+        ));
     }
+    Ok(Some(applied))
 }
 
 /// A patch just applied, for [`record_changes`].
@@ -141,6 +206,7 @@ pub fn record_changes(
     patched: &Tree,
     previous: Option<Applied>,
     newly: &[NewlyApplied<'_>],
+    outcomes: Vec<Outcome>,
     dist: &str,
     version: &str,
     input_sha256: Option<&str>,
@@ -148,14 +214,25 @@ pub fn record_changes(
     // A target that already carries a record is not pristine: its original
     // is whatever that record says, never the patched input's own digest.
     let mut applied = previous.unwrap_or(Applied {
-        format: FORMAT,
+        format: FORMAT_WITHOUT_OUTCOMES,
         tool: String::new(),
         dist: dist.to_string(),
         version: version.to_string(),
         original_sha256: input_sha256.map(str::to_string),
         patches: Vec::new(),
+        outcomes: Vec::new(),
     });
     applied.tool = tool_version();
+    // The outcomes are this run's: a patch applied since is no longer one.
+    applied.outcomes = outcomes
+        .into_iter()
+        .filter(|o| !newly.iter().any(|n| n.id == o.id))
+        .collect();
+    applied.format = if applied.outcomes.is_empty() {
+        FORMAT_WITHOUT_OUTCOMES
+    } else {
+        FORMAT
+    };
     let mut changes = Vec::new();
     for n in newly {
         let patch_file = format!("{RECORD_DIR}/patches/{}.patch", n.id);
@@ -240,6 +317,9 @@ pub fn x_patchkit_value(applied: &Applied) -> serde_json::Value {
         "tool": applied.tool,
         "applied": patches,
     });
+    if let (false, Some(map)) = (applied.outcomes.is_empty(), x.as_object_mut()) {
+        map.insert("outcomes".into(), json!(applied.outcomes));
+    }
     if let (Some(sha), Some(map)) = (&applied.original_sha256, x.as_object_mut()) {
         map.insert("original_sha256".into(), json!(sha));
     }
@@ -268,6 +348,9 @@ pub struct XPatchkit {
     pub original_sha256: Option<String>,
     /// The patches carried, in application order.
     pub applied: Vec<XPatchkitPatch>,
+    /// The matching patches not applied, with the reason (format 2).
+    #[serde(default)]
+    pub outcomes: Vec<Outcome>,
 }
 
 /// One patch in `x_patchkit.applied`.

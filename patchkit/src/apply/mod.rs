@@ -19,16 +19,18 @@
 //!   byte-for-byte alone.
 //! - *Deterministic*: nothing here reads the clock.
 
-use std::collections::BTreeSet;
+mod debian;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::applied::{self, Applied, NewlyApplied};
+use crate::applied::{self, Applied, NewlyApplied, OutcomeStatus};
 use crate::catalog::claims::{self, Claim, Scope, Verdict};
 use crate::catalog::{Catalog, Entry};
-use crate::dist;
-use crate::patch::{self, ApplyOptions, Outcome};
+use crate::dist::{self, manifest};
+use crate::patch::{self, coexist, ApplyOptions, Outcome};
 use crate::state::{self, read_bounded};
 use crate::tarball::{self, Archive, Limits};
 use crate::text::{excerpt, printable, EXCERPT};
@@ -141,11 +143,29 @@ pub enum Mode {
     Apply,
 }
 
+/// What a patch that does not apply does to the rest of its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Nothing of the target is written (exit 1): the build stops where a
+    /// security fix could not land.
+    #[default]
+    AllOrNothing,
+    /// The other patches are applied and written, the failure recorded;
+    /// still exit 1 (`--partial`).
+    Partial,
+}
+
 /// Options for [`run`].
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Check or apply.
     pub mode: Mode,
+    /// Patches not to apply: a record id or an alias (CVE / GHSA id), each
+    /// with where the request came from (`--skip`, a config file), which
+    /// the outcome quotes.
+    pub skip: BTreeMap<String, String>,
+    /// All or nothing (the default), or `--partial`.
+    pub on_failure: OnFailure,
     /// Patch engine options (fuzz).
     pub engine: ApplyOptions,
     /// Archive limits.
@@ -196,6 +216,25 @@ pub enum PatchStatus {
     Applied,
     /// The target already carries it.
     AlreadyApplied,
+    /// The flaw is fixed by other means; `reason` says how patchkit knows.
+    FixedByOtherMeans,
+    /// Skipped by request; `reason` says whose.
+    Skipped,
+    /// Did not apply (`--partial`); `reason` is the engine's error.
+    Failed,
+}
+
+impl PatchStatus {
+    /// The outcome recorded in the dist, for a patch that was not applied.
+    fn recorded(self) -> Option<OutcomeStatus> {
+        match self {
+            PatchStatus::WouldApply | PatchStatus::Applied => None,
+            PatchStatus::AlreadyApplied => Some(OutcomeStatus::AlreadyApplied),
+            PatchStatus::FixedByOtherMeans => Some(OutcomeStatus::FixedByOtherMeans),
+            PatchStatus::Skipped => Some(OutcomeStatus::Skipped),
+            PatchStatus::Failed => Some(OutcomeStatus::Failed),
+        }
+    }
 }
 
 /// One hunk that did not apply at its stated line.
@@ -222,6 +261,9 @@ pub struct PatchReport {
     pub aliases: Vec<String>,
     /// What happened.
     pub status: PatchStatus,
+    /// Why, for a patch fixed by other means, skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Files it changes.
     pub files: Vec<String>,
     /// Hunks that needed an offset or fuzz.
@@ -250,8 +292,11 @@ pub struct WithdrawnNote {
 pub enum TargetResult {
     /// Patches were applied (or would be, in check mode).
     Patched,
-    /// Everything matching is already applied.
+    /// Nothing left to apply: everything matching is already applied,
+    /// fixed by other means or skipped.
     AlreadyPatched,
+    /// `--partial`: a patch failed, the others were applied (exit 1).
+    Partial,
     /// No record matches.
     NothingMatched,
     /// Failed; see `error`.
@@ -281,6 +326,10 @@ pub struct TargetReport {
     pub withdrawn: Vec<WithdrawnNote>,
     /// Output file written (apply on a tarball).
     pub output: Option<String>,
+    /// A Debian 3.0 (quilt) source tree: the quilt patch that carries the
+    /// changes, added to `debian/patches/series`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quilt_patch: Option<String>,
     /// sha256 of the output tarball.
     pub output_sha256: Option<String>,
     /// Tree digest of the result, before the record was added.
@@ -313,6 +362,7 @@ impl TargetReport {
             patches: Vec::new(),
             withdrawn: Vec::new(),
             output: None,
+            quilt_patch: None,
             output_sha256: None,
             tree_digest: None,
             warnings: Vec::new(),
@@ -408,15 +458,20 @@ fn run_inner(
     let mut tree = pristine.clone();
     let mut touched: BTreeSet<InTreePath> = BTreeSet::new();
     let mut newly: Vec<NewlyApplied<'_>> = Vec::new();
-    for (index, entry) in matches.apply.iter().enumerate() {
+    let mut outcomes: Vec<applied::Outcome> = Vec::new();
+    // Patches whose lines are in the tree (applied or already there): they
+    // explain where a later patch's lines sit (`patch::carries`).
+    let mut placed: Vec<&patch::ParsedPatch> = Vec::new();
+    let mut first_failure: Option<Error> = None;
+    for entry in &matches.apply {
         let rec = &entry.record;
-        let earlier: Vec<&patch::ParsedPatch> =
-            matches.apply[..index].iter().map(|e| &e.parsed).collect();
+        let aliases: Vec<String> = rec.aliases.iter().map(|a| a.as_str().to_string()).collect();
         let mut pr = PatchReport {
             id: rec.id.to_string(),
             title: rec.title.clone(),
-            aliases: rec.aliases.iter().map(|a| a.as_str().to_string()).collect(),
+            aliases: aliases.clone(),
             status: PatchStatus::AlreadyApplied,
+            reason: None,
             files: entry
                 .parsed
                 .files
@@ -426,54 +481,118 @@ fn run_inner(
             moved_hunks: Vec::new(),
             binding_checked: false,
         };
-        let applied = patch::apply_after(&mut tree, &entry.parsed, &earlier, &opts.engine)
-            .map_err(|source| Error::PatchFailed {
-                target: name.clone(),
-                id: rec.id.to_string(),
-                source,
-            })?;
-        match applied.outcome {
-            Outcome::AlreadyApplied => {}
-            Outcome::Applied(files) => {
-                pr.status = match opts.mode {
-                    Mode::Check => PatchStatus::WouldApply,
-                    Mode::Apply => PatchStatus::Applied,
-                };
-                for f in &files {
-                    for h in &f.hunks {
-                        if h.offset != 0 || h.fuzz != 0 {
-                            pr.moved_hunks.push(HunkNote {
-                                file: f.path.to_string(),
-                                hunk: h.number,
-                                offset: h.offset,
-                                fuzz: h.fuzz,
-                            });
+        let requested = std::iter::once(rec.id.as_str())
+            .chain(aliases.iter().map(String::as_str))
+            .find_map(|k| opts.skip.get(k).map(|from| (k, from)));
+        if let Some((key, from)) = requested {
+            pr.status = PatchStatus::Skipped;
+            pr.reason = Some(if key == rec.id.as_str() {
+                format!("skipped by request ({from})")
+            } else {
+                format!("skipped by request ({from} {key})")
+            });
+        } else {
+            match patch::apply_after(&mut tree, &entry.parsed, &placed, &opts.engine) {
+                Ok(applied) => match applied.outcome {
+                    Outcome::AlreadyApplied => {
+                        placed.push(&entry.parsed);
+                        if !carries(rec.id.as_str()) {
+                            pr.reason = Some(
+                                "the content already carries this exact patch (its reverse \
+                                 fits where it puts its lines)"
+                                    .into(),
+                            );
                         }
                     }
-                }
-                if let Some(sha) = &report.input_sha256 {
-                    if let Some(t) = rec.tested_for(sha) {
-                        // When this is the first patch to change anything,
-                        // the working tree already is the pristine tree with
-                        // this patch alone: no second application needed.
-                        let alone = (!touched.is_empty()).then_some(pristine);
-                        check_binding(&name, entry, alone, &tree, &t.patched_tree, opts)?;
-                        pr.binding_checked = true;
+                    Outcome::Applied(files) => {
+                        placed.push(&entry.parsed);
+                        pr.status = match opts.mode {
+                            Mode::Check => PatchStatus::WouldApply,
+                            Mode::Apply => PatchStatus::Applied,
+                        };
+                        for f in &files {
+                            for h in &f.hunks {
+                                if h.offset != 0 || h.fuzz != 0 {
+                                    pr.moved_hunks.push(HunkNote {
+                                        file: f.path.to_string(),
+                                        hunk: h.number,
+                                        offset: h.offset,
+                                        fuzz: h.fuzz,
+                                    });
+                                }
+                            }
+                        }
+                        if let Some(sha) = &report.input_sha256 {
+                            if let Some(t) = rec.tested_for(sha) {
+                                // When this is the first patch to change
+                                // anything, the working tree already is the
+                                // pristine tree with this patch alone.
+                                let alone = (!touched.is_empty()).then_some(pristine);
+                                check_binding(&name, entry, alone, &tree, &t.patched_tree, opts)?;
+                                pr.binding_checked = true;
+                            }
+                        }
+                        touched.extend(applied.touched.iter().cloned());
+                        newly.push(NewlyApplied {
+                            id: rec.id.as_str(),
+                            title: &rec.title,
+                            aliases: aliases.clone(),
+                            patch_sha256: &entry.patch_sha256,
+                            patch_text: &entry.patch_text,
+                            repository: (&catalog.origin).into(),
+                            paths: applied.touched.into_iter().collect(),
+                        });
+                    }
+                },
+                Err(source) => {
+                    if let Some(evidence) =
+                        coexist::fixed_otherwise(&tree, &entry.parsed, &placed, &aliases)
+                    {
+                        pr.status = PatchStatus::FixedByOtherMeans;
+                        pr.reason = Some(evidence.reason());
+                    } else if opts.on_failure == OnFailure::Partial {
+                        pr.status = PatchStatus::Failed;
+                        pr.reason = Some(source.to_string());
+                        first_failure.get_or_insert(Error::PatchFailed {
+                            target: name.clone(),
+                            id: rec.id.to_string(),
+                            source,
+                        });
+                    } else {
+                        return Err(Error::PatchFailed {
+                            target: name.clone(),
+                            id: rec.id.to_string(),
+                            source,
+                        });
                     }
                 }
-                touched.extend(applied.touched.iter().cloned());
-                newly.push(NewlyApplied {
-                    id: rec.id.as_str(),
-                    title: &rec.title,
-                    aliases: rec.aliases.iter().map(|a| a.as_str().to_string()).collect(),
-                    patch_sha256: &entry.patch_sha256,
-                    patch_text: &entry.patch_text,
-                    repository: (&catalog.origin).into(),
-                    paths: applied.touched.into_iter().collect(),
-                });
             }
         }
+        if let (Some(status), Some(reason)) = (pr.status.recorded(), &pr.reason) {
+            outcomes.push(applied::Outcome {
+                id: pr.id.clone(),
+                title: pr.title.clone(),
+                aliases: pr.aliases.clone(),
+                patch_sha256: entry.patch_sha256.clone(),
+                status,
+                reason: reason.clone(),
+            });
+        }
         report.patches.push(pr);
+    }
+    // Withdrawn records in range that the target does not carry: named in
+    // the record when one is written, never a reason to write one.
+    for w in report.withdrawn.iter().filter(|w| !w.carried) {
+        if let Some(e) = matches.withdrawn.iter().find(|e| e.record.id.as_str() == w.id) {
+            outcomes.push(applied::Outcome {
+                id: w.id.clone(),
+                title: e.record.title.clone(),
+                aliases: e.record.aliases.iter().map(|a| a.as_str().to_string()).collect(),
+                patch_sha256: e.patch_sha256.clone(),
+                status: OutcomeStatus::Withdrawn,
+                reason: format!("withdrawn on {}: {}", w.date, w.reason),
+            });
+        }
     }
 
     report.result = if newly.is_empty() {
@@ -485,17 +604,50 @@ fn run_inner(
     } else {
         TargetResult::Patched
     };
+    if let Some(failure) = &first_failure {
+        report.result = TargetResult::Partial;
+        report.exit_code = failure.exit_code();
+        report.expected_context = failure.detail();
+        report.error = Some(format!(
+            "{failure}; --partial: the other patches were {}",
+            match opts.mode {
+                Mode::Check => "checked",
+                Mode::Apply => "applied and the failure recorded",
+            }
+        ));
+    }
     report.tree_digest = Some(tree.digest());
     if opts.mode == Mode::Check {
         return Ok(());
     }
 
+    // The record is written when something was applied, or when the
+    // outcomes audit must see changed (withdrawn ones alone never cause a
+    // write: a target with nothing to do stays byte-for-byte alone).
+    let counted = |os: &[applied::Outcome]| -> Vec<applied::Outcome> {
+        os.iter()
+            .filter(|o| o.status != OutcomeStatus::Withdrawn)
+            .cloned()
+            .collect()
+    };
+    let before = previous
+        .as_ref()
+        .map(|a| counted(&a.outcomes))
+        .unwrap_or_default();
+    let write_record = !newly.is_empty() || counted(&outcomes) != before;
+
+    // A file a patch created is listed in MANIFEST, one it deleted is not,
+    // so that `make dist` from the patched tree keeps the fix.
+    if write_record {
+        update_manifest(pristine, &mut tree, &mut touched);
+    }
     let mut changes = tree.changes_from(pristine, &touched);
-    if !newly.is_empty() {
+    if write_record {
         let record_changes = applied::record_changes(
             &tree,
             previous,
             &newly,
+            outcomes,
             info.name.as_str(),
             info.version.as_str(),
             report.input_sha256.as_deref(),
@@ -511,6 +663,20 @@ fn run_inner(
         changes.retain(|c| !recorded.contains(c.path()));
         changes.extend(record_changes);
         changes.sort_by(|a, b| a.path().cmp(b.path()));
+    }
+    if let Target::Dir(_) = target {
+        // A Debian 3.0 (quilt) source tree gets the same changes as a
+        // quilt patch too, so that `dpkg-source -b` keeps working.
+        if let Some(quilt) = debian::quilt_changes(pristine, &changes, &report.patches, &info)
+            .map_err(|reason| Error::Record {
+                target: name.clone(),
+                reason,
+            })?
+        {
+            report.quilt_patch = Some(quilt.patch);
+            changes.extend(quilt.changes);
+            changes.sort_by(|a, b| a.path().cmp(b.path()));
+        }
     }
     write_output(target, &loaded, &changes, opts, report)?;
     Ok(())
@@ -654,6 +820,31 @@ fn write_output(
         _ => {}
     }
     Ok(())
+}
+
+/// List the files the patches created in MANIFEST, and drop those they
+/// deleted, when the dist has one ([`manifest::update`]).
+fn update_manifest(pristine: &Tree, tree: &mut Tree, touched: &mut BTreeSet<InTreePath>) {
+    let Ok(m) = InTreePath::parse(manifest::MANIFEST) else {
+        return;
+    };
+    let added: Vec<InTreePath> = touched
+        .iter()
+        .filter(|p| tree.files.contains_key(*p) && !pristine.files.contains_key(*p))
+        .cloned()
+        .collect();
+    let removed: Vec<InTreePath> = touched
+        .iter()
+        .filter(|p| !tree.files.contains_key(*p) && pristine.files.contains_key(*p))
+        .cloned()
+        .collect();
+    let Some(entry) = tree.files.get_mut(&m) else {
+        return;
+    };
+    if let Some(data) = manifest::update(&entry.data, &added, &removed) {
+        entry.data = data;
+        touched.insert(m);
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -64,6 +64,8 @@ pub(super) fn run(
         mode,
         engine: ApplyOptions { fuzz: args.fuzz() },
         out_dir: out.map(Path::to_path_buf),
+        skip: args.skip(),
+        on_failure: args.on_failure(),
         ..Options::default()
     };
     // Targets are independent: patch them in parallel, report in order.
@@ -101,6 +103,7 @@ pub(super) fn run(
                 result: match r.result {
                     TargetResult::Patched => "applied",
                     TargetResult::Failed => "failed",
+                    TargetResult::Partial => "partial",
                     _ => "unchanged",
                 }
                 .into(),

@@ -234,6 +234,18 @@ pub(crate) struct TargetArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) fuzz: usize,
 
+    /// Do not apply this patch (a record id, or a CVE / GHSA id it
+    /// resolves); repeatable. The patch is reported and recorded as
+    /// skipped, and `audit` still reports it missing (by request).
+    #[arg(long, value_name = "ID")]
+    pub(crate) skip: Vec<String>,
+
+    /// When a patch does not apply, still apply the target's other patches
+    /// and record the failure (exit status stays 1). Default: all or
+    /// nothing, the target is left untouched.
+    #[arg(long)]
+    pub(crate) partial: bool,
+
     /// Distribution tarballs (.tar.gz, .tgz, .tar.bz2) or unpacked
     /// distribution directories.
     #[arg(value_name = "TARGET", required = true)]
@@ -259,6 +271,23 @@ impl TargetArgs {
         match self.fuzz {
             0 => Fuzz::None,
             n => Fuzz::Lines(n),
+        }
+    }
+
+    /// The skip set: each `--skip` id, with where it came from.
+    pub(crate) fn skip(&self) -> std::collections::BTreeMap<String, String> {
+        self.skip
+            .iter()
+            .map(|id| (id.clone(), "--skip".to_string()))
+            .collect()
+    }
+
+    /// All or nothing, or `--partial`.
+    pub(crate) fn on_failure(&self) -> patchkit::apply::OnFailure {
+        if self.partial {
+            patchkit::apply::OnFailure::Partial
+        } else {
+            patchkit::apply::OnFailure::AllOrNothing
         }
     }
 }

@@ -176,6 +176,9 @@ fn status_word(s: PatchStatus) -> &'static str {
         PatchStatus::WouldApply => "would apply",
         PatchStatus::Applied => "applied",
         PatchStatus::AlreadyApplied => "already applied",
+        PatchStatus::FixedByOtherMeans => "fixed otherwise",
+        PatchStatus::Skipped => "skipped",
+        PatchStatus::Failed => "FAILED",
     }
 }
 
@@ -216,25 +219,41 @@ impl Report for Targets<'_> {
                 (Some(d), Some(v)) => format!("{d} {v}"),
                 _ => "not identified".into(),
             };
-            let applied = r
-                .patches
-                .iter()
-                .filter(|p| p.status != PatchStatus::AlreadyApplied)
-                .count();
+            let count = |st: PatchStatus| r.patches.iter().filter(|p| p.status == st).count();
+            let applied = count(PatchStatus::Applied) + count(PatchStatus::WouldApply);
+            // What else happened, after the main verdict.
+            let mut others: Vec<String> = [
+                (PatchStatus::FixedByOtherMeans, "fixed by other means"),
+                (PatchStatus::Skipped, "skipped by request"),
+                (PatchStatus::Failed, "FAILED"),
+            ]
+            .into_iter()
+            .filter(|(st, _)| count(*st) > 0)
+            .map(|(st, word)| format!("{} {word}", count(st)))
+            .collect();
+            let verb = if mode == Mode::Check {
+                "would apply"
+            } else {
+                "applied"
+            };
             let summary = match r.result {
                 TargetResult::Failed if mode == Mode::Check => "FAILED".to_string(),
                 TargetResult::Failed => "FAILED (nothing written)".to_string(),
                 TargetResult::NothingMatched => "no patches match".to_string(),
-                TargetResult::AlreadyPatched => "already carries every matching patch".to_string(),
-                TargetResult::Patched => format!(
-                    "{applied} patch{} {}",
-                    plural(applied, "es"),
-                    if mode == Mode::Check {
-                        "would apply"
-                    } else {
-                        "applied"
+                TargetResult::AlreadyPatched if others.is_empty() => {
+                    "already carries every matching patch".to_string()
+                }
+                TargetResult::AlreadyPatched => {
+                    others.insert(0, "nothing to apply".into());
+                    others.join(", ")
+                }
+                TargetResult::Patched | TargetResult::Partial => {
+                    others.insert(0, format!("{applied} patch{} {verb}", plural(applied, "es")));
+                    if r.result == TargetResult::Partial && mode == Mode::Apply {
+                        others.push("the others written (--partial)".into());
                     }
-                ),
+                    others.join(", ")
+                }
             };
             let dest = match (&r.output, mode, r.result) {
                 (Some(o), Mode::Apply, result) if result != TargetResult::Failed => {
@@ -243,6 +262,12 @@ impl Report for Targets<'_> {
                 _ => String::new(),
             };
             writeln!(out, "{name}: {what}: {summary}{dest}")?;
+            if let Some(q) = &r.quilt_patch {
+                writeln!(
+                    out,
+                    "  {q} carries these changes for dpkg-source (added to debian/patches/series)"
+                )?;
+            }
             for p in &r.patches {
                 writeln!(
                     out,
@@ -252,6 +277,9 @@ impl Report for Targets<'_> {
                     p.title,
                     aliases(&p.aliases)
                 )?;
+                if let Some(reason) = &p.reason {
+                    writeln!(out, "  {:<20} {:<16} {reason}", "", "")?;
+                }
                 for h in &p.moved_hunks {
                     let mut note = format!("{} hunk {}", h.file, h.hunk);
                     if h.offset != 0 {

@@ -18,6 +18,7 @@
 //! (JSON::PP, hence `perl Makefile.PL` and MYMETA.json, keeps the last;
 //! a splice that edits the first would leave the other in force).
 
+pub mod manifest;
 pub mod meta;
 
 use std::fmt;

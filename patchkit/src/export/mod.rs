@@ -26,7 +26,7 @@ use crate::dist;
 use crate::patch::{self, ApplyOptions};
 use crate::state;
 use crate::tarball::{Archive, Limits};
-use crate::tree::{InTreePath, Tree};
+use crate::tree::Tree;
 
 /// The generated last patch of every export.
 pub const RECORD_PATCH: &str = "patchkit-record.patch";
@@ -118,6 +118,7 @@ pub fn series<'a>(
         engine: engine.clone(),
         limits: Limits::default(),
         out_dir: Some(tmp.path().to_path_buf()),
+        ..apply::Options::default()
     };
     let report = apply::run(&Target::Tarball(path.to_path_buf()), catalog, &opts);
     let mut out = Series {
@@ -172,7 +173,7 @@ pub fn series<'a>(
             strip: entry.record.strip,
         });
     }
-    let record = diff_trees(&tree, &patched);
+    let record = patch::unified_diff(&tree, &patched);
     // The check: the whole series on the pristine tree gives apply's tree.
     let parsed = patch::parse(&record, 1).map_err(|e| Error::Check {
         target: name.clone(),
@@ -195,36 +196,4 @@ pub fn series<'a>(
         strip: 1,
     });
     Ok(out)
-}
-
-/// A unified diff (`a/`, `b/` prefixes) from `old` to `new`, for the text
-/// files the record adds or changes.
-fn diff_trees(old: &Tree, new: &Tree) -> Vec<u8> {
-    let paths: std::collections::BTreeSet<&InTreePath> =
-        old.files.keys().chain(new.files.keys()).collect();
-    let mut out = Vec::new();
-    for path in paths {
-        let (o, n) = (old.files.get(path), new.files.get(path));
-        if o.map(|f| &f.data) == n.map(|f| &f.data) {
-            continue;
-        }
-        let empty: &[u8] = &[];
-        let (from, old_data) = match o {
-            Some(f) => (format!("a/{path}"), f.data.as_slice()),
-            None => ("/dev/null".to_string(), empty),
-        };
-        let (to, new_data) = match n {
-            Some(f) => (format!("b/{path}"), f.data.as_slice()),
-            None => ("/dev/null".to_string(), empty),
-        };
-        let mut opts = diffy::DiffOptions::new();
-        opts.set_context_len(3)
-            .set_original_filename(from)
-            .set_modified_filename(to);
-        let p = opts.create_patch_bytes(old_data, new_data);
-        let _ = diffy::PatchFormatter::new()
-            .suppress_blank_empty(false)
-            .write_patch_into(&p, &mut out);
-    }
-    out
 }

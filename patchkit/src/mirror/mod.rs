@@ -664,6 +664,7 @@ impl Mirror {
             },
             limits: self.opts.limits.archive.clone(),
             out_dir: Some(tmp.path().join("out")),
+            ..apply::Options::default()
         };
         let report = apply::run(&Target::Tarball(input), &patches.catalog, &opts);
         let ids: Vec<String> = report.patches.iter().map(|p| p.id.clone()).collect();
@@ -700,7 +701,7 @@ impl Mirror {
                     outcome: Outcome::Original { note: None },
                 })
             }
-            TargetResult::Failed => {
+            TargetResult::Failed | TargetResult::Partial => {
                 let reason = report.error.unwrap_or_else(|| "failed".into());
                 match self.opts.on_failure {
                     OnFailure::Error => Err(Error::NotPatchable {

@@ -26,6 +26,9 @@ pub struct Dep3 {
     pub origin: Option<String>,
     /// `Bug:` and every `Bug-<Vendor>:` value, in order.
     pub bugs: Vec<String>,
+    /// `CVE:` values (a Debian and Ubuntu convention beside DEP-3), in
+    /// order, each as written (it may name several ids).
+    pub cves: Vec<String>,
     /// `Author:` and `From:` values.
     pub authors: Vec<String>,
     /// `Forwarded:` (`no`, `not-needed` or a URL).
@@ -120,6 +123,7 @@ impl Dep3 {
                 "applied-upstream" => dep3.applied_upstream = Some(value),
                 "last-update" => dep3.last_update = Some(value),
                 n if n == "bug" || n.starts_with("bug-") => dep3.bugs.push(value),
+                "cve" => dep3.cves.push(value),
                 _ => {}
             }
         }

@@ -32,6 +32,7 @@
 //!   [`Outcome::AlreadyApplied`] and the tree is untouched. A copy of the
 //!   fixed lines elsewhere (a decoy after `__END__`) is not the fix.
 
+pub mod coexist;
 pub mod dep3;
 mod engine;
 mod parse;
@@ -45,7 +46,7 @@ pub use engine::{
 };
 pub use parse::{parse, ParseError};
 
-use crate::tree::InTreePath;
+use crate::tree::{InTreePath, Tree};
 
 /// A whole patch file: the text above the diffs and one entry per file diff,
 /// in the order they appear.
@@ -190,4 +191,37 @@ impl Hunk {
             HunkLine::Insert(_) => None,
         })
     }
+}
+
+/// A unified diff (`a/`, `b/` prefixes, 3 lines of context) from `old` to
+/// `new`, one file diff per file whose bytes differ, in path order: what
+/// `export` and a Debian tree's quilt patch carry. Text files only.
+pub fn unified_diff(old: &Tree, new: &Tree) -> Vec<u8> {
+    let paths: std::collections::BTreeSet<&InTreePath> =
+        old.files.keys().chain(new.files.keys()).collect();
+    let mut out = Vec::new();
+    for path in paths {
+        let (o, n) = (old.files.get(path), new.files.get(path));
+        if o.map(|f| &f.data) == n.map(|f| &f.data) {
+            continue;
+        }
+        let empty: &[u8] = &[];
+        let (from, old_data) = match o {
+            Some(f) => (format!("a/{path}"), f.data.as_slice()),
+            None => ("/dev/null".to_string(), empty),
+        };
+        let (to, new_data) = match n {
+            Some(f) => (format!("b/{path}"), f.data.as_slice()),
+            None => ("/dev/null".to_string(), empty),
+        };
+        let mut opts = diffy::DiffOptions::new();
+        opts.set_context_len(3)
+            .set_original_filename(from)
+            .set_modified_filename(to);
+        let p = opts.create_patch_bytes(old_data, new_data);
+        let _ = diffy::PatchFormatter::new()
+            .suppress_blank_empty(false)
+            .write_patch_into(&p, &mut out);
+    }
+    out
 }
