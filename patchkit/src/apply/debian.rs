@@ -19,8 +19,6 @@ use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
 use super::{PatchReport, PatchStatus};
 
-/// The Debian source format file.
-const FORMAT_FILE: &str = "debian/source/format";
 /// quilt's list of applied patches.
 const APPLIED_PATCHES: &str = ".pc/applied-patches";
 
@@ -36,14 +34,6 @@ fn path(s: &str) -> Result<InTreePath, String> {
     InTreePath::parse(s).map_err(|e| format!("{s:?} {e}"))
 }
 
-/// Whether `tree` is a Debian 3.0 (quilt) source tree.
-pub(super) fn is_quilt_tree(tree: &Tree) -> bool {
-    InTreePath::parse(FORMAT_FILE)
-        .ok()
-        .and_then(|p| tree.files.get(&p))
-        .is_some_and(|f| String::from_utf8_lossy(&f.data).trim() == "3.0 (quilt)")
-}
-
 /// The quilt patch for `changes` (to `pristine`), when `pristine` is a
 /// Debian 3.0 (quilt) source tree and there are changes; see the module
 /// docs. A change below `debian/` or `.pc/` is refused: a quilt patch may
@@ -54,7 +44,7 @@ pub(super) fn quilt_changes(
     patches: &[PatchReport],
     info: &DistInfo,
 ) -> Result<Option<Quilt>, String> {
-    if changes.is_empty() || !is_quilt_tree(pristine) {
+    if changes.is_empty() || !patch::coexist::is_debian_quilt_tree(pristine) {
         return Ok(None);
     }
     let (mut old, mut new) = (Tree::default(), Tree::default());

@@ -545,9 +545,17 @@ fn run_inner(
                     }
                 },
                 Err(source) => {
-                    if let Some(evidence) =
-                        coexist::fixed_otherwise(&tree, &entry.parsed, &placed, &aliases)
-                    {
+                    let distribution = match target {
+                        Target::Dir(_) => coexist::Distribution::Debian,
+                        Target::Tarball(_) => coexist::Distribution::Ignored,
+                    };
+                    if let Some(evidence) = coexist::fixed_otherwise(
+                        &tree,
+                        &entry.parsed,
+                        &placed,
+                        &aliases,
+                        distribution,
+                    ) {
                         pr.status = PatchStatus::FixedByOtherMeans;
                         pr.reason = Some(evidence.reason());
                     } else if opts.on_failure == OnFailure::Partial {

@@ -18,6 +18,19 @@
 //! missing: the dist is reported `damaged` instead, because claiming it
 //! lacks patches it may well carry would be a second guess.
 //!
+//! What the record says became of a matching patch it does not carry is a
+//! claim too ([`crate::applied::Outcome`]). *Already applied* and *fixed by
+//! other means* are believed only when the content shows them now — the
+//! same rule `apply` used ([`crate::patch::coexist`]: the patch's reverse
+//! fits, the code has the fixed content while a test it adds is absent, or
+//! a Debian series lists a patch naming the flaw) — in a tarball or an
+//! unpacked tree; such a patch is then not missing, and the report says how
+//! it is known. An installed library keeps neither the tests nor
+//! `debian/`, so there the claim cannot be shown and the patch stays
+//! missing, with the recorded reason. *Skipped* and *failed* patches stay
+//! missing ("missing by request" is still missing: `--fail-on missing`
+//! sees it), with the reason.
+//!
 //! Pure functions of a scan and a catalog: no I/O, no output.
 
 use std::collections::BTreeSet;
@@ -25,7 +38,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::scan::{DistKind, RecordSource, ScannedDist, TamperedFile};
+use crate::applied::{Outcome, OutcomeStatus};
 use crate::catalog::Catalog;
+use crate::patch::{self, coexist, ParsedPatch};
 
 /// The status of a carried patch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -125,6 +140,26 @@ pub struct MissingPatch {
     pub aliases: Vec<String>,
     /// The version range it covers.
     pub versions: String,
+    /// What the dist's record says became of it (skipped by request, did
+    /// not apply, or a fix by other means that the content does not show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A published patch in range that the dist does not carry, yet whose
+/// flaw is fixed: the record says so and the content shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedPatch {
+    /// The record id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// CVE / GHSA ids.
+    pub aliases: Vec<String>,
+    /// `already_applied` or `fixed_by_other_means`.
+    pub status: OutcomeStatus,
+    /// How it is known.
+    pub reason: String,
 }
 
 /// The audit of one distribution.
@@ -154,6 +189,9 @@ pub struct DistAudit {
     pub patches: Vec<AuditedPatch>,
     /// Files that no longer match the record.
     pub tampered: Vec<TamperedFile>,
+    /// Published patches in range that it does not carry, but whose flaw
+    /// it fixes otherwise.
+    pub fixed_otherwise: Vec<FixedPatch>,
     /// Published patches in range that it does not carry.
     pub missing: Vec<MissingPatch>,
     /// Problems with this dist's record or metadata.
@@ -206,6 +244,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         .collect();
 
     let mut missing = Vec::new();
+    let mut fixed_otherwise = Vec::new();
     if let (Some(info), true) = (&d.info, d.record_readable) {
         let carried: BTreeSet<&str> = patches.iter().map(|p| p.id.as_str()).collect();
         let mut seen = BTreeSet::new();
@@ -215,10 +254,36 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
                 lookup_problems.push(format!("cannot look {} up: {e}", i.name));
                 Default::default()
             });
+            let mut earlier: Vec<&ParsedPatch> = Vec::new();
             for e in matches.apply {
-                if carried.contains(e.record.id.as_str()) || !seen.insert(e.record.id.as_str()) {
+                let id = e.record.id.as_str();
+                let before = earlier.clone();
+                earlier.push(&e.parsed);
+                if carried.contains(id) || !seen.insert(id) {
                     continue;
                 }
+                let outcome = d.outcomes.iter().find(|o| o.id == id);
+                let reason = match outcome {
+                    Some(o) => match shown(d, o, e, &before) {
+                        Ok(()) => {
+                            fixed_otherwise.push(FixedPatch {
+                                id: id.to_string(),
+                                title: e.record.title.clone(),
+                                aliases: e
+                                    .record
+                                    .aliases
+                                    .iter()
+                                    .map(|a| a.as_str().to_string())
+                                    .collect(),
+                                status: o.status,
+                                reason: o.reason.clone(),
+                            });
+                            continue;
+                        }
+                        Err(why) => Some(why),
+                    },
+                    None => None,
+                };
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
                     title: e.record.title.clone(),
@@ -229,6 +294,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
                         .map(|a| a.as_str().to_string())
                         .collect(),
                     versions: e.record.versions.clone(),
+                    reason,
                 });
             }
         }
@@ -274,10 +340,58 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         record: d.record_source,
         patches,
         tampered: d.tampered.clone(),
+        fixed_otherwise,
         missing,
         problems,
         warnings: d.warnings.clone(),
         findings: findings.into_iter().collect(),
+    }
+}
+
+/// Whether the content shows the fix `o` claims for a patch the dist does
+/// not carry: `Ok` for a believed *already applied* or *fixed by other
+/// means*; otherwise why the patch stays missing, one clause.
+fn shown(
+    d: &ScannedDist,
+    o: &Outcome,
+    entry: &crate::catalog::Entry,
+    earlier: &[&ParsedPatch],
+) -> Result<(), String> {
+    let parsed = &entry.parsed;
+    let status = o.status.as_str();
+    match o.status {
+        OutcomeStatus::AlreadyApplied | OutcomeStatus::FixedByOtherMeans => {}
+        _ => return Err(format!("{status}: {}", o.reason)),
+    }
+    if d.kind == DistKind::Installed {
+        return Err(format!(
+            "the record says {status} ({}), which an installed library cannot show",
+            o.reason
+        ));
+    }
+    // The verified record's aliases, never the claim's.
+    let aliases: Vec<String> = entry
+        .record
+        .aliases
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect();
+    let distribution = match d.kind {
+        DistKind::Directory => coexist::Distribution::Debian,
+        _ => coexist::Distribution::Ignored,
+    };
+    let holds = match o.status {
+        OutcomeStatus::AlreadyApplied => patch::carries(&d.content, parsed, earlier).is_ok(),
+        _ => coexist::fixed_otherwise(&d.content, parsed, earlier, &aliases, distribution)
+            .is_some(),
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(format!(
+            "the record says {status} ({}), but the content does not show it: not believed",
+            o.reason
+        ))
     }
 }
 
@@ -298,6 +412,8 @@ pub struct Summary {
     pub unknown: usize,
     /// Tampered files.
     pub tampered: usize,
+    /// Patches not carried whose flaw is fixed otherwise.
+    pub fixed_otherwise: usize,
     /// Missing patches.
     pub missing: usize,
     /// Distributions with problems.
@@ -323,6 +439,7 @@ pub fn summarize(audits: &[DistAudit]) -> Summary {
             }
         }
         s.tampered += a.tampered.len();
+        s.fixed_otherwise += a.fixed_otherwise.len();
         s.missing += a.missing.len();
         if !a.problems.is_empty() {
             s.damaged += 1;

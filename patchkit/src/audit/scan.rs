@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::applied::{self, Applied, ChangedFile, XPatchkit, APPLIED_JSON};
+use crate::applied::{self, Applied, ChangedFile, Outcome, XPatchkit, APPLIED_JSON};
 use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
 use crate::state::read_bounded;
 use crate::tarball::{self, Archive, Limits};
@@ -165,6 +165,10 @@ pub struct ScannedDist {
     pub record_source: Option<RecordSource>,
     /// The patches it says it carries, in application order.
     pub patches: Vec<CarriedPatch>,
+    /// What the record says became of the matching patches it does not
+    /// carry (fixed by other means, skipped, …): claims, judged by
+    /// [`super::report`].
+    pub outcomes: Vec<Outcome>,
     /// Whether the record could be read; when not, nothing can be said
     /// about which patches it carries (and so none is called missing).
     pub record_readable: bool,
@@ -189,6 +193,7 @@ impl ScannedDist {
             original_sha256: None,
             record_source: None,
             patches: Vec::new(),
+            outcomes: Vec::new(),
             record_readable: true,
             tampered: Vec::new(),
             problems: Vec::new(),
@@ -334,6 +339,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
             d.record_source = Some(RecordSource::AppliedJson);
             d.original_sha256 = applied.original_sha256.clone();
             check_applied_identity(d, &applied);
+            d.outcomes = printable_outcomes(applied.outcomes);
             d.patches = applied
                 .patches
                 .into_iter()
@@ -365,6 +371,7 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
                     Ok(x) => {
                         d.record_source = Some(RecordSource::MetaJson);
                         d.original_sha256 = x.original_sha256.clone();
+                        d.outcomes = printable_outcomes(x.outcomes.clone());
                         d.patches = from_x(x);
                     }
                     Err(reason) => {
@@ -374,6 +381,11 @@ fn scan_tree(d: &mut ScannedDist, name: &str, tree: &Tree) {
                 }
             }
         }
+    }
+    // A claim of a fix by other means is judged on the whole tree (the
+    // files the patch would change, a Debian series).
+    if !d.outcomes.is_empty() {
+        d.content = tree.clone();
     }
     // Compare every recorded file with the tree.
     for RecordedFile {
@@ -446,6 +458,21 @@ fn recorded_files(d: &mut ScannedDist) -> Vec<RecordedFile> {
 fn tree_file<'a>(tree: &'a Tree, name: &str) -> Option<&'a [u8]> {
     let p = InTreePath::parse(name).ok()?;
     tree.files.get(&p).map(|f| f.data.as_slice())
+}
+
+/// Outcomes as recorded, with every string escaped for display.
+fn printable_outcomes(outcomes: Vec<Outcome>) -> Vec<Outcome> {
+    outcomes
+        .into_iter()
+        .map(|o| Outcome {
+            id: printable(&o.id),
+            title: printable(&o.title),
+            aliases: o.aliases.iter().map(|a| printable(a)).collect(),
+            patch_sha256: printable(&o.patch_sha256),
+            status: o.status,
+            reason: printable(&o.reason),
+        })
+        .collect()
 }
 
 fn from_x(x: XPatchkit) -> Vec<CarriedPatch> {
@@ -732,6 +759,7 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
         Ok(x) => {
             d.record_source = Some(RecordSource::MymetaJson);
             d.original_sha256 = x.original_sha256.clone();
+            d.outcomes = printable_outcomes(x.outcomes.clone());
             d.patches = from_x(x);
         }
         Err(reason) => {

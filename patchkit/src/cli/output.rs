@@ -464,6 +464,27 @@ impl Report for Audit<'_> {
                     aliases(&p.aliases)
                 )?;
             }
+            for f in &a.fixed_otherwise {
+                writeln!(
+                    out,
+                    "{indent}{:<20} {:<11} {}{}",
+                    f.id,
+                    match f.status {
+                        patchkit::applied::OutcomeStatus::AlreadyApplied => "present",
+                        _ => "fixed",
+                    },
+                    f.title,
+                    aliases(&f.aliases)
+                )?;
+                writeln!(
+                    out,
+                    "{indent}{:<20} {:<11} {}: {}",
+                    "",
+                    "",
+                    f.status.as_str(),
+                    f.reason
+                )?;
+            }
             for m in &a.missing {
                 writeln!(
                     out,
@@ -473,6 +494,9 @@ impl Report for Audit<'_> {
                     m.title,
                     aliases(&m.aliases)
                 )?;
+                if let Some(reason) = &m.reason {
+                    writeln!(out, "{indent}{:<20} {:<11} {reason}", "", "")?;
+                }
             }
             for t in &a.tampered {
                 let place = t
@@ -498,10 +522,15 @@ impl Report for Audit<'_> {
             }
         }
         let s = &self.summary;
+        let fixed = if s.fixed_otherwise > 0 {
+            format!("; {} fixed by other means", s.fixed_otherwise)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
             "{} distribution{} audited against {}: {} patched; {} genuine, {} superseded, \
-             {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged",
+             {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged{fixed}",
             s.dists,
             plural(s.dists, "s"),
             self.repository,

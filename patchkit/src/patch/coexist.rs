@@ -10,7 +10,9 @@
 //!    the patch creates (below `t/` or `xt/`, or named `*.t`) may be
 //!    absent. At least one file that is not a test must carry the fix: a
 //!    patch is never "fixed" by the absence of its test alone.
-//! 2. **By a distribution's patch.** The tree is a Debian source tree whose
+//! 2. **By a distribution's patch.** The tree is an unpacked Debian 3.0
+//!    (quilt) source tree (never a tarball, whose `debian/` would be
+//!    upstream's word) whose
 //!    `debian/patches/series` lists a patch whose DEP-3 header (`CVE:`, or
 //!    `Bug:` / `Bug-<Vendor>:`) names one of the record's aliases as a whole
 //!    token, and whose diff changes at least one of the non-test files the
@@ -25,6 +27,29 @@ use crate::tree::{InTreePath, Tree};
 
 /// The quilt series of a Debian source tree.
 pub const DEBIAN_SERIES: &str = "debian/patches/series";
+/// The Debian source format file.
+pub const DEBIAN_FORMAT: &str = "debian/source/format";
+
+/// Whether a distribution's own patches may count as evidence (rule 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Distribution {
+    /// No: the content alone decides (a tarball: its `debian/`, if any, is
+    /// upstream's, not the packager's).
+    #[default]
+    Ignored,
+    /// Yes, when the tree is a Debian 3.0 (quilt) source tree (an unpacked
+    /// directory: the packager's own tree).
+    Debian,
+}
+
+/// Whether `tree` is a Debian 3.0 (quilt) source tree: its
+/// `debian/source/format` says so.
+pub fn is_debian_quilt_tree(tree: &Tree) -> bool {
+    InTreePath::parse(DEBIAN_FORMAT)
+        .ok()
+        .and_then(|p| tree.files.get(&p))
+        .is_some_and(|f| String::from_utf8_lossy(&f.data).trim() == "3.0 (quilt)")
+}
 
 /// How a fix by other means was recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,14 +119,21 @@ pub fn is_test_file(path: &InTreePath) -> bool {
 
 /// Whether `tree` has the fix of `patch` by other means (see the module
 /// docs); `earlier` are the patches before it in the target's order, as
-/// for [`carries`]; `aliases` the record's CVE / GHSA ids.
+/// for [`carries`]; `aliases` the record's CVE / GHSA ids (from the
+/// verified record, never from a claim).
 pub fn fixed_otherwise(
     tree: &Tree,
     patch: &ParsedPatch,
     earlier: &[&ParsedPatch],
     aliases: &[String],
+    distribution: Distribution,
 ) -> Option<Evidence> {
-    by_content(tree, patch, earlier).or_else(|| by_distribution(tree, patch, aliases))
+    by_content(tree, patch, earlier).or_else(|| match distribution {
+        Distribution::Debian if is_debian_quilt_tree(tree) => {
+            by_distribution(tree, patch, aliases)
+        }
+        _ => None,
+    })
 }
 
 fn by_content(tree: &Tree, patch: &ParsedPatch, earlier: &[&ParsedPatch]) -> Option<Evidence> {
