@@ -29,6 +29,7 @@ mod lint;
 mod lint_edges;
 mod log;
 mod new;
+mod outcomes;
 mod project_repository;
 mod publish;
 mod publishing_edges;

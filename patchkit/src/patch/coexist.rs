@@ -22,7 +22,6 @@
 //! Pure functions of a tree and a parsed patch: nothing is read or written.
 
 use super::{carries, dep3, parse, FilePatch, Operation, ParsedPatch};
-use crate::text::{excerpt, EXCERPT};
 use crate::tree::{InTreePath, Tree};
 
 /// The quilt series of a Debian source tree.
@@ -78,7 +77,7 @@ impl Evidence {
         let list = |paths: &[InTreePath]| {
             paths
                 .iter()
-                .map(|p| excerpt(p.as_str(), EXCERPT))
+                .map(|p| p.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -103,9 +102,7 @@ impl Evidence {
                 field,
                 alias,
             } => format!(
-                "{} (in {DEBIAN_SERIES}) names {} in its {field} header",
-                excerpt(patch.as_str(), EXCERPT),
-                excerpt(alias, EXCERPT)
+                "{patch} (in {DEBIAN_SERIES}) names {alias} in its {field} header"
             ),
         }
     }
