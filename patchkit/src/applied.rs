@@ -372,3 +372,59 @@ pub struct XPatchkitPatch {
 pub fn parse_x_patchkit(value: &serde_json::Value) -> Result<XPatchkit, String> {
     XPatchkit::deserialize(value).map_err(|e| format!("x_patchkit is not a valid record: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::FileEntry;
+
+    fn tree_with(json: &str) -> Tree {
+        let mut t = Tree::default();
+        t.files.insert(
+            InTreePath::parse(APPLIED_JSON).unwrap(),
+            FileEntry {
+                data: json.as_bytes().to_vec(),
+                mode: 0o644,
+            },
+        );
+        t
+    }
+
+    #[test]
+    fn a_format_1_record_is_still_read_and_a_newer_one_refused() {
+        let v1 = r#"{"format": 1, "tool": "patchkit 0.1.0", "dist": "Foo", "version": "1.0",
+                     "patches": []}"#;
+        let a = read_applied(&tree_with(v1)).unwrap().unwrap();
+        assert_eq!((a.format, a.outcomes.len()), (1, 0));
+        let v9 = v1.replace("\"format\": 1", "\"format\": 9");
+        let e = read_applied(&tree_with(&v9)).unwrap_err();
+        assert!(e.contains("has format 9"), "{e}");
+    }
+
+    #[test]
+    fn outcomes_make_format_2_and_reach_x_patchkit_only_when_present() {
+        let o = Outcome {
+            id: "PK-1".into(),
+            title: "t".into(),
+            aliases: vec!["CVE-2025-1".into()],
+            patch_sha256: "00".into(),
+            status: OutcomeStatus::FixedByOtherMeans,
+            reason: "why".into(),
+        };
+        let tree = Tree::default();
+        let changes = record_changes(&tree, None, &[], vec![o], "Foo", "1.0", None).unwrap();
+        let Change::Add(_, f) = &changes[0] else {
+            panic!("{changes:?}")
+        };
+        let a: Applied = serde_json::from_slice(&f.data).unwrap();
+        assert_eq!(a.format, FORMAT);
+        assert_eq!(x_patchkit_value(&a)["outcomes"][0]["status"], "fixed_by_other_means");
+        let none = record_changes(&tree, None, &[], vec![], "Foo", "1.0", None).unwrap();
+        let Change::Add(_, f) = &none[0] else {
+            panic!("{none:?}")
+        };
+        let a: Applied = serde_json::from_slice(&f.data).unwrap();
+        assert_eq!(a.format, FORMAT_WITHOUT_OUTCOMES);
+        assert!(x_patchkit_value(&a).get("outcomes").is_none());
+    }
+}
