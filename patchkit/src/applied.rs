@@ -418,7 +418,10 @@ mod tests {
         };
         let a: Applied = serde_json::from_slice(&f.data).unwrap();
         assert_eq!(a.format, FORMAT);
-        assert_eq!(x_patchkit_value(&a)["outcomes"][0]["status"], "fixed_by_other_means");
+        assert_eq!(
+            x_patchkit_value(&a)["outcomes"][0]["status"],
+            "fixed_by_other_means"
+        );
         let none = record_changes(&tree, None, &[], vec![], "Foo", "1.0", None).unwrap();
         let Change::Add(_, f) = &none[0] else {
             panic!("{none:?}")

@@ -25,8 +25,10 @@ sub run_cmd {\n    my ($arg) = @_;\n    die \"bad argument\\n\" if $arg =~ /[^\\
 const OTHER_PM: &str = "package Acme::Vuln::Other;\nuse strict;\n\nsub path {\n    my ($p) = @_;\n    return \"/tmp/$p\";\n}\n\n1;\n";
 const OTHER_PM_FIXED: &str = "package Acme::Vuln::Other;\nuse strict;\n\nsub path {\n    my ($p) = @_;\n    $p =~ s{\\.\\./}{}g;\n    return \"/tmp/$p\";\n}\n\n1;\n";
 const TEST_T: &str = "use Test::More tests => 1;\nuse Acme::Vuln;\nok(1, 'no shell');\n";
-const MANIFEST: &str = "lib/Acme/Vuln.pm\nlib/Acme/Vuln/Other.pm\nMakefile.PL\nMANIFEST\nt/basic.t\n";
-const MAKEFILE_PL: &str = "use ExtUtils::MakeMaker;\nWriteMakefile(NAME => 'Acme::Vuln', VERSION => '1.0');\n";
+const MANIFEST: &str =
+    "lib/Acme/Vuln.pm\nlib/Acme/Vuln/Other.pm\nMakefile.PL\nMANIFEST\nt/basic.t\n";
+const MAKEFILE_PL: &str =
+    "use ExtUtils::MakeMaker;\nWriteMakefile(NAME => 'Acme::Vuln', VERSION => '1.0');\n";
 
 fn dist() -> DistBuilder {
     DistBuilder::new("Acme-Vuln", "1.0")
@@ -123,7 +125,10 @@ fn debian_package(env: &TestEnv, debian_patch: &str) -> (PathBuf, PathBuf) {
         &top.join("debian/changelog"),
         b"libacme-vuln-perl (1.0-1) unstable; urgency=medium\n\n  * Test package.\n\n -- A. Tester <tester@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n",
     );
-    write(&top.join("debian/rules"), b"#!/usr/bin/make -f\n%:\n\tdh $@\n");
+    write(
+        &top.join("debian/rules"),
+        b"#!/usr/bin/make -f\n%:\n\tdh $@\n",
+    );
     set_mode(&top.join("debian/rules"), 0o755);
     write(
         &top.join("debian/patches/fix-run-cmd.patch"),
@@ -176,7 +181,10 @@ fn apply_audit_rebuild(env: &TestEnv, pkg: &Path, tree: &Path) -> Value {
     assert_eq!(rec["format"], 2, "{rec:#}");
     assert_eq!(rec["patches"][0]["id"], "PK-0002", "{rec:#}");
     assert_eq!(rec["outcomes"][0]["id"], "PK-0001", "{rec:#}");
-    assert_eq!(rec["outcomes"][0]["status"], "fixed_by_other_means", "{rec:#}");
+    assert_eq!(
+        rec["outcomes"][0]["status"], "fixed_by_other_means",
+        "{rec:#}"
+    );
 
     // audit: no MISSING, the fix by other means shown with its reason.
     let a = run(
@@ -188,13 +196,12 @@ fn apply_audit_rebuild(env: &TestEnv, pkg: &Path, tree: &Path) -> Value {
     assert_eq!(d["missing"], serde_json::json!([]), "{a:#}");
     assert_eq!(d["fixed_otherwise"][0]["id"], "PK-0001", "{a:#}");
     assert_eq!(d["patches"][0]["status"], "genuine", "{a:#}");
-    let text = env.run_ok(&[
-        "audit",
-        "--source",
-        "patches",
-        tree.to_str().unwrap(),
-    ]);
-    assert!(text.stdout.contains("fixed by other means"), "{}", text.stdout);
+    let text = env.run_ok(&["audit", "--source", "patches", tree.to_str().unwrap()]);
+    assert!(
+        text.stdout.contains("fixed by other means"),
+        "{}",
+        text.stdout
+    );
     assert!(!text.stdout.contains("MISSING"), "{}", text.stdout);
 
     // Real dpkg-source builds the result, and its unpacked source is the
@@ -219,14 +226,19 @@ fn apply_audit_rebuild(env: &TestEnv, pkg: &Path, tree: &Path) -> Value {
     // Applying again changes nothing.
     let before = snapshot_dir(tree);
     let again = run(env, &["apply", tree.to_str().unwrap()], 0);
-    assert_eq!(again["targets"][0]["result"], "already_patched", "{again:#}");
-    assert!(snapshot_dir(tree) == before, "a second apply changed the tree");
+    assert_eq!(
+        again["targets"][0]["result"], "already_patched",
+        "{again:#}"
+    );
+    assert!(
+        snapshot_dir(tree) == before,
+        "a second apply changed the tree"
+    );
     t
 }
 
 #[test]
-fn a_debian_patch_naming_the_cve_with_other_bytes_is_a_fix_by_other_means_and_dpkg_source_builds(
-) {
+fn a_debian_patch_naming_the_cve_with_other_bytes_is_a_fix_by_other_means_and_dpkg_source_builds() {
     if !have("dpkg-source") {
         return;
     }
@@ -313,7 +325,9 @@ fn a_decoy_copy_of_the_fixed_code_with_the_test_absent_is_no_fix() {
         "{}__END__\n{VULN_PM_FIXED}",
         VULN_PM.replace("my ($arg) = @_;", "my ($arg) = shift;")
     );
-    let dir = dist().file("lib/Acme/Vuln.pm", &decoy).unpack(&env.path("in"));
+    let dir = dist()
+        .file("lib/Acme/Vuln.pm", &decoy)
+        .unpack(&env.path("in"));
     let doc = run(&env, &["apply", dir.to_str().unwrap()], 1);
     let t = &doc["targets"][0];
     assert_eq!(t["result"], "failed", "{t:#}");
@@ -327,7 +341,14 @@ fn skip_leaves_a_patch_out_records_why_and_audit_still_reports_it_missing() {
     let tb = dist().tarball(&env.path("in"));
     let doc = run(
         &env,
-        &["apply", "--skip", "PK-0001", "-o", "out", tb.to_str().unwrap()],
+        &[
+            "apply",
+            "--skip",
+            "PK-0001",
+            "-o",
+            "out",
+            tb.to_str().unwrap(),
+        ],
         0,
     );
     let t = &doc["targets"][0];
@@ -378,7 +399,10 @@ fn partial_applies_the_independent_patches_and_records_the_failure() {
     source(&env);
     // PK-0001's context is gone; PK-0002 is independent.
     let tb = dist()
-        .file("lib/Acme/Vuln.pm", &VULN_PM.replace("my ($arg) = @_;", "my ($arg) = shift;"))
+        .file(
+            "lib/Acme/Vuln.pm",
+            &VULN_PM.replace("my ($arg) = @_;", "my ($arg) = shift;"),
+        )
         .tarball(&env.path("in"));
     // Default: all or nothing.
     let doc = run(&env, &["apply", "-o", "out", tb.to_str().unwrap()], 1);
@@ -507,4 +531,41 @@ fn a_file_a_patch_adds_is_listed_in_manifest_and_make_distdir_keeps_it() {
         std::fs::read_to_string(made.join("lib/Acme/Vuln.pm")).unwrap(),
         VULN_PM_FIXED
     );
+}
+
+#[test]
+fn a_patch_that_changes_debian_is_refused_in_a_debian_source_tree() {
+    // A quilt patch may not change debian/ (dpkg-source refuses it).
+    let env = TestEnv::new();
+    let dir = env.path("patches/Acme-Vuln");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("PK-0009.toml"),
+        "id = \"PK-0009\"\ndist = \"Acme-Vuln\"\nversions = \"<= 1.0\"\npatch = \"PK-0009.patch\"\n\
+         title = \"x\"\naliases = [\"CVE-2025-9999\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("PK-0009.patch"),
+        udiff(
+            "debian/rules",
+            "#!/usr/bin/make -f\n",
+            "#!/usr/bin/make -f\n# x\n",
+        ),
+    )
+    .unwrap();
+    let tree = dist()
+        .file("debian/source/format", "3.0 (quilt)\n")
+        .file("debian/rules", "#!/usr/bin/make -f\n")
+        .unpack(&env.path("in"));
+    let before = snapshot_dir(&tree);
+    let doc = run(&env, &["apply", tree.to_str().unwrap()], 1);
+    let e = doc["targets"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        e.contains(
+            "a patch changes debian/rules, which a Debian source tree's quilt patch may not change"
+        ),
+        "{doc:#}"
+    );
+    assert!(snapshot_dir(&tree) == before, "nothing written");
 }

@@ -78,9 +78,10 @@ pub(super) fn quilt_changes(
         })
         .find(|n| {
             !listed.iter().any(|(l, _)| l == n)
-                && !pristine
-                    .files
-                    .contains_key(&InTreePath::parse(&format!("debian/patches/{n}")).unwrap_or_else(|_| series_path.clone()))
+                && !pristine.files.contains_key(
+                    &InTreePath::parse(&format!("debian/patches/{n}"))
+                        .unwrap_or_else(|_| series_path.clone()),
+                )
         })
         .unwrap_or_else(|| format!("{base}.patch"));
 

@@ -591,11 +591,20 @@ fn run_inner(
     // Withdrawn records in range that the target does not carry: named in
     // the record when one is written, never a reason to write one.
     for w in report.withdrawn.iter().filter(|w| !w.carried) {
-        if let Some(e) = matches.withdrawn.iter().find(|e| e.record.id.as_str() == w.id) {
+        if let Some(e) = matches
+            .withdrawn
+            .iter()
+            .find(|e| e.record.id.as_str() == w.id)
+        {
             outcomes.push(applied::Outcome {
                 id: w.id.clone(),
                 title: e.record.title.clone(),
-                aliases: e.record.aliases.iter().map(|a| a.as_str().to_string()).collect(),
+                aliases: e
+                    .record
+                    .aliases
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+                    .collect(),
                 patch_sha256: e.patch_sha256.clone(),
                 status: OutcomeStatus::Withdrawn,
                 reason: format!("withdrawn on {}: {}", w.date, w.reason),

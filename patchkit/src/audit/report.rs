@@ -382,8 +382,9 @@ fn shown(
     };
     let holds = match o.status {
         OutcomeStatus::AlreadyApplied => patch::carries(&d.content, parsed, earlier).is_ok(),
-        _ => coexist::fixed_otherwise(&d.content, parsed, earlier, &aliases, distribution)
-            .is_some(),
+        _ => {
+            coexist::fixed_otherwise(&d.content, parsed, earlier, &aliases, distribution).is_some()
+        }
     };
     if holds {
         Ok(())

@@ -248,7 +248,10 @@ impl Report for Targets<'_> {
                     others.join(", ")
                 }
                 TargetResult::Patched | TargetResult::Partial => {
-                    others.insert(0, format!("{applied} patch{} {verb}", plural(applied, "es")));
+                    others.insert(
+                        0,
+                        format!("{applied} patch{} {verb}", plural(applied, "es")),
+                    );
                     if r.result == TargetResult::Partial && mode == Mode::Apply {
                         others.push("the others written (--partial)".into());
                     }

@@ -1,7 +1,7 @@
 //! A distribution's `MANIFEST` (ExtUtils::Manifest): the list of files
 //! `make dist` packs. When a patch adds a file the MANIFEST does not list,
 //! a tarball made from the patched tree (`make dist`) would leave it out;
-//! [`add_paths`] lists it, keeping the file's style: its line ending, and
+//! [`update`] lists it, keeping the file's style: its line ending, and
 //! sorted order when the entries already are sorted (as `maniadd` and
 //! `make manifest` keep them, case-insensitively), else appended at the end.
 //! A path with a space or a quote is written quoted, as ExtUtils::Manifest
@@ -54,7 +54,10 @@ pub fn update(manifest: &[u8], added: &[InTreePath], removed: &[InTreePath]) -> 
     // Removed files go (an entry for a missing file makes `make dist` warn).
     let keep: Vec<bool> = listed
         .iter()
-        .map(|p| !p.as_ref().is_some_and(|p| removed.iter().any(|r| r.as_str() == p)))
+        .map(|p| {
+            !p.as_ref()
+                .is_some_and(|p| removed.iter().any(|r| r.as_str() == p))
+        })
         .collect();
     let mut kept: Vec<(String, Option<String>)> = lines
         .drain(..)
@@ -80,7 +83,10 @@ pub fn update(manifest: &[u8], added: &[InTreePath], removed: &[InTreePath]) -> 
     let entries: Vec<String> = kept.iter().filter_map(|(_, p)| p.clone()).collect();
     let sorted = entries.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
     for path in new {
-        let line = (format!("{}{eol}", entry_for(path.as_str())), Some(path.to_string()));
+        let line = (
+            format!("{}{eol}", entry_for(path.as_str())),
+            Some(path.to_string()),
+        );
         let at = if sorted {
             // Before the first entry that sorts after it, else at the end
             // of the entries (comments after them stay last).
@@ -96,7 +102,12 @@ pub fn update(manifest: &[u8], added: &[InTreePath], removed: &[InTreePath]) -> 
         };
         kept.insert(at, line);
     }
-    Some(kept.into_iter().map(|(l, _)| l).collect::<String>().into_bytes())
+    Some(
+        kept.into_iter()
+            .map(|(l, _)| l)
+            .collect::<String>()
+            .into_bytes(),
+    )
 }
 
 #[cfg(test)]

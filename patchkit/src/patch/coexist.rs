@@ -101,9 +101,7 @@ impl Evidence {
                 patch,
                 field,
                 alias,
-            } => format!(
-                "{patch} (in {DEBIAN_SERIES}) names {alias} in its {field} header"
-            ),
+            } => format!("{patch} (in {DEBIAN_SERIES}) names {alias} in its {field} header"),
         }
     }
 }
@@ -126,9 +124,7 @@ pub fn fixed_otherwise(
     distribution: Distribution,
 ) -> Option<Evidence> {
     by_content(tree, patch, earlier).or_else(|| match distribution {
-        Distribution::Debian if is_debian_quilt_tree(tree) => {
-            by_distribution(tree, patch, aliases)
-        }
+        Distribution::Debian if is_debian_quilt_tree(tree) => by_distribution(tree, patch, aliases),
         _ => None,
     })
 }
@@ -198,7 +194,11 @@ fn by_distribution(tree: &Tree, patch: &ParsedPatch, aliases: &[String]) -> Opti
             continue;
         };
         if code_files(&theirs.files).any(|p| ours.contains(&p)) {
-            return Some(Evidence::Distribution { patch: path, field, alias });
+            return Some(Evidence::Distribution {
+                patch: path,
+                field,
+                alias,
+            });
         }
     }
     None

@@ -1,5 +1,5 @@
 //! The patch engine: parse unified and git diffs, and apply them to an
-//! in-memory [`Tree`](crate::tree::Tree).
+//! in-memory [`Tree`].
 //!
 //! What it owns:
 //! - [`parse()`]: a patch file (plain `diff -u`/`diff -Naur` output, or
