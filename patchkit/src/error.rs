@@ -9,7 +9,7 @@
 //! failed; 2 bad usage or unreadable input; 3 a signature, hash or
 //! freshness check failed.
 
-use crate::{apply, authoring, catalog, client, export, mirror, state, tuf};
+use crate::{apply, authoring, catalog, client, config, export, mirror, state, tuf};
 
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,9 @@ pub enum Error {
     /// An export (`export distroprefs`, `export quilt`) failed.
     #[error(transparent)]
     Export(#[from] export::Error),
+    /// The configuration (`config.toml`, the environment, `--set`).
+    #[error(transparent)]
+    Config(#[from] config::Error),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -70,6 +73,7 @@ impl Error {
             Error::Authoring(e) => e.exit_code(),
             Error::Mirror(_) => 1,
             Error::Export(e) => e.exit_code(),
+            Error::Config(_) => 2,
         }
     }
 }

@@ -10,7 +10,9 @@
 //!    patched one ([`applied`]);
 //! 3. where patches come from: [`catalog`] (records, matching, the source
 //!    tree) and [`tuf`] (the signed repository: metadata, updater,
-//!    transports, publisher);
+//!    transports, publisher), and [`config`] (the settings of one run:
+//!    every limit of those layers, from defaults, `config.toml`, the
+//!    environment and the command line);
 //! 4. the jobs: [`client`] (trust store, bundles, opening a catalog),
 //!    [`apply`], [`audit`], [`sbom`], [`authoring`], [`mirror`] (the
 //!    patching CPAN mirror) and [`export`] (files for CPAN.pm and quilt);
@@ -23,6 +25,7 @@ pub mod audit;
 pub mod authoring;
 pub mod catalog;
 pub mod client;
+pub mod config;
 pub mod dist;
 pub mod error;
 pub mod export;

@@ -66,6 +66,7 @@ pub(super) fn run(
         out_dir: out.map(Path::to_path_buf),
         skip: args.skip(),
         on_failure: args.on_failure(),
+        limits: ctx.config.archive.clone(),
         ..Options::default()
     };
     // Targets are independent: patch them in parallel, report in order.

@@ -10,7 +10,6 @@ use super::{load_catalog, output, Context, RepoArgs};
 use patchkit::audit::report::{self, DistAudit, Finding};
 use patchkit::audit::scan::{self, PathError};
 use patchkit::error::Error;
-use patchkit::tarball::Limits;
 
 /// Arguments of `audit`.
 #[derive(Debug, Args)]
@@ -65,7 +64,7 @@ impl From<FailOn> for Finding {
 /// Run `audit`; returns the exit status.
 pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
     let catalog = load_catalog(ctx, &args.repo)?;
-    let limits = Limits::default();
+    let limits = ctx.config.archive.clone();
     let scanned: Vec<Result<Vec<scan::ScannedDist>, PathError>> = args
         .paths
         .par_iter()

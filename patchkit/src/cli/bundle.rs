@@ -33,7 +33,13 @@ pub(super) fn run(ctx: &Context, cmd: &BundleCommand) -> Result<i32, Error> {
     match cmd {
         BundleCommand::Create { out, repo } => {
             let name = store::choose(&ctx.home, repo.as_deref())?;
-            let made = bundle::create(&ctx.home, &name, out, chrono::Utc::now())?;
+            let made = bundle::create(
+                &ctx.home,
+                &name,
+                out,
+                chrono::Utc::now(),
+                &ctx.config.metadata,
+            )?;
             output::emit(ctx, &output::BundleCreated::new(out, &name, &made))
         }
     }

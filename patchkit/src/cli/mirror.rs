@@ -117,7 +117,7 @@ pub(super) fn run(ctx: &Context, args: &MirrorArgs) -> Result<i32, Error> {
         Box::new(FilesystemTransport::new(&args.src)),
         args.mirror.cache_dir(&ctx.home),
         Patches::new(catalog, expires),
-        args.mirror.options(),
+        args.mirror.options(&ctx.config),
     );
     let report = mirror_tree(&mirror, &args.src, &dest, chrono::Utc::now())?;
     output::emit(

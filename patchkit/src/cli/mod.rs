@@ -6,6 +6,7 @@
 mod apply;
 pub(crate) mod audit;
 mod bundle;
+mod config;
 mod diff;
 mod export;
 mod import;
@@ -31,6 +32,7 @@ use clap::{Args, Parser, Subcommand};
 
 use patchkit::catalog::Catalog;
 use patchkit::client::{self, Freshness, Notice, PatchSource};
+use patchkit::config::Config;
 use patchkit::error::Error;
 use patchkit::patch::Fuzz;
 use patchkit::state::Home;
@@ -116,6 +118,13 @@ pub(crate) enum Command {
     /// Configure the signed repositories this home trusts.
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    /// Show every setting (limits, skipped patches), its value and where
+    /// it came from: default, config file, environment or command line.
+    ///
+    /// Settings live in HOME/config.toml (`[limits]`, `[apply]`), and
+    /// PATCHKIT_LIMITS_<KEY> or PATCHKIT_APPLY_SKIP override them. Unknown
+    /// keys are refused. See docs/formats.md.
+    Config(config::ConfigArgs),
     /// Fetch and verify the latest metadata and patches of one or every
     /// configured repository.
     ///
@@ -298,13 +307,22 @@ pub(crate) struct Context {
     pub(crate) home: Home,
     /// `--json`.
     pub(crate) json: bool,
+    /// The settings: defaults, `HOME/config.toml`, the environment.
+    pub(crate) config: Config,
 }
 
 /// Run the parsed command line; returns the exit status.
 pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
+    let home = Home::resolve(cli.home.as_deref())?;
+    // `config` shows a broken configuration's error itself, with --set.
+    let config = match &cli.command {
+        Command::Config(_) => Config::default(),
+        _ => Config::load(&home, std::env::vars())?,
+    };
     let ctx = Context {
-        home: Home::resolve(cli.home.as_deref())?,
+        home,
         json: cli.json,
+        config,
     };
     match cli.command {
         Command::Check(args) => apply::run(&ctx, &args, None, patchkit::apply::Mode::Check),
@@ -319,6 +337,7 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Publish(args) => publish::run(&ctx, &args),
         Command::Repo(cmd) => repo::run(&ctx, &cmd),
         Command::Update(args) => update::run(&ctx, &args),
+        Command::Config(args) => config::run(&ctx, &args),
         Command::Bundle(cmd) => bundle::run(&ctx, &cmd),
         Command::Serve(args) => serve::run(&ctx, &args),
         Command::Mirror(args) => mirror::run(&ctx, &args),
@@ -369,7 +388,7 @@ pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Er
     if let PatchSource::Unsigned(dir) = source {
         output::notice(&Notice::Unsigned(dir.to_path_buf()).to_string());
     }
-    let opened = client::open(&ctx.home, source, chrono::Utc::now())?;
+    let opened = client::open(&ctx.home, &ctx.config, source, chrono::Utc::now())?;
     for n in &opened.notices {
         match n {
             Notice::Unsigned(_) => {}

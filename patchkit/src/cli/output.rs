@@ -1249,6 +1249,69 @@ impl Report for RepoRemoved<'_> {
     }
 }
 
+/// Every setting of `config`, its value and where it came from.
+#[derive(Debug, Serialize)]
+pub(crate) struct Settings {
+    command: &'static str,
+    /// The configuration file (whether it exists or not).
+    file: String,
+    /// Whether it exists.
+    file_exists: bool,
+    settings: Vec<Setting>,
+}
+
+/// One setting of [`Settings`].
+#[derive(Debug, Serialize)]
+struct Setting {
+    key: String,
+    value: String,
+    source: &'static str,
+    about: &'static str,
+}
+
+impl Settings {
+    pub(crate) fn new(home: &patchkit::state::Home, config: &patchkit::config::Config) -> Settings {
+        let file = home.root().join(patchkit::config::FILE_NAME);
+        Settings {
+            command: "config",
+            file_exists: config.file().is_some(),
+            file: file.display().to_string(),
+            settings: config
+                .shown()
+                .into_iter()
+                .map(|s| Setting {
+                    key: s.key,
+                    value: s.value,
+                    source: s.source.as_str(),
+                    about: s.about,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Report for Settings {
+    fn render(&self, out: &mut dyn Write) -> io::Result<()> {
+        let state = if self.file_exists { "" } else { " (absent)" };
+        writeln!(out, "config file: {}{state}", self.file)?;
+        let key_width = self.settings.iter().map(|s| s.key.len()).max().unwrap_or(0);
+        let value_width = self
+            .settings
+            .iter()
+            .map(|s| s.value.len())
+            .max()
+            .unwrap_or(0);
+        for s in &self.settings {
+            writeln!(
+                out,
+                "{:key_width$}  {:value_width$}  {:12}  {}",
+                s.key, s.value, s.source, s.about
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// What `update` verified in each repository. One repository failing does
 /// not stop the others; the first failure decides the exit status.
 #[derive(Debug, Serialize)]
@@ -1274,9 +1337,21 @@ impl Updated {
 
 impl Report for Updated {
     fn diagnostics(&self, _json: bool) -> Vec<Diagnostic> {
-        self.failures
-            .iter()
-            .map(|e| Diagnostic::Error(e.to_string()))
+        let invalid = self.repositories.iter().flat_map(|o| {
+            o.invalid_records.iter().map(move |r| {
+                Diagnostic::Warning(format!(
+                    "repository {}: updated, but the patches of {r} cannot be used until the \
+                     repository publishes a valid record; every other dist's can",
+                    o.name
+                ))
+            })
+        });
+        invalid
+            .chain(
+                self.failures
+                    .iter()
+                    .map(|e| Diagnostic::Error(e.to_string())),
+            )
             .collect()
     }
 

@@ -9,7 +9,6 @@ use super::{load_catalog, output, Context, RepoArgs};
 use patchkit::audit::scan;
 use patchkit::error::Error;
 use patchkit::sbom::{self, SpecVersion, Vex};
-use patchkit::tarball::Limits;
 
 /// Arguments of `sbom`.
 #[derive(Debug, Args)]
@@ -66,7 +65,7 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
         }
         Err(e) => return Err(e),
     };
-    let limits = Limits::default();
+    let limits = ctx.config.archive.clone();
     let scanned: Vec<Result<Vec<scan::ScannedDist>, scan::PathError>> = args
         .paths
         .par_iter()

@@ -74,14 +74,17 @@ impl MirrorOptions {
             .unwrap_or_else(|| home.root().join("mirror-cache"))
     }
 
-    pub(crate) fn options(&self) -> mirror::Options {
+    pub(crate) fn options(&self, config: &patchkit::config::Config) -> mirror::Options {
         mirror::Options {
             fuzz: match self.fuzz {
                 0 => Fuzz::None,
                 n => Fuzz::Lines(n),
             },
             on_failure: self.on_failure.into(),
-            ..mirror::Options::default()
+            limits: mirror::Limits {
+                archive: config.archive.clone(),
+                ..mirror::Limits::default()
+            },
         }
     }
 }
@@ -186,8 +189,9 @@ pub(super) fn run(ctx: &Context, args: &ServeArgs) -> Result<i32, Error> {
     let expires = expiry_of(&ctx.home, &args.mirror.repo, &catalog);
     let timeouts = Timeouts {
         connect: args.upstream_timeout,
-        read: args.upstream_timeout,
+        stall: args.upstream_timeout,
         call: args.upstream_timeout * 4,
+        total: None,
     };
     let upstream = upstream_for(&args.upstream, &timeouts)
         .map_err(|e| Error::Usage(format!("--upstream {e}")))?;
@@ -197,7 +201,7 @@ pub(super) fn run(ctx: &Context, args: &ServeArgs) -> Result<i32, Error> {
         upstream,
         cache.clone(),
         Patches::new(catalog, expires),
-        args.mirror.options(),
+        args.mirror.options(&ctx.config),
     ));
     let server = listen(&args.listen)
         .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -262,6 +266,7 @@ fn listen(addr: &str) -> Result<tiny_http::Server, Box<dyn std::error::Error + S
 /// failure, and say so.
 fn spawn_refresh(ctx: &Context, args: &ServeArgs, mirror: Arc<Mirror>) {
     let home = Home::at(ctx.home.root());
+    let config = ctx.config.clone();
     let repo = &args.mirror.repo;
     let (source, bundle, root, name, offline) = (
         repo.source.clone(),
@@ -297,7 +302,7 @@ fn spawn_refresh(ctx: &Context, args: &ServeArgs, mirror: Arc<Mirror>) {
             },
         };
         let now = chrono::Utc::now();
-        match client::open(&home, patch_source, now) {
+        match client::open(&home, &config, patch_source, now) {
             Ok(opened) => {
                 let expires = expiry_of(&home, &repo_args, &opened.catalog);
                 let before = mirror.patches().origin().clone();

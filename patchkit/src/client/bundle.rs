@@ -37,7 +37,7 @@ use super::Error;
 use crate::state::{self, Home};
 use crate::tuf::metadata::{tuf_time, Role, Root};
 use crate::tuf::transport::{Transport, TransportError};
-use crate::tuf::updater::TrustedState;
+use crate::tuf::updater::{Limits, TrustedState};
 
 /// Most entries in a bundle.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -104,7 +104,13 @@ impl Transport for Bundle {
 ///
 /// # Errors
 /// [`Error`] from verification, or an I/O error.
-pub fn create(home: &Home, name: &str, out: &Path, now: DateTime<Utc>) -> Result<Created, Error> {
+pub fn create(
+    home: &Home,
+    name: &str,
+    out: &Path,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Created, Error> {
     let cfg = signed::config(home, name)?;
     let trusted = signed::trusted_dir(home, name);
     let read = |p: &Path| std::fs::read(p).map_err(|e| Error::from(state::Error::io("read", p, e)));
@@ -162,7 +168,7 @@ pub fn create(home: &Home, name: &str, out: &Path, now: DateTime<Utc>) -> Result
     }
     // Every hash bin and every target, verified from the cache (never
     // bundled unverified).
-    let (targets_version, rest) = signed::cached_repository(home, name, now)?;
+    let (targets_version, rest) = signed::cached_repository(home, name, now, limits)?;
     let count = rest
         .iter()
         .filter(|(p, _)| p.starts_with("targets/"))
@@ -264,8 +270,12 @@ pub fn open(path: &Path) -> Result<Bundle, Error> {
 
 /// Verifies `bundle` against a pinned root — `root` bytes from `--root`, or
 /// the trusted root (and cached metadata, for rollback checks) of the
-/// home's repository `home_repo` — at the bundle's creation time, and
-/// returns its catalog.
+/// home's repository `home_repo` — at the bundle's creation time, or at
+/// the newest time this home has seen when that is later (the creation
+/// time is not signed: a bundle re-dated into the past must not revive
+/// expired metadata), and returns its catalog. The time used is
+/// `as_of`; an accepted bundle raises the home's newest time to its
+/// creation time.
 ///
 /// # Errors
 /// [`Error::Verify`] naming the role and check; [`Error::Bundle`] for a
@@ -277,6 +287,7 @@ pub fn verify(
     home: &Home,
     home_repo: Option<&str>,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<VerifiedCatalog, Error> {
     // A bundle from the future would stretch every expiry; refuse it (a
     // few minutes of clock skew allowed).
@@ -321,9 +332,15 @@ pub fn verify(
         }
     };
     let name = &bundle.description.repository;
-    let catalog = signed::verify_all(name, &trusted, bundle, bundle.created)?;
+    let as_of =
+        signed::newest_time_seen(home).map_or(bundle.created, |seen| seen.max(bundle.created));
+    let catalog = signed::verify_all(name, &trusted, bundle, as_of, limits)?;
+    {
+        let _lock = home.lock(crate::state::LockKind::Exclusive)?;
+        signed::raise_newest_time(home, bundle.created)?;
+    }
     Ok(VerifiedCatalog {
         catalog,
-        as_of: Some(bundle.created),
+        as_of: Some(as_of),
     })
 }

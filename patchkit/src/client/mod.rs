@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::catalog::{self, Catalog, Problem};
+use crate::config::Config;
 use crate::state::{self, Home};
 use crate::tuf::metadata::tuf_time;
 use crate::tuf::transport::TransportError;
@@ -244,7 +245,13 @@ pub struct Opened {
 /// # Errors
 /// [`Error`]: an unreadable or invalid source tree, a bundle or repository
 /// that does not verify, a stale cache, no repository configured.
-pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<Opened, Error> {
+pub fn open(
+    home: &Home,
+    config: &Config,
+    source: PatchSource<'_>,
+    now: DateTime<Utc>,
+) -> Result<Opened, Error> {
+    let limits = &config.metadata;
     match source {
         PatchSource::Unsigned(dir) => {
             let mut notices = vec![Notice::Unsigned(dir.to_path_buf())];
@@ -264,16 +271,37 @@ pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<
                     .ok()
                     .map(|c| c.name),
             };
-            let loaded =
-                bundle::verify(&b, path, root.as_deref(), home, home_repo.as_deref(), now)?;
-            let notice = format!(
-                "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
-                 its freshness is as of that time, not now",
-                path.display(),
-                b.description.repository,
-                b.description.created,
-                age_text(now, b.created),
-            );
+            let loaded = bundle::verify(
+                &b,
+                path,
+                root.as_deref(),
+                home,
+                home_repo.as_deref(),
+                now,
+                limits,
+            )?;
+            let as_of = loaded.as_of.unwrap_or(b.created);
+            let notice = if as_of > b.created {
+                format!(
+                    "using bundle {} of repository {}: verified as of {} ({}), the newest time \
+                     this home has seen, which is later than the {} the bundle says it was made; \
+                     its freshness is as of that time, not now",
+                    path.display(),
+                    b.description.repository,
+                    tuf_time::format(&as_of),
+                    age_text(now, as_of),
+                    b.description.created,
+                )
+            } else {
+                format!(
+                    "using bundle {} of repository {}: verified as of {}, when it was made ({}); \
+                     its freshness is as of that time, not now",
+                    path.display(),
+                    b.description.repository,
+                    b.description.created,
+                    age_text(now, b.created),
+                )
+            };
             Ok(Opened {
                 catalog: loaded.catalog,
                 notices: vec![Notice::Freshness(notice)],
@@ -282,15 +310,15 @@ pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<
         PatchSource::Signed { repo, freshness } => {
             let name = store::choose(home, repo)?;
             if freshness == Freshness::UpdateFirst {
-                let transport = transport_of(home, &name)?;
-                let (_, updated) = store::update(home, &name, transport.as_ref(), now)?;
-                let catalog = store::updated_catalog(home, &name, updated, now, transport)?;
+                let transport = transport_of(home, &name, config)?;
+                let (_, updated) = store::update(home, &name, transport.as_ref(), now, limits)?;
+                let catalog = store::updated_catalog(home, &name, updated, now, transport, limits)?;
                 return Ok(Opened {
                     catalog,
                     notices: Vec::new(),
                 });
             }
-            let loaded = store::load_cached(home, &name, now)?;
+            let loaded = store::load_cached(home, &name, now, limits)?;
             let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
                 format!("{} ({})", tuf_time::format(&t), age_text(now, t))
             });
@@ -305,28 +333,47 @@ pub fn open(home: &Home, source: PatchSource<'_>, now: DateTime<Utc>) -> Result<
 }
 
 /// Updates repository `name` over the network (or file system) its URL
-/// names, and returns what changed and what was verified (for
-/// [`store::updated_catalog`]).
+/// names, within `config`'s limits and deadline, and returns what changed.
+///
+/// The update is committed when the signed metadata verifies, even when
+/// some dist's signed records are invalid (the security team published a
+/// broken record): that dist's patches cannot be used — every command
+/// looking at it fails, naming the record — while every other dist's can.
+/// Such dists are listed in [`UpdateOutcome::invalid_records`], for the
+/// caller to warn about; one broken record must neither block every dist
+/// nor pass unnoticed.
 ///
 /// # Errors
 /// [`Error`] from the store; a URL the transports do not support is
 /// [`Error::BadArgument`].
 pub fn update(
     home: &Home,
+    config: &Config,
     name: &str,
     now: DateTime<Utc>,
-) -> Result<(UpdateOutcome, store::Updated), Error> {
-    let transport = transport_of(home, name)?;
-    store::update(home, name, transport.as_ref(), now)
+) -> Result<UpdateOutcome, Error> {
+    let limits = &config.metadata;
+    let transport = transport_of(home, name, config)?;
+    let (mut outcome, updated) = store::update(home, name, transport.as_ref(), now, limits)?;
+    let dists: Vec<String> = updated.changed_dists.iter().cloned().collect();
+    let catalog = store::updated_catalog(home, name, updated, now, transport, limits)?;
+    for dist in dists {
+        if let Err(e) = catalog.dist_warnings(&dist) {
+            outcome.invalid_records.push(format!("{dist}: {e}"));
+        }
+    }
+    Ok(outcome)
 }
 
-/// The transport for repository `name`'s URL.
+/// The transport for repository `name`'s URL, with `config`'s timeouts
+/// (the update's deadline starts now).
 fn transport_of(
     home: &Home,
     name: &str,
+    config: &Config,
 ) -> Result<Box<dyn crate::tuf::transport::Transport>, Error> {
     let cfg = store::config(home, name)?;
-    crate::tuf::http::transport_for(&cfg.url)
+    crate::tuf::http::transport_for(&cfg.url, &config.timeouts)
         .map_err(|e| Error::BadArgument(format!("repository {name}: URL {e}")))
 }
 

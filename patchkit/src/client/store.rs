@@ -121,6 +121,11 @@ pub struct UpdateOutcome {
     pub root_rotations: u32,
     /// Number of targets verified.
     pub targets: usize,
+    /// The dists whose signed records are invalid, each with why: their
+    /// patches cannot be used (a command looking at one of them fails),
+    /// every other dist's can (see `client::update`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_records: Vec<String>,
 }
 
 /// A catalog from a verified repository, and how fresh it is.
@@ -295,7 +300,7 @@ fn check_self_signed(path: &Path, bytes: &[u8]) -> Result<Root, Error> {
 /// [`Error`] for a bad name, URL or root, or an existing repository.
 pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, Error> {
     check_name(name)?;
-    crate::tuf::http::transport_for(url)
+    crate::tuf::http::transport_for(url, &crate::tuf::http::Timeouts::default())
         .map_err(|e| Error::BadArgument(format!("repository URL {e}")))?;
     let _lock = home.lock(LockKind::Exclusive)?;
     let dir = repo_dir(home, name);
@@ -512,6 +517,8 @@ struct Refresh {
     /// After a full rebuild: every file of `targets/`, `delegated/` and
     /// `index/` to keep (the rest is pruned).
     keep: Option<std::collections::BTreeSet<PathBuf>>,
+    /// The dists with a target added or changed.
+    changed_dists: std::collections::BTreeSet<String>,
 }
 
 /// What an update must fetch and write beyond the top-level roles. When
@@ -529,12 +536,12 @@ fn refresh(
     transport: &dyn Transport,
     now: DateTime<Utc>,
     full: bool,
+    limits: &Limits,
 ) -> Result<Refresh, Error> {
     let verify_err = |source| Error::Verify {
         repo: name.to_string(),
         source,
     };
-    let limits = Limits::default();
     let new_meta = verified.snapshot_meta();
     let prev_meta = verified.previous_meta.as_ref();
     let manifest = index::read_manifest(trusted);
@@ -588,7 +595,9 @@ fn refresh(
         if top_changed {
             match listed_targets(state.targets.as_deref()) {
                 Some(t) => old_list.extend(t),
-                None => return refresh(name, trusted, state, verified, transport, now, true),
+                None => {
+                    return refresh(name, trusted, state, verified, transport, now, true, limits)
+                }
             }
         }
         for b in &bins {
@@ -597,7 +606,11 @@ fn refresh(
                 let path = bin_file(trusted, &b.name, v);
                 match listed_targets(std::fs::read(&path).ok().as_deref()) {
                     Some(t) => old_list.extend(t),
-                    None => return refresh(name, trusted, state, verified, transport, now, true),
+                    None => {
+                        return refresh(
+                            name, trusted, state, verified, transport, now, true, limits,
+                        )
+                    }
                 }
                 if v != b.version {
                     prune.push(path);
@@ -615,7 +628,13 @@ fn refresh(
         let (bytes, write) = match read_cached_target(&path, target, info) {
             Some(b) => (b, false),
             None => (
-                updater::fetch_target_of(transport, target, info, verified.consistent_snapshot())?,
+                updater::fetch_target_of(
+                    transport,
+                    target,
+                    info,
+                    verified.consistent_snapshot(),
+                    limits,
+                )?,
                 true,
             ),
         };
@@ -674,7 +693,7 @@ fn refresh(
                 }
             }
             if !ok {
-                return refresh(name, trusted, state, verified, transport, now, true);
+                return refresh(name, trusted, state, verified, transport, now, true, limits);
             }
             let mut shards = Vec::new();
             for (key, shard) in touched {
@@ -725,7 +744,13 @@ fn refresh(
             (shards, m, Some(keep))
         }
     };
+    let changed_dists = new_list
+        .iter()
+        .filter(|(target, info)| old_list.get(**target) != Some(**info))
+        .filter_map(|(target, _)| index::dist_of(target).map(str::to_string))
+        .collect();
     Ok(Refresh {
+        changed_dists,
         bins,
         targets: to_write,
         shards,
@@ -743,15 +768,16 @@ fn verify(
     trusted: &TrustedState,
     transport: &dyn Transport,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<Verified, Error> {
-    updater::update(trusted, transport, now, &Limits::default()).map_err(|source| Error::Verify {
+    updater::update(trusted, transport, now, limits).map_err(|source| Error::Verify {
         repo: name.to_string(),
         source,
     })
 }
 
-fn read_trusted(name: &str, trusted: &Path) -> Result<TrustedState, Error> {
-    TrustedState::read_dir(trusted, &Limits::default()).map_err(|source| Error::Verify {
+fn read_trusted(name: &str, trusted: &Path, limits: &Limits) -> Result<TrustedState, Error> {
+    TrustedState::read_dir(trusted, limits).map_err(|source| Error::Verify {
         repo: name.to_string(),
         source,
     })
@@ -773,6 +799,8 @@ fn status_of(verified: &Verified, now: DateTime<Utc>) -> Status {
 pub struct Updated {
     verified: Verified,
     manifest: Manifest,
+    /// The dists with a target added or changed by this update.
+    pub changed_dists: std::collections::BTreeSet<String>,
 }
 
 /// `update`: the TUF updater against the repository's URL through
@@ -790,6 +818,7 @@ pub fn update(
     name: &str,
     transport: &dyn Transport,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<(UpdateOutcome, Updated), Error> {
     let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
@@ -798,12 +827,16 @@ pub fn update(
     check_pinned_root(&dir)?;
     let trusted = dir.join("trusted");
     let before: Status = read_toml(&dir.join("status.toml"))?.unwrap_or_default();
-    let state = read_trusted(name, &trusted)?;
-    let verified = verify(name, &state, transport, now)?;
-    let refresh = refresh(name, &trusted, &state, &verified, transport, now, false)?;
+    let state = read_trusted(name, &trusted, limits)?;
+    let verified = verify(name, &state, transport, now, limits)?;
+    let refresh = refresh(
+        name, &trusted, &state, &verified, transport, now, false, limits,
+    )?;
     let after = status_of(&verified, now);
     commit(&dir, &verified, &refresh, &after)?;
     prune(&trusted, &refresh);
+    // The metadata verified as fresh at `now`: this home has seen `now`.
+    raise_newest_time(home, now)?;
     Ok((
         UpdateOutcome {
             name: name.to_string(),
@@ -811,10 +844,12 @@ pub fn update(
             after,
             root_rotations: verified.root_rotations,
             targets: usize::try_from(refresh.manifest.targets).unwrap_or(usize::MAX),
+            invalid_records: Vec::new(),
         },
         Updated {
             verified,
             manifest: refresh.manifest,
+            changed_dists: refresh.changed_dists,
         },
     ))
 }
@@ -967,6 +1002,8 @@ struct StoreSource {
     bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<BTreeMap<String, TargetFile>>>>,
     /// Where a damaged cached target is fetched again (online opens only).
     repair: Option<Box<dyn Transport>>,
+    /// Download limits.
+    limits: Limits,
 }
 
 /// The index a lookup uses: on disk (its stamp matches the verified
@@ -1007,7 +1044,7 @@ impl StoreSource {
                 cached.as_deref(),
                 self.repair.as_deref().unwrap_or(&NoTransport),
                 self.now,
-                &Limits::default(),
+                &self.limits,
             )
             .map_err(|e| self.unverified(e))?;
         let targets = std::sync::Arc::new(loaded.targets);
@@ -1063,6 +1100,7 @@ impl DistSource for StoreSource {
                         target,
                         &info,
                         self.verified.consistent_snapshot(),
+                        &self.limits,
                     )
                     .map_err(|e| self.unverified(e))?;
                     // A repair is a fetch like any other: cached for next
@@ -1105,6 +1143,7 @@ fn per_dist_catalog(
     manifest: Option<Manifest>,
     now: DateTime<Utc>,
     repair: Option<Box<dyn Transport>>,
+    limits: &Limits,
 ) -> Result<Catalog, Error> {
     let stamp = index::stamp(verified.snapshot_meta());
     let view = match manifest.filter(|m| m.stamp == stamp) {
@@ -1119,6 +1158,7 @@ fn per_dist_catalog(
                 &verified,
                 repair.as_deref().unwrap_or(&cache),
                 now,
+                limits,
             )?;
             IndexView::InMemory(index::build(all.keys(), &BTreeMap::new()))
         }
@@ -1137,6 +1177,7 @@ fn per_dist_catalog(
             index: view,
             bins: std::sync::Mutex::new(BTreeMap::new()),
             repair,
+            limits: limits.clone(),
         }),
     ))
 }
@@ -1149,6 +1190,7 @@ fn all_targets(
     verified: &Verified,
     transport: &dyn Transport,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<BTreeMap<String, TargetFile>, Error> {
     let mut all = verified.targets().clone();
     if let Some(roles) = verified.bins() {
@@ -1157,7 +1199,7 @@ fn all_targets(
         let bins = par_map(&names, |bin| {
             let version = meta.get(&format!("{bin}.json")).map_or(0, |m| m.version);
             let cached = std::fs::read(bin_file(trusted, bin, version)).ok();
-            verified.load_bin(bin, cached.as_deref(), transport, now, &Limits::default())
+            verified.load_bin(bin, cached.as_deref(), transport, now, limits)
         });
         for b in bins {
             let b = b.map_err(|source| Error::Verify {
@@ -1181,6 +1223,7 @@ pub fn updated_catalog(
     updated: Updated,
     now: DateTime<Utc>,
     transport: Box<dyn Transport>,
+    limits: &Limits,
 ) -> Result<Catalog, Error> {
     let trusted = repo_dir(home, name).join("trusted");
     per_dist_catalog(
@@ -1190,6 +1233,7 @@ pub fn updated_catalog(
         Some(updated.manifest),
         now,
         Some(transport),
+        limits,
     )
 }
 
@@ -1202,11 +1246,16 @@ pub fn updated_catalog(
 /// # Errors
 /// [`Error::Stale`] when cached metadata expired; [`Error::Verify`] when
 /// the cache does not verify.
-pub fn load_cached(home: &Home, name: &str, now: DateTime<Utc>) -> Result<VerifiedCatalog, Error> {
-    let (verified, as_of) = verify_cached(home, name, now)?;
+pub fn load_cached(
+    home: &Home,
+    name: &str,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<VerifiedCatalog, Error> {
+    let (verified, as_of) = verify_cached(home, name, now, limits)?;
     let trusted = repo_dir(home, name).join("trusted");
     let manifest = index::read_manifest(&trusted);
-    let catalog = per_dist_catalog(name, &trusted, verified, manifest, now, None)?;
+    let catalog = per_dist_catalog(name, &trusted, verified, manifest, now, None, limits)?;
     Ok(VerifiedCatalog { catalog, as_of })
 }
 
@@ -1215,6 +1264,7 @@ fn verify_cached(
     home: &Home,
     name: &str,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<(Verified, Option<DateTime<Utc>>), Error> {
     let mut lock = home.lock(LockKind::Shared)?;
     config(home, name)?;
@@ -1250,8 +1300,8 @@ fn verify_cached(
     let transport = CacheTransport {
         trusted: trusted.clone(),
     };
-    let state = read_trusted(name, &trusted)?;
-    let verified = verify(name, &state, &transport, now).map_err(stale)?;
+    let state = read_trusted(name, &trusted, limits)?;
+    let verified = verify(name, &state, &transport, now, limits).map_err(stale)?;
     let as_of = status
         .as_ref()
         .and_then(|s| tuf_time::parse(&s.last_update));
@@ -1268,8 +1318,9 @@ pub(crate) fn cached_repository(
     home: &Home,
     name: &str,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<(u64, RepositoryFiles), Error> {
-    let (verified, _) = verify_cached(home, name, now)?;
+    let (verified, _) = verify_cached(home, name, now, limits)?;
     let trusted = repo_dir(home, name).join("trusted");
     let verify_err = |source| Error::Verify {
         repo: name.to_string(),
@@ -1285,13 +1336,7 @@ pub(crate) fn cached_repository(
                 .map_or(0, |m| m.version);
             let cached = std::fs::read(bin_file(&trusted, &bin, version)).ok();
             let b = verified
-                .load_bin(
-                    &bin,
-                    cached.as_deref(),
-                    &NoTransport,
-                    now,
-                    &Limits::default(),
-                )
+                .load_bin(&bin, cached.as_deref(), &NoTransport, now, limits)
                 .map_err(verify_err)?;
             let path = if consistent {
                 format!("metadata/{version}.{bin}.json")
@@ -1301,7 +1346,7 @@ pub(crate) fn cached_repository(
             files.push((path, b.bytes));
         }
     }
-    let all = all_targets(name, &trusted, &verified, &NoTransport, now)?;
+    let all = all_targets(name, &trusted, &verified, &NoTransport, now, limits)?;
     for (target, info) in &all {
         let path = cache_file(&trusted, target, info).map_err(verify_err)?;
         let bytes = read_cached_target(&path, target, info).ok_or_else(|| {
@@ -1331,18 +1376,24 @@ pub(crate) fn verify_all(
     trusted: &TrustedState,
     transport: &dyn Transport,
     now: DateTime<Utc>,
+    limits: &Limits,
 ) -> Result<Catalog, Error> {
-    let verified = verify(name, trusted, transport, now)?;
+    let verified = verify(name, trusted, transport, now, limits)?;
     let nowhere = Path::new("/nonexistent-patchkit-cache");
-    let all = all_targets(name, nowhere, &verified, transport, now)?;
+    let all = all_targets(name, nowhere, &verified, transport, now, limits)?;
     let mut files = BTreeMap::new();
     for (target, info) in &all {
-        let bytes =
-            updater::fetch_target_of(transport, target, info, verified.consistent_snapshot())
-                .map_err(|source| Error::Verify {
-                    repo: name.to_string(),
-                    source,
-                })?;
+        let bytes = updater::fetch_target_of(
+            transport,
+            target,
+            info,
+            verified.consistent_snapshot(),
+            limits,
+        )
+        .map_err(|source| Error::Verify {
+            repo: name.to_string(),
+            source,
+        })?;
         files.insert(target.clone(), bytes);
     }
     catalog_of(name, verified.targets_version, &files)
@@ -1365,6 +1416,30 @@ pub(crate) fn catalog_of(
         repo: name.to_string(),
         problems,
     })
+}
+
+/// The file holding the newest time this home has seen (see
+/// [`newest_time_seen`]).
+const NEWEST_TIME_FILE: &str = "newest-time";
+
+/// The newest time this home has seen: when an update last verified fresh
+/// metadata, or the latest making time of a bundle it accepted. A bundle's
+/// metadata is verified as of this time at least, so that re-dating a
+/// bundle (its time is not signed) cannot revive expired metadata.
+pub fn newest_time_seen(home: &Home) -> Option<DateTime<Utc>> {
+    let bytes = crate::state::read_bounded(&home.root().join(NEWEST_TIME_FILE), 64).ok()?;
+    tuf_time::parse(std::str::from_utf8(&bytes).ok()?.trim())
+}
+
+/// Raises [`newest_time_seen`] to `t` (never lowers it). The caller holds
+/// the home's exclusive lock.
+pub(crate) fn raise_newest_time(home: &Home, t: DateTime<Utc>) -> Result<(), Error> {
+    if newest_time_seen(home).is_some_and(|seen| seen >= t) {
+        return Ok(());
+    }
+    let text = format!("{}\n", tuf_time::format(&t));
+    crate::state::write_atomic(&home.root().join(NEWEST_TIME_FILE), text.as_bytes(), None)?;
+    Ok(())
 }
 
 /// The trusted directory of repository `name` (for bundles).

@@ -498,11 +498,11 @@ fn read_dir_unix(path: &Path, limits: &Limits) -> Result<Tree, Error> {
                         ));
                     }
                     total += data.len() as u64;
-                    if total > limits.max_unpacked_bytes {
+                    if total > limits.unpacked_cap() {
                         return Err(refuse(
                             &rel_name,
                             EntryProblem::UnpackedTooLarge {
-                                limit: limits.max_unpacked_bytes,
+                                limit: limits.unpacked_cap(),
                             },
                         ));
                     }
@@ -534,6 +534,11 @@ fn read_dir_unix(path: &Path, limits: &Limits) -> Result<Tree, Error> {
             .add(path.as_str())
             .map_err(|problem| refuse(path.as_str(), problem))?;
     }
+    super::check_symlink_work(&tree, limits).map_err(|problem| Error::Input {
+        input: path.display().to_string(),
+        problem,
+        near: None,
+    })?;
     for (link, target) in &tree.symlinks {
         check_symlink(link, target, |p| {
             InTreePath::parse(p).is_ok_and(|p| tree.symlinks.contains_key(&p))

@@ -36,6 +36,26 @@ pub struct Limits {
     /// Largest PAX extended header or GNU long name/link block of one
     /// member. Default **64 KiB**; real ones hold a path and a few times.
     pub max_extension_bytes: u64,
+    /// Memory one target may take while it is read, patched and written.
+    /// patchkit holds the unpacked tar, every file of the tree and the
+    /// output at once, about three times the unpacked bytes, so the
+    /// unpacked bytes of one target are bounded by a third of this.
+    /// Default **512 MiB** (the perl core distribution needs about 270);
+    /// `apply` works on several targets at once, one per core.
+    pub max_memory_bytes: u64,
+    /// Total length of the targets of every symlink of one distribution,
+    /// which bounds the work of checking that each stays inside (each
+    /// component of a target is looked up). Default **256 KiB**: real
+    /// dists have a handful of short symlinks, if any.
+    pub max_symlink_bytes: u64,
+}
+
+impl Limits {
+    /// The unpacked bytes one target may hold: the unpacked limit, or a
+    /// third of the memory limit when that is lower.
+    pub fn unpacked_cap(&self) -> u64 {
+        self.max_unpacked_bytes.min(self.max_memory_bytes / 3)
+    }
 }
 
 impl Default for Limits {
@@ -48,6 +68,8 @@ impl Default for Limits {
             max_ratio: 200,
             ratio_free_bytes: MIB,
             max_extension_bytes: 64 * 1024,
+            max_memory_bytes: 512 * MIB,
+            max_symlink_bytes: 256 * 1024,
         }
     }
 }

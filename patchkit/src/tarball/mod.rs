@@ -297,6 +297,26 @@ pub enum InputProblem {
         /// The limit.
         limit: u64,
     },
+    /// More unpacked bytes than [`Limits::max_memory_bytes`] allows.
+    #[error(
+        "it unpacks to more than {cap} bytes, which would take more than the memory limit of \
+         {limit} bytes per target (limits.memory_per_target)"
+    )]
+    MemoryTooLarge {
+        /// [`Limits::max_memory_bytes`].
+        limit: u64,
+        /// The unpacked bytes that limit allows.
+        cap: u64,
+    },
+    /// Symlink targets longer in total than [`Limits::max_symlink_bytes`].
+    #[error(
+        "its symlink targets add up to more than the limit of {limit} bytes \
+         (limits.symlink_work), too much work to check that each stays inside"
+    )]
+    SymlinkWork {
+        /// The limit.
+        limit: u64,
+    },
     /// Unpacked/compressed ratio over [`Limits::max_ratio`].
     #[error("it expands more than {ratio} times its compressed size, like a decompression bomb")]
     RatioTooHigh {
@@ -402,6 +422,26 @@ pub(crate) fn check_symlink(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses a tree whose symlink targets are longer in total than
+/// [`Limits::max_symlink_bytes`], before any of them is checked (each check
+/// looks up every component of the target, so the work grows with the
+/// square of a target's length).
+pub(crate) fn check_symlink_work(
+    tree: &crate::tree::Tree,
+    limits: &Limits,
+) -> Result<(), InputProblem> {
+    let total = tree
+        .symlinks
+        .values()
+        .fold(0u64, |sum, t| sum.saturating_add(t.len() as u64));
+    if total > limits.max_symlink_bytes {
+        return Err(InputProblem::SymlinkWork {
+            limit: limits.max_symlink_bytes,
+        });
     }
     Ok(())
 }

@@ -257,7 +257,7 @@ fn decompress(
         .max_ratio
         .saturating_mul(compressed.len() as u64)
         .max(limits.ratio_free_bytes);
-    let cap = limits.max_unpacked_bytes.min(by_ratio);
+    let cap = limits.unpacked_cap().min(by_ratio);
     let reader = decoder(compression, compressed);
     // Most dists compress 4-10 times; start there to avoid regrowth, but
     // never reserve more than the cap on the attacker's say-so.
@@ -274,6 +274,11 @@ fn decompress(
             let problem = if cap == limits.max_unpacked_bytes {
                 InputProblem::UnpackedTooLarge {
                     limit: limits.max_unpacked_bytes,
+                }
+            } else if cap == limits.unpacked_cap() {
+                InputProblem::MemoryTooLarge {
+                    limit: limits.max_memory_bytes,
+                    cap,
                 }
             } else {
                 InputProblem::RatioTooHigh {
@@ -843,6 +848,11 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
     let top_dir = top.ok_or_else(|| Error::Input {
         input: name.to_string(),
         problem: InputProblem::Empty,
+        near: None,
+    })?;
+    super::check_symlink_work(&tree, limits).map_err(|problem| Error::Input {
+        input: name.to_string(),
+        problem,
         near: None,
     })?;
     check_layout(name, &top_dir, &members, &tree)?;

@@ -13,9 +13,12 @@
 //!   read stops one byte past the limit, so an endless stream costs at most
 //!   `max_len + 1` bytes — the TUF "endless data" attack;
 //! - a `Content-Length` above the limit, before reading anything;
-//! - more than [`MAX_REDIRECTS`] redirects, and connections or reads that
-//!   stall longer than the timeouts below (a slow-retrieval attack can delay
-//!   an update, but not hang it);
+//! - more than [`MAX_REDIRECTS`] redirects, connections that take longer
+//!   than [`Timeouts::connect`], reads or writes that stall (no data) longer
+//!   than [`Timeouts::stall`], a request longer than [`Timeouts::call`], and
+//!   any request once the transport's whole deadline ([`Timeouts::total`],
+//!   one update) has passed: a slow-retrieval attack can delay an update,
+//!   but not hang it;
 //! - paths that are not plain relative target paths, so metadata cannot
 //!   make us request `../../elsewhere`.
 //!
@@ -25,7 +28,7 @@
 //! private and stops trivial tampering before verification has to.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::transport::{FilesystemTransport, Transport, TransportError};
 
@@ -33,28 +36,36 @@ use super::transport::{FilesystemTransport, Transport, TransportError};
 pub const MAX_REDIRECTS: u32 = 5;
 /// Time allowed to establish a connection (DNS, TCP, TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Time allowed between two reads of a response.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time allowed without any data, reading or writing (a stalled server).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time allowed for one whole request, body included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Time allowed for everything one transport fetches (one update).
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How long a request may take; the defaults are the constants above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Establishing a connection (default [`CONNECT_TIMEOUT`]).
     pub connect: Duration,
-    /// Waiting for the response head (default [`READ_TIMEOUT`]).
-    pub read: Duration,
+    /// Waiting for data, between two reads or writes, the response head
+    /// included (default [`STALL_TIMEOUT`]).
+    pub stall: Duration,
     /// The whole request, body included (default [`CALL_TIMEOUT`]).
     pub call: Duration,
+    /// Every request of one transport together, counted from its creation
+    /// (default [`TOTAL_TIMEOUT`]): the deadline of one update. `None` for
+    /// a transport that lives as long as a server (`serve`'s upstream).
+    pub total: Option<Duration>,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             connect: CONNECT_TIMEOUT,
-            read: READ_TIMEOUT,
+            stall: STALL_TIMEOUT,
             call: CALL_TIMEOUT,
+            total: Some(TOTAL_TIMEOUT),
         }
     }
 }
@@ -78,6 +89,14 @@ pub struct HttpTransport {
     agent: ureq::Agent,
     /// The base URL without a trailing slash.
     base: String,
+    /// When every request must have ended ([`Timeouts::total`]).
+    deadline: Option<Instant>,
+    /// [`Timeouts::total`], for messages.
+    total: Option<Duration>,
+    /// [`Timeouts::call`].
+    call: Duration,
+    /// [`Timeouts::stall`], for messages.
+    stall: Duration,
 }
 
 impl HttpTransport {
@@ -108,7 +127,9 @@ impl HttpTransport {
             .build();
         let config = ureq::Agent::config_builder()
             .timeout_connect(Some(timeouts.connect))
-            .timeout_recv_response(Some(timeouts.read))
+            .timeout_per_read(Some(timeouts.stall))
+            .timeout_per_write(Some(timeouts.stall))
+            .timeout_recv_response(Some(timeouts.stall))
             .timeout_recv_body(Some(timeouts.call))
             .timeout_global(Some(timeouts.call))
             .max_redirects(MAX_REDIRECTS)
@@ -121,7 +142,29 @@ impl HttpTransport {
         Ok(HttpTransport {
             agent: config.into(),
             base: base_url.trim_end_matches('/').to_string(),
+            deadline: timeouts.total.and_then(|t| Instant::now().checked_add(t)),
+            total: timeouts.total,
+            call: timeouts.call,
+            stall: timeouts.stall,
         })
+    }
+}
+
+impl HttpTransport {
+    /// A ureq error, with the limits that apply when it is a timeout.
+    fn explain(&self, error: &str) -> String {
+        if error.starts_with("timeout") {
+            let total = self
+                .total
+                .map_or(String::new(), |t| format!(", {} s per update", t.as_secs()));
+            format!(
+                "{error} (limits: {} s without data, {} s per request{total})",
+                self.stall.as_secs(),
+                self.call.as_secs(),
+            )
+        } else {
+            error.to_string()
+        }
     }
 }
 
@@ -134,11 +177,24 @@ impl Transport for HttpTransport {
         };
         super::check_target_path(path).map_err(&other)?;
         let url = format!("{}/{path}", self.base);
+        // The whole deadline bounds each request too: what is left of it.
+        let left = self
+            .deadline
+            .map_or(self.call, |d| d.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return Err(other(format!(
+                "timeout: the deadline of {} s for one update has passed",
+                self.total.unwrap_or_default().as_secs()
+            )));
+        }
         let response = self
             .agent
             .get(&url)
+            .config()
+            .timeout_global(Some(self.call.min(left)))
+            .build()
             .call()
-            .map_err(|e| other(e.to_string()))?;
+            .map_err(|e| other(self.explain(&e.to_string())))?;
         let status = response.status().as_u16();
         match status {
             200..=299 => {}
@@ -175,9 +231,10 @@ impl Transport for HttpTransport {
                 if source.to_string().contains("limit") {
                     too_large()
                 } else {
+                    let reason = self.explain(&source.to_string());
                     TransportError::Io {
                         path: path.to_string(),
-                        source,
+                        source: std::io::Error::new(source.kind(), reason),
                     }
                 }
             })?;
@@ -190,13 +247,13 @@ impl Transport for HttpTransport {
 
 /// The transport for a repository URL: `http://` and `https://` over the
 /// network, `file:///abs/path` and plain directory paths from the file
-/// system.
+/// system, with `timeouts` for the network (the deadline starts now).
 ///
 /// # Errors
 /// [`TransportError::Other`] for other schemes or malformed URLs.
-pub fn transport_for(url: &str) -> Result<Box<dyn Transport>, TransportError> {
+pub fn transport_for(url: &str, timeouts: &Timeouts) -> Result<Box<dyn Transport>, TransportError> {
     if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(Box::new(HttpTransport::new(url)?))
+        Ok(Box::new(HttpTransport::with_timeouts(url, timeouts)?))
     } else if url.starts_with("file:") {
         Ok(Box::new(FilesystemTransport::from_url(url)?))
     } else if url.contains("://") {

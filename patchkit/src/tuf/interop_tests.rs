@@ -234,7 +234,9 @@ fn our_client_verifies_hash_bins_python_tuf_wrote() {
             .load_bin(&bin, None, &transport, Utc::now(), &Limits::default())
             .unwrap();
         for (name, info) in &loaded.targets {
-            let bytes = super::updater::fetch_target_of(&transport, name, info, true).unwrap();
+            let bytes =
+                super::updater::fetch_target_of(&transport, name, info, true, &Limits::default())
+                    .unwrap();
             found.insert(name.clone(), sha256_hex(&bytes));
         }
     }
@@ -270,7 +272,9 @@ fn our_client_verifies_what_python_tuf_wrote() {
         Some(serde_json::json!({"x": [1, "\u{e9}"]}))
     );
     for (name, digest) in &digests {
-        let bytes = report.fetch_target(&transport, name).unwrap();
+        let bytes = report
+            .fetch_target(&transport, name, &Limits::default())
+            .unwrap();
         assert_eq!(&sha256_hex(&bytes), digest, "{name}");
     }
     // The cache holds python-tuf's bytes verbatim and verifies again.

@@ -50,7 +50,9 @@ impl UpdateReport {
                 return Ok(bytes);
             }
         }
-        let bytes = self.verified.fetch_target(transport, name)?;
+        let bytes = self
+            .verified
+            .fetch_target(transport, name, &Limits::default())?;
         crate::state::write_atomic(&path, &bytes, None).unwrap();
         Ok(bytes)
     }
@@ -1145,7 +1147,14 @@ fn bins_list_every_target_in_its_own_bin_and_verify() {
     for b in &bins {
         for (name, info) in &b.targets {
             assert_eq!(roles().bin_for_target(name), b.name);
-            let bytes = super::updater::fetch_target_of(&f.transport(), name, info, true).unwrap();
+            let bytes = super::updater::fetch_target_of(
+                &f.transport(),
+                name,
+                info,
+                true,
+                &Limits::default(),
+            )
+            .unwrap();
             assert_eq!(bytes, many_targets(20)[name]);
             seen += 1;
         }

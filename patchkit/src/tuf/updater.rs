@@ -33,19 +33,25 @@ use super::metadata::{
 use super::transport::{read_bounded, Bounded, Transport, TransportError};
 use super::{check_target_path, hashed_target_path};
 
-/// Download limits for metadata whose length no signed role gives.
+/// Download limits of each role (as tough's `Limits`): the bound of a file
+/// no signed role gives a length for, and a cap on a signed length too, so
+/// that a stolen online key cannot sign an 8 GiB snapshot and make a client
+/// read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Any `N.root.json`; default 512 KiB.
     pub max_root_size: u64,
     /// `timestamp.json`; default 16 KiB.
     pub max_timestamp_size: u64,
-    /// `snapshot.json` when timestamp gives no length; default 2 MB
+    /// `snapshot.json`, whatever length timestamp signs; default 2 MB
     /// (python-tuf's `snapshot_max_length`).
     pub max_snapshot_size: u64,
-    /// `targets.json` when snapshot gives no length; default 5 MB
-    /// (python-tuf's `targets_max_length`).
+    /// `targets.json` and each hash bin, whatever length snapshot signs;
+    /// default 5 MB (python-tuf's `targets_max_length`).
     pub max_targets_size: u64,
+    /// Each target (a record's TOML or diff), whatever length its bin or
+    /// targets signs; default 16 MiB.
+    pub max_target_size: u64,
     /// Root versions followed in one update; default 32.
     pub max_root_rotations: u32,
 }
@@ -57,6 +63,7 @@ impl Default for Limits {
             max_timestamp_size: 16 * 1024,
             max_snapshot_size: 2_000_000,
             max_targets_size: 5_000_000,
+            max_target_size: 16 * 1024 * 1024,
             max_root_rotations: 32,
         }
     }
@@ -509,7 +516,7 @@ impl Verified {
                 } else {
                     format!("metadata/{bin}.json")
                 };
-                let max = listed.length.unwrap_or(limits.max_targets_size);
+                let max = bounded_length(ROLE, &path, listed, limits.max_targets_size)?;
                 let bytes = fetch_meta(ROLE, transport, &path, max)?;
                 let t = verify(&bytes)?;
                 (bytes, t, true)
@@ -600,12 +607,14 @@ impl Verified {
         &self,
         transport: &dyn Transport,
         name: &str,
+        limits: &Limits,
     ) -> Result<Vec<u8>, VerifyError> {
         fetch_target_of(
             transport,
             name,
             self.target_info(name)?,
             self.consistent_snapshot,
+            limits,
         )
     }
 }
@@ -634,7 +643,8 @@ pub fn hashed_name_of(name: &str, info: &TargetFile) -> Result<String, VerifyErr
 
 /// Downloads target `name`, described by verified `info` (from the
 /// top-level targets role or a verified bin), bounded by its signed length,
-/// and checks its length and every hash. Nothing is written.
+/// and checks its length and every hash. Nothing is written. A signed
+/// length above [`Limits::max_target_size`] is refused before fetching.
 ///
 /// # Errors
 /// [`VerifyError`] naming the target and the failed check.
@@ -643,8 +653,16 @@ pub fn fetch_target_of(
     name: &str,
     info: &TargetFile,
     consistent_snapshot: bool,
+    limits: &Limits,
 ) -> Result<Vec<u8>, VerifyError> {
     let bounded: String = name.chars().take(120).collect();
+    if info.length > limits.max_target_size {
+        return Err(VerifyError::TooLarge {
+            role: "targets",
+            path: bounded,
+            max_len: limits.max_target_size,
+        });
+    }
     let hashed = hashed_name_of(name, info)?;
     let remote = if consistent_snapshot {
         format!("targets/{hashed}")
@@ -1068,7 +1086,7 @@ fn fetch_listed<T: RoleMetadata>(
     } else {
         format!("metadata/{}", role.file_name())
     };
-    let max = listed.length.unwrap_or(default_max);
+    let max = bounded_length(name, &path, listed, default_max)?;
     let bytes = fetch_meta(name, transport, &path, max)?;
     check_meta(name, listed, listed_in.as_str(), &bytes)?;
     let env = envelope(name, &bytes)?;
@@ -1087,6 +1105,26 @@ fn fetch_listed<T: RoleMetadata>(
         meta,
         is_new: true,
     })
+}
+
+/// The bound of a download that `listed` describes: its signed length, or
+/// `max` when none is signed; a signed length above `max` is refused before
+/// anything is fetched.
+fn bounded_length(
+    role: &'static str,
+    path: &str,
+    listed: &MetaFile,
+    max: u64,
+) -> Result<u64, VerifyError> {
+    match listed.length {
+        Some(n) if n > max => Err(VerifyError::TooLarge {
+            role,
+            path: path.to_string(),
+            max_len: max,
+        }),
+        Some(n) => Ok(n),
+        None => Ok(max),
+    }
 }
 
 fn meta_error(role: &'static str) -> impl Fn(MetadataError) -> VerifyError {
