@@ -339,7 +339,7 @@ impl Config {
                                 path,
                                 format!(
                                     "unknown key limits.{} (known: {})",
-                                    crate::text::excerpt(key, 60),
+                                    shown_key(key),
                                     known()
                                 ),
                             )
@@ -361,10 +361,7 @@ impl Config {
                         if key != "skip" {
                             return Err(Error::file(
                                 path,
-                                format!(
-                                    "unknown key apply.{} (known: skip)",
-                                    crate::text::excerpt(key, 60)
-                                ),
+                                format!("unknown key apply.{} (known: skip)", shown_key(key)),
                             ));
                         }
                         let ids = value
@@ -390,7 +387,7 @@ impl Config {
                         path,
                         format!(
                             "unknown section [{}] (known: [limits], [apply])",
-                            crate::text::excerpt(other, 60)
+                            shown_key(other)
                         ),
                     ))
                 }
@@ -497,6 +494,20 @@ impl Config {
             about: "patch ids apply leaves out",
         });
         out
+    }
+}
+
+/// A key as written, quoted and bounded unless it is a plain word.
+fn shown_key(key: &str) -> String {
+    if !key.is_empty()
+        && key.len() <= 60
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        key.to_string()
+    } else {
+        crate::text::excerpt(key, 60)
     }
 }
 

@@ -168,6 +168,12 @@ impl PublicKey {
         KeyId::of(self)
     }
 
+    /// The 32 bytes of the public key (to tell keys apart whatever id
+    /// names them).
+    pub(crate) fn raw_bytes(&self) -> [u8; 32] {
+        self.inner.to_bytes()
+    }
+
     pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
             return false;

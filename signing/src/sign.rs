@@ -51,9 +51,9 @@ pub fn sign(key: &SigningKey, message: &[u8]) -> Signature {
 /// `signed_canonical_bytes`, and returns how many did.
 ///
 /// Signatures by key ids not in `keys` are ignored, as are invalid ones (an
-/// attacker may append garbage; only the count of good ones matters). A key
-/// id that appears several times counts once, whether its signatures are
-/// copies or not.
+/// attacker may append garbage; only the count of good ones matters). A
+/// public key counts once, whether its signatures are copies or not, and
+/// whether `keys` lists it under one key id or several.
 ///
 /// # Errors
 /// [`VerifyError::InvalidThreshold`] for 0, [`VerifyError::BelowThreshold`]
@@ -67,19 +67,21 @@ pub fn verify_threshold(
     if threshold == 0 {
         return Err(VerifyError::InvalidThreshold(threshold));
     }
-    let mut good: BTreeSet<&KeyId> = BTreeSet::new();
+    // Counted by public key, not key id: one key listed under two ids (a
+    // root may name any id for a key) is still one signer.
+    let mut good: BTreeSet<[u8; 32]> = BTreeSet::new();
     for signature in signatures {
-        if good.contains(&signature.keyid) {
-            continue;
-        }
         let Some(key) = keys.get(&signature.keyid) else {
             continue;
         };
+        if good.contains(&key.raw_bytes()) {
+            continue;
+        }
         let Ok(raw) = hex::decode(&signature.sig) else {
             continue;
         };
         if key.verify(signed_canonical_bytes, &raw) {
-            good.insert(&signature.keyid);
+            good.insert(key.raw_bytes());
         }
     }
     let valid = good.len();

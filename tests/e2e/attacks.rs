@@ -403,3 +403,143 @@ fn update_refuses_hash_bin_missing_from_snapshot() {
     repo.write_timestamp(snap_v, &bytes, ts_v + 1, &[&repo.key("timestamp")]);
     refused(&env, &["bins-00", "no entry for bins-00.json"]);
 }
+
+/// Writes `HOME/config.toml`.
+fn configure(env: &TestEnv, text: &str) {
+    std::fs::write(env.home().join("config.toml"), text).unwrap();
+}
+
+#[test]
+fn update_gives_up_on_a_server_that_stalls() {
+    let env = TestEnv::new();
+    let (_repo, server) = setup(&env, &[]);
+    // Half of timestamp.json, then 45 s of nothing (then the rest). The
+    // stall limit (default 30 s) is set to 2 s so that the test is quick.
+    server.slowly("metadata/timestamp.json", 2, 45);
+    configure(&env, "[limits]\nhttp_stall = \"2s\"\n");
+    let before = snapshot_dir(&env.home());
+    let out = env.run_code(&["update", "main"], 1);
+    assert!(
+        out.stderr.contains("timestamp") && out.stderr.contains("2 s without data"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot_dir(&env.home()), before, "trusted state changed");
+}
+
+#[test]
+fn update_gives_up_at_the_update_deadline() {
+    let env = TestEnv::new();
+    let (_repo, server) = setup(&env, &[]);
+    // timestamp.json in 15 parts, 3 s apart: never a stall, but 42 s in
+    // all; the whole update may take 3 s here.
+    server.slowly("metadata/timestamp.json", 15, 3);
+    configure(
+        &env,
+        "[limits]\nhttp_stall = \"10s\"\nupdate_deadline = \"3s\"\n",
+    );
+    let out = env.run_code(&["update", "main"], 1);
+    assert!(
+        out.stderr.contains("timestamp") && out.stderr.contains("3 s per update"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn update_refuses_a_signed_snapshot_length_over_the_limit() {
+    // A stolen timestamp key signs an 8 GiB snapshot length, and the mirror
+    // sends an endless snapshot: the client refuses before reading any of
+    // it, whatever length is signed (`limits.snapshot_size`, 2 MB).
+    let env = TestEnv::new();
+    let (repo, server) = setup(&env, &[]);
+    let snap = repo.version("snapshot");
+    server.endless(&format!("metadata/{snap}.snapshot.json"));
+    let mut ts = read_json(&repo.meta("timestamp.json"));
+    ts["signed"]["meta"]["snapshot.json"]["length"] = json!(8u64 << 30);
+    let bytes = signed_bytes(&mut ts, &[&repo.key("timestamp")]);
+    std::fs::write(repo.meta("timestamp.json"), bytes).unwrap();
+    refused(&env, &["snapshot", "larger than the 2000000-byte limit"]);
+}
+
+#[test]
+fn update_counts_one_key_listed_under_two_key_ids_once() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    // A root whose timestamp role lists the timestamp key twice, under its
+    // own id and another, with threshold 2 ...
+    let mut root = read_json(&repo.meta("1.root.json"));
+    let id = root["signed"]["roles"]["timestamp"]["keyids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = "ab".repeat(32);
+    let key = root["signed"]["keys"][&id].clone();
+    root["signed"]["keys"][&other] = key;
+    root["signed"]["roles"]["timestamp"] = json!({"keyids": [id, other], "threshold": 2});
+    let bytes = signed_bytes(&mut root, &[&repo.key("root")]);
+    std::fs::write(repo.meta("1.root.json"), bytes).unwrap();
+    // ... and a timestamp carrying its one signature under both ids.
+    let mut ts = read_json(&repo.meta("timestamp.json"));
+    let mut sig = ts["signatures"][0].clone();
+    sig["keyid"] = json!(other);
+    ts["signatures"].as_array_mut().unwrap().push(sig);
+    std::fs::write(
+        repo.meta("timestamp.json"),
+        serde_json::to_vec(&ts).unwrap(),
+    )
+    .unwrap();
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    refused(&env, &["timestamp", "1 valid signature of threshold 2"]);
+}
+
+#[test]
+fn update_reports_an_invalid_signed_record_and_other_dists_still_work() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-2",
+        "Bar",
+        ">= 1",
+        &udiff("lib/Bar.pm", "a\n", "b\n"),
+    );
+    repo.publish(&[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    // The targets key signs a broken record for Bar (a mistake, or a
+    // stolen key): the signed metadata is valid, the record is not.
+    let bad = b"id = \"PK-2\"\nthis is not TOML\n";
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bad));
+    std::fs::write(repo.out().join(format!("targets/Bar/{sha}.PK-2.toml")), bad).unwrap();
+    let tv = repo.version("targets");
+    let mut t = read_json(&repo.meta(&format!("{tv}.targets.json")));
+    t["signed"]["version"] = json!(tv + 1);
+    t["signed"]["targets"]["Bar/PK-2.toml"] =
+        json!({"length": bad.len(), "hashes": {"sha256": sha}});
+    let bytes = signed_bytes(&mut t, &[&repo.key("targets")]);
+    std::fs::write(repo.meta(&format!("{}.targets.json", tv + 1)), bytes).unwrap();
+    repo.rechain(
+        &format!("{}.targets.json", tv + 1),
+        tv + 1,
+        repo.version("snapshot") + 1,
+        repo.version("timestamp") + 1,
+    );
+    let out = env.run_ok(&["update", "main"]);
+    assert!(
+        out.stderr.contains("warning:")
+            && out.stderr.contains("Bar")
+            && out.stderr.contains("invalid record"),
+        "{}",
+        out.stderr
+    );
+    // Foo's patch still applies; Bar's lookup fails, naming the record.
+    let foo = repo.dist();
+    let ok = env.run_ok(&["check", "--offline", foo.to_str().unwrap()]);
+    assert!(ok.stdout.contains("1 patch would apply"), "{}", ok.stdout);
+    let bar = DistBuilder::new("Bar", "1.0")
+        .file("lib/Bar.pm", "a\n")
+        .tarball(&env.path("in"));
+    let failed = env.run_code(&["check", "--offline", bar.to_str().unwrap()], 1);
+    assert!(failed.stderr.contains("Bar/PK-2.toml"), "{}", failed.stderr);
+}

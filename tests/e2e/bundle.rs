@@ -119,3 +119,65 @@ fn bundle_uses_the_configured_root_without_root_flag() {
     let out = env.run_ok(&["check", "--bundle", "patches.bundle", tb.to_str().unwrap()]);
     assert!(out.stdout.contains("1 patch would apply"), "{}", out.stdout);
 }
+
+/// Rewrites every entry of the bundle `path` through `edit(name, bytes)`.
+fn rewrite_bundle(path: &std::path::Path, edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        let data = edit(&name, data);
+        let mut header = entry.header().clone();
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        builder.append(&header, data.as_slice()).unwrap();
+    }
+    std::fs::write(path, builder.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn bundle_re_dated_into_the_past_does_not_revive_expired_metadata() {
+    let env = TestEnv::new();
+    let repo = bundled(&env);
+    // An old bundle: its timestamp (validly signed) expired in 2001; the
+    // unsigned time it says it was made is moved back to 2000, before that
+    // expiry. This home has updated today, so it has seen a later time.
+    let timestamp_key = repo.key("timestamp");
+    rewrite_bundle(&env.path("patches.bundle"), |name, data| {
+        if name != "metadata/timestamp.json" && name != "patchkit-bundle.json" {
+            return data;
+        }
+        let mut doc: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        if name == "metadata/timestamp.json" {
+            doc["signed"]["expires"] = serde_json::json!("2001-01-01T00:00:00Z");
+            let v = doc["signed"]["version"].as_u64().unwrap();
+            doc["signed"]["version"] = serde_json::json!(v + 1);
+            return signed_bytes(&mut doc, &[&timestamp_key]);
+        }
+        if name == "patchkit-bundle.json" {
+            doc["created"] = serde_json::json!("2000-06-01T00:00:00Z");
+            return serde_json::to_vec(&doc).unwrap();
+        }
+        data
+    });
+    let tb = repo.dist();
+    let out = env.run_code(
+        &["check", "--bundle", "patches.bundle", tb.to_str().unwrap()],
+        3,
+    );
+    assert!(
+        out.stderr.contains("timestamp: expired at 2001-01-01"),
+        "{}",
+        out.stderr
+    );
+    // The home remembers the newest time it has seen.
+    let seen = std::fs::read_to_string(env.home().join("newest-time")).unwrap();
+    assert!(
+        seen.starts_with("20") && !seen.starts_with("2000"),
+        "{seen}"
+    );
+}

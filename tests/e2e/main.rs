@@ -15,6 +15,7 @@ mod bins;
 mod bundle;
 mod check;
 mod ci;
+mod config;
 mod cpanm;
 mod crash;
 mod csaf;

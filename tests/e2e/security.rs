@@ -256,3 +256,68 @@ fn source_refuses_invalid_records_naming_each_file() {
         );
     }
 }
+
+#[test]
+fn apply_refuses_symlinks_over_the_symlink_work_limit() {
+    // 3,000 symlinks of 99 bytes, each a chain of `./` that the check must
+    // walk component by component (20,000 longer ones once cost ~27 s of
+    // CPU): 297,000 bytes of targets, over the 256 KiB default.
+    let target = format!("{}f", "./".repeat(49));
+    let names: Vec<String> = (0..3000).map(|i| format!("Evil-1.0/l{i}")).collect();
+    let mut entries: Vec<(&str, u8, &[u8], &str)> = vec![
+        ("Evil-1.0/", DIR, b"", ""),
+        ("Evil-1.0/f", FILE, b"x\n", ""),
+    ];
+    for n in &names {
+        entries.push((n, b'2', b"", &target));
+    }
+    refuse(&entries, &["symlink targets add up", "limits.symlink_work"]);
+}
+
+#[test]
+fn apply_refuses_a_tarball_over_the_memory_per_target() {
+    // 2 MiB that barely compress; with `memory_per_target` at 3 MiB a
+    // target may unpack to 1 MiB (patchkit holds about three copies).
+    let env = TestEnv::new();
+    SourceBuilder::new(env.path("patches")).add("PK-E", "Evil", "0", &udiff("a.txt", "a\n", "b\n"));
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[limits]\nmemory_per_target = \"3 MiB\"\n",
+    )
+    .unwrap();
+    let mut data = Vec::with_capacity(2 << 20);
+    let mut x: u32 = 12345;
+    while data.len() < 2 << 20 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        data.push((x >> 16) as u8);
+    }
+    let tar = raw_tar(&[
+        ("Evil-1.0/", DIR, b"", ""),
+        ("Evil-1.0/big.bin", FILE, &data, ""),
+    ]);
+    std::fs::create_dir_all(env.path("in")).unwrap();
+    let tb = env.path("in/Evil-1.0.tar.gz");
+    std::fs::write(&tb, gzip(&tar)).unwrap();
+    let out = env.run_code(
+        &[
+            "apply",
+            "--source",
+            "patches",
+            "-o",
+            "out",
+            tb.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        out.stderr.contains("Evil-1.0.tar.gz")
+            && out
+                .stderr
+                .contains("memory limit of 3145728 bytes per target")
+            && out.stderr.contains("limits.memory_per_target"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.path("out/Evil-1.0.tar.gz").exists());
+}

@@ -1090,7 +1090,17 @@ impl<'a> Output<'a> {
             return None;
         }
 
-        for offset in 0..=max_offset {
+        // A header naming a line far past the end of the file (a hunk at
+        // line 1,372,266,989 of a 3-line file) leaves nothing to try on the
+        // positive side and nothing on the negative side until the file's
+        // end: start there rather than step through every line in between
+        // (the same candidates, in the same order).
+        let skip = if max_pos_offset < 0 {
+            (first_guess - max_where).max(0)
+        } else {
+            0
+        };
+        for offset in skip..=max_offset {
             if offset <= max_pos_offset
                 && self.matches(shape, first_guess + offset, prefix_fuzz, suffix_fuzz)
             {

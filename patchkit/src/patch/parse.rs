@@ -75,6 +75,20 @@ pub enum ParseError {
         /// The file.
         path: InTreePath,
     },
+    /// A hunk header declaring more lines than the rest of the patch holds
+    /// (a header can declare billions of lines in a few bytes).
+    #[error(
+        "the hunk header at byte {offset} declares {declared} lines, but only {available} \
+         lines follow it"
+    )]
+    HunkTooLong {
+        /// Byte offset of the header in the patch file.
+        offset: usize,
+        /// The larger of the two counts it declares.
+        declared: u64,
+        /// Lines left in the patch after it.
+        available: u64,
+    },
     /// Hunk headers that belong to no file diff (hidden behind other text).
     #[error(
         "the patch has {found} hunk headers but only {parsed} belong to a file diff; \
@@ -107,6 +121,7 @@ pub fn parse(text: &[u8], strip: usize) -> Result<ParsedPatch, ParseError> {
     let preamble = String::from_utf8_lossy(head).into_owned();
 
     refuse_binary(body)?;
+    check_hunk_counts(body, start)?;
 
     let options = if git {
         ParseOptions::gitdiff()
@@ -133,6 +148,50 @@ pub fn parse(text: &[u8], strip: usize) -> Result<ParsedPatch, ParseError> {
         return Err(ParseError::StrayHunks { found, parsed });
     }
     Ok(ParsedPatch { preamble, files })
+}
+
+/// Refuses a hunk header (`@@ -a,b +c,d @@`) whose counts `b` or `d` are
+/// larger than the number of lines after it: no patch text can hold them,
+/// and trusting them would make the parser or engine work for each
+/// declared line. `start` is `body`'s offset in the file, for the message.
+fn check_hunk_counts(body: &[u8], start: usize) -> Result<(), ParseError> {
+    let total = lines(body).count() as u64;
+    for (index, (offset, line)) in lines(body).enumerate() {
+        let Some(rest) = line.strip_prefix(b"@@ ") else {
+            continue;
+        };
+        let available = total - index as u64 - 1;
+        // `-a[,b] +c[,d]`: a count is what follows the comma (1 without).
+        let declared = rest
+            .split(|&b| b == b' ')
+            .take(2)
+            .filter_map(|range| {
+                let range = range.strip_prefix(b"-").or(range.strip_prefix(b"+"))?;
+                let count = range.split(|&b| b == b',').nth(1)?;
+                let digits: Vec<u8> = count
+                    .iter()
+                    .copied()
+                    .take_while(u8::is_ascii_digit)
+                    .collect();
+                // More digits than u64 holds is more than any patch has.
+                Some(
+                    std::str::from_utf8(&digits)
+                        .ok()
+                        .and_then(|d| d.parse::<u64>().ok())
+                        .unwrap_or(u64::MAX),
+                )
+            })
+            .max()
+            .unwrap_or(0);
+        if declared > available {
+            return Err(ParseError::HunkTooLong {
+                offset: start + offset,
+                declared,
+                available,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Lines of `text` with their byte offsets, each including its `\n`.

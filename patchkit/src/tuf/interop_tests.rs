@@ -272,9 +272,7 @@ fn our_client_verifies_what_python_tuf_wrote() {
         Some(serde_json::json!({"x": [1, "\u{e9}"]}))
     );
     for (name, digest) in &digests {
-        let bytes = report
-            .fetch_target(&transport, name, &Limits::default())
-            .unwrap();
+        let bytes = report.fetch_target(&transport, name).unwrap();
         assert_eq!(&sha256_hex(&bytes), digest, "{name}");
     }
     // The cache holds python-tuf's bytes verbatim and verifies again.

@@ -3,7 +3,7 @@
 //! helpers that tamper with it the way an attacker or a broken mirror
 //! would (re-signing with keys the test holds).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ pub struct Server {
     pub url: String,
     root: Arc<Mutex<PathBuf>>,
     endless: Arc<Mutex<BTreeSet<String>>>,
+    slow: Arc<Mutex<BTreeMap<String, (usize, u64)>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -34,10 +35,20 @@ impl Server {
         let port = server.server_addr().to_ip().unwrap().port();
         let root = Arc::new(Mutex::new(dir.to_path_buf()));
         let endless = Arc::new(Mutex::new(BTreeSet::new()));
-        let (s, r, e) = (server.clone(), root.clone(), endless.clone());
+        let slow = Arc::new(Mutex::new(BTreeMap::new()));
+        let (s, r, e, w) = (server.clone(), root.clone(), endless.clone(), slow.clone());
         let thread = std::thread::spawn(move || {
             for req in s.incoming_requests() {
                 let path = req.url().trim_start_matches('/').to_string();
+                let plan = w.lock().unwrap().get(&path).copied();
+                if let (Some((parts, pause)), Ok(bytes)) =
+                    (plan, std::fs::read(r.lock().unwrap().join(&path)))
+                {
+                    // Its own thread (never joined: it ends after the
+                    // pauses, bounded), so that other requests go on.
+                    std::thread::spawn(move || send_slowly(req, &bytes, parts, pause));
+                    continue;
+                }
                 if e.lock().unwrap().contains(&path) {
                     let body = std::io::repeat(b' ').take(ENDLESS_BYTES);
                     let resp = tiny_http::Response::new(200.into(), vec![], body, None, None);
@@ -59,6 +70,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             root,
             endless,
+            slow,
             server,
             thread: Some(thread),
         }
@@ -69,9 +81,40 @@ impl Server {
         *self.root.lock().unwrap() = dir.to_path_buf();
     }
 
+    /// Answer `path` (a file served) in `parts` parts, the status line and
+    /// headers with the first, then `pause` seconds before each other one.
+    pub fn slowly(&self, path: &str, parts: usize, pause: u64) {
+        self.slow
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), (parts, pause));
+    }
+
     /// Answer `path` with an endless stream.
     pub fn endless(&self, path: &str) {
         self.endless.lock().unwrap().insert(path.to_string());
+    }
+}
+
+/// Writes an HTTP response of `bytes` by hand, flushed part by part.
+fn send_slowly(req: tiny_http::Request, bytes: &[u8], parts: usize, pause: u64) {
+    use std::io::Write;
+    let mut w = req.into_writer();
+    let size = bytes.len().div_ceil(parts.max(1)).max(1);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
+    if w.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    for (i, part) in bytes.chunks(size).enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(pause));
+        }
+        if w.write_all(part).and_then(|()| w.flush()).is_err() {
+            return;
+        }
     }
 }
 
