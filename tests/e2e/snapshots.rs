@@ -161,6 +161,7 @@ fn help_of_every_command() {
         &["repo", "list"],
         &["repo", "remove"],
         &["update"],
+        &["config"],
         &["bundle"],
         &["bundle", "create"],
         &["audit"],
