@@ -67,7 +67,6 @@ pub(super) fn run(
         skip: args.skip(),
         on_failure: args.on_failure(),
         limits: ctx.config.archive.clone(),
-        ..Options::default()
     };
     // Targets are independent: patch them in parallel, report in order.
     let reports: Vec<apply::TargetReport> = targets

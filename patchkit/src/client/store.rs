@@ -521,6 +521,15 @@ struct Refresh {
     changed_dists: std::collections::BTreeSet<String>,
 }
 
+/// How [`refresh`] fetches: through `transport`, verifying at `now`,
+/// within `limits`.
+#[derive(Clone, Copy)]
+struct Fetch<'a> {
+    transport: &'a dyn Transport,
+    now: DateTime<Utc>,
+    limits: &'a Limits,
+}
+
 /// What an update must fetch and write beyond the top-level roles. When
 /// the cache and index were committed against the snapshot trusted before
 /// (the index stamp says so), only the targets files whose version changed
@@ -533,11 +542,14 @@ fn refresh(
     trusted: &Path,
     state: &TrustedState,
     verified: &Verified,
-    transport: &dyn Transport,
-    now: DateTime<Utc>,
+    fetch: &Fetch<'_>,
     full: bool,
-    limits: &Limits,
 ) -> Result<Refresh, Error> {
+    let Fetch {
+        transport,
+        now,
+        limits,
+    } = *fetch;
     let verify_err = |source| Error::Verify {
         repo: name.to_string(),
         source,
@@ -575,7 +587,7 @@ fn refresh(
     }
     let bins = par_map(&wanted, |(bin, version)| {
         let cached = std::fs::read(bin_file(trusted, bin, *version)).ok();
-        verified.load_bin(bin, cached.as_deref(), transport, now, &limits)
+        verified.load_bin(bin, cached.as_deref(), transport, now, limits)
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
@@ -595,9 +607,7 @@ fn refresh(
         if top_changed {
             match listed_targets(state.targets.as_deref()) {
                 Some(t) => old_list.extend(t),
-                None => {
-                    return refresh(name, trusted, state, verified, transport, now, true, limits)
-                }
+                None => return refresh(name, trusted, state, verified, fetch, true),
             }
         }
         for b in &bins {
@@ -606,11 +616,7 @@ fn refresh(
                 let path = bin_file(trusted, &b.name, v);
                 match listed_targets(std::fs::read(&path).ok().as_deref()) {
                     Some(t) => old_list.extend(t),
-                    None => {
-                        return refresh(
-                            name, trusted, state, verified, transport, now, true, limits,
-                        )
-                    }
+                    None => return refresh(name, trusted, state, verified, fetch, true),
                 }
                 if v != b.version {
                     prune.push(path);
@@ -693,7 +699,7 @@ fn refresh(
                 }
             }
             if !ok {
-                return refresh(name, trusted, state, verified, transport, now, true, limits);
+                return refresh(name, trusted, state, verified, fetch, true);
             }
             let mut shards = Vec::new();
             for (key, shard) in touched {
@@ -830,7 +836,16 @@ pub fn update(
     let state = read_trusted(name, &trusted, limits)?;
     let verified = verify(name, &state, transport, now, limits)?;
     let refresh = refresh(
-        name, &trusted, &state, &verified, transport, now, false, limits,
+        name,
+        &trusted,
+        &state,
+        &verified,
+        &Fetch {
+            transport,
+            now,
+            limits,
+        },
+        false,
     )?;
     let after = status_of(&verified, now);
     commit(&dir, &verified, &refresh, &after)?;
