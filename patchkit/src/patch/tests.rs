@@ -250,10 +250,30 @@ fn parse_refuses_symlink_modes() {
 fn parse_reports_malformed_hunks() {
     let patch = "--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n a\n-b\n";
     let err = parse(patch.as_bytes(), 1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the hunk header at byte 16 declares 3 lines, but only 2 lines follow it"
+    );
+    let patch = "--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n a\n-b\n?bad\n?bad\n";
+    let err = parse(patch.as_bytes(), 1).unwrap_err();
     assert!(
         err.to_string().starts_with("the patch is malformed"),
         "{err}"
     );
+}
+
+#[test]
+fn parse_refuses_hunk_counts_the_patch_cannot_hold() {
+    // Billions of lines declared in a few bytes: refused before diffy or
+    // the engine would work for each one.
+    let patch = "--- a/x\n+++ b/x\n@@ -1,1372266989 +1,1372266989 @@\n a\n";
+    let err = parse(patch.as_bytes(), 1).unwrap_err();
+    assert!(
+        err.to_string().contains("declares 1372266989 lines, but only 1 lines follow it"),
+        "{err}"
+    );
+    let huge = "--- a/x\n+++ b/x\n@@ -1,99999999999999999999999 +1 @@\n a\n";
+    assert!(parse(huge.as_bytes(), 1).is_err());
 }
 
 #[test]
