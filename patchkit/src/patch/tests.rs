@@ -269,7 +269,8 @@ fn parse_refuses_hunk_counts_the_patch_cannot_hold() {
     let patch = "--- a/x\n+++ b/x\n@@ -1,1372266989 +1,1372266989 @@\n a\n";
     let err = parse(patch.as_bytes(), 1).unwrap_err();
     assert!(
-        err.to_string().contains("declares 1372266989 lines, but only 1 lines follow it"),
+        err.to_string()
+            .contains("declares 1372266989 lines, but only 1 lines follow it"),
         "{err}"
     );
     let huge = "--- a/x\n+++ b/x\n@@ -1,99999999999999999999999 +1 @@\n a\n";
