@@ -463,6 +463,21 @@ impl Config {
         }
     }
 
+    /// Where `apply.skip` came from, as a report names a skip request:
+    /// `config file PATH`, `environment PATCHKIT_APPLY_SKIP` or `config
+    /// --set`.
+    pub fn skip_origin(&self) -> String {
+        match self.skip_source {
+            Source::File => match &self.file {
+                Some(f) => format!("config file {}", f.display()),
+                None => "config file".to_string(),
+            },
+            Source::Environment => "environment PATCHKIT_APPLY_SKIP".to_string(),
+            Source::CommandLine => "config --set".to_string(),
+            Source::Default => "default".to_string(),
+        }
+    }
+
     /// The configuration file read, if any.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()

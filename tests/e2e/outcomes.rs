@@ -394,6 +394,47 @@ fn skip_leaves_a_patch_out_records_why_and_audit_still_reports_it_missing() {
 }
 
 #[test]
+fn the_config_skip_list_skips_like_skip_and_says_it_came_from_the_config() {
+    let env = TestEnv::new();
+    source(&env);
+    let tb = dist().tarball(&env.path("in"));
+    std::fs::create_dir_all(env.home()).unwrap();
+    let config = env.home().join("config.toml");
+    std::fs::write(&config, "[apply]\nskip = [\"PK-0001\"]\n").unwrap();
+    let doc = run(&env, &["check", tb.to_str().unwrap()], 0);
+    let t = &doc["targets"][0];
+    assert_eq!(status(t, "PK-0001")["status"], "skipped", "{t:#}");
+    assert_eq!(
+        status(t, "PK-0001")["reason"],
+        format!("skipped by request (config file {})", config.display()),
+        "{t:#}"
+    );
+    assert_eq!(status(t, "PK-0002")["status"], "would_apply", "{t:#}");
+    // The environment overrides the file.
+    let mut cmd = Command::new(bin());
+    cmd.env("PATCHKIT_APPLY_SKIP", "PK-0002")
+        .arg("--home")
+        .arg(env.home())
+        .args([
+            "check",
+            "--json",
+            "--source",
+            "patches",
+            tb.to_str().unwrap(),
+        ]);
+    let out = run_cmd(cmd, env.dir());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let t = &doc["targets"][0];
+    assert_eq!(status(t, "PK-0001")["status"], "would_apply", "{t:#}");
+    assert_eq!(
+        status(t, "PK-0002")["reason"],
+        "skipped by request (environment PATCHKIT_APPLY_SKIP)",
+        "{t:#}"
+    );
+}
+
+#[test]
 fn partial_applies_the_independent_patches_and_records_the_failure() {
     let env = TestEnv::new();
     source(&env);

@@ -64,7 +64,7 @@ pub(super) fn run(
         mode,
         engine: ApplyOptions { fuzz: args.fuzz() },
         out_dir: out.map(Path::to_path_buf),
-        skip: args.skip(),
+        skip: args.skip(&ctx.config),
         on_failure: args.on_failure(),
         limits: ctx.config.archive.clone(),
     };

@@ -283,11 +283,22 @@ impl TargetArgs {
         }
     }
 
-    /// The skip set: each `--skip` id, with where it came from.
-    pub(crate) fn skip(&self) -> std::collections::BTreeMap<String, String> {
-        self.skip
+    /// The skip set: each id of the config's `apply.skip` and of `--skip`,
+    /// with where it came from.
+    ///
+    /// The config's `apply.skip` list comes first; `--skip` names the same
+    /// id again only to say where the request came from last.
+    pub(crate) fn skip(&self, config: &Config) -> std::collections::BTreeMap<String, String> {
+        let from_config = config.skip_origin();
+        config
+            .skip
             .iter()
-            .map(|id| (id.clone(), "--skip".to_string()))
+            .map(|id| (id.to_string(), from_config.clone()))
+            .chain(
+                self.skip
+                    .iter()
+                    .map(|id| (id.clone(), "--skip".to_string())),
+            )
             .collect()
     }
 
