@@ -142,7 +142,8 @@ pub enum RepositoryRef {
     Signed {
         /// Its name in the home that applied it.
         name: String,
-        /// Its targets metadata version.
+        /// Its version: the snapshot version, which moves whenever any
+        /// record changes.
         version: u64,
     },
 }

@@ -253,8 +253,13 @@ fn update_accepts_cross_signed_root_rotation() {
     rotate_root(&env, true);
     repo.publish(&[]);
     assert!(repo.meta("2.root.json").exists());
-    let out = env.run_ok(&["update", "main"]);
+    let out = env.run_ok(&["update", "-v", "main"]);
     assert!(out.stdout.contains("root 1→2"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("root keys rotated (root version 2)"),
+        "{}",
+        out.stdout
+    );
     let list = env.run_ok(&["repo", "list", "--json"]).json();
     assert_eq!(list["repositories"][0]["root_version"], 2);
 }

@@ -190,3 +190,71 @@ fn bundle_of_a_delegated_repository_verifies_offline() {
     ]);
     assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
 }
+
+/// `update` in plain words: the repository's version (its snapshot version,
+/// which moves with every record change although the top-level targets
+/// version stays 1 with hash bins), until when it is valid, and how many
+/// fixes for how many distributions (counted at update, from verified
+/// data, incremental updates included); the TUF detail with `-v` only.
+/// Patched dists record the same version.
+#[test]
+fn update_says_the_version_and_counts_in_plain_words_and_records_name_a_version_that_moves() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    let first = env.run_ok(&["update"]).stdout;
+    let v1 = repo.version("snapshot");
+    assert!(
+        first.starts_with(&format!("main: verified version {v1} (valid until ")),
+        "{first}"
+    );
+    assert!(
+        first.contains("): 41 fixes for 10 distributions"),
+        "{first}"
+    );
+    assert!(!first.contains("TUF"), "{first}");
+    let again = env.run_ok(&["update"]).stdout;
+    assert!(
+        again.starts_with(&format!("main: up to date (version {v1}, valid until ")),
+        "{again}"
+    );
+    assert!(again.contains("41 fixes for 10 distributions"), "{again}");
+
+    SourceBuilder::new(env.path("patches")).add(
+        "BIG-NEW",
+        "Other-1",
+        ">= 1",
+        &udiff("lib/New.pm", "a\n", "b\n"),
+    );
+    repo.publish(&[]);
+    let v2 = repo.version("snapshot");
+    assert!(v2 > v1);
+    let out = env.run_ok(&["update", "-v"]).stdout;
+    assert!(
+        out.starts_with(&format!("main: verified version {v2} (valid until ")),
+        "{out}"
+    );
+    assert!(out.contains("42 fixes for 10 distributions"), "{out}");
+    assert!(
+        out.contains(&format!("TUF: root 1→1, timestamp {}", v1)),
+        "{out}"
+    );
+    assert!(out.contains("; 84 targets verified"), "{out}");
+    let doc = env.run_ok(&["update", "--json"]).json();
+    let r = &doc["repositories"][0];
+    assert_eq!(r["version"], v2);
+    assert_eq!(r["records"], 42);
+    assert_eq!(r["dists"], 10);
+    assert_eq!(r["after"]["snapshot_version"], v2);
+
+    let tb = repo.dist();
+    env.run_ok(&["apply", "--offline", "-o", "out", tb.to_str().unwrap()]);
+    let files = tarball_files(&env.path("out/Foo-1.0.tar.gz"));
+    let applied: serde_json::Value =
+        serde_json::from_slice(&files["Foo-1.0/.patchkit/applied.json"].0).unwrap();
+    assert_eq!(
+        applied["patches"][0]["repository"]["version"], v2,
+        "{applied}"
+    );
+}

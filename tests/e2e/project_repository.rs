@@ -30,7 +30,29 @@ fn published_repository_verifies_and_matches_patches() {
         repo.join("metadata/1.root.json").to_str().unwrap(),
     ]);
     let out = env.run_ok(&["update", "project"]);
-    assert!(out.stdout.contains("targets verified"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("project: verified version"),
+        "{}",
+        out.stdout
+    );
+    let records = std::fs::read_dir(root.join("patches"))
+        .unwrap()
+        .map(|d| d.unwrap().path())
+        .filter(|d| d.is_dir())
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .filter(|f| {
+            f.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "toml")
+        })
+        .count();
+    assert!(
+        out.stdout.contains(&format!(": {records} fixes for ")),
+        "{}",
+        out.stdout
+    );
 
     // The newest targets metadata lists exactly the records of patches/.
     let newest = std::fs::read_dir(repo.join("metadata"))

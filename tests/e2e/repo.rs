@@ -18,7 +18,7 @@ fn repo_add_list_remove() {
     assert_eq!(r["freshness"], "never updated");
     env.run_ok(&["update"]);
     let text = env.run_ok(&["repo", "list"]).stdout;
-    assert!(text.contains("targets version: 1"), "{text}");
+    assert!(text.contains("version:         1"), "{text}");
     assert!(text.contains("freshness:       fresh"), "{text}");
     env.run_ok(&["repo", "remove", "main"]);
     assert!(!env.home().join("repos/main").exists());

@@ -116,3 +116,23 @@ fn check_without_any_repository_is_a_usage_error() {
     let out = env.run_code(&["check", "x.tar.gz"], 2);
     assert!(out.stderr.contains("repo add"), "{}", out.stderr);
 }
+
+#[test]
+fn quiet_silences_notices_but_not_the_report_or_errors() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    let tb = repo.dist();
+    let tb = tb.to_str().unwrap();
+    let loud = env.run_ok(&["check", "--offline", tb]);
+    assert!(loud.stderr.contains("offline"), "{}", loud.stderr);
+    let quiet = env.run_ok(&["check", "--offline", "-q", tb]);
+    assert_eq!(quiet.stderr, "");
+    assert_eq!(quiet.stdout, loud.stdout);
+    // Errors still speak.
+    let out = env.run_code(&["-q", "check", "--offline", "--repo", "nope", tb], 2);
+    assert!(out.stderr.contains("nope"), "{}", out.stderr);
+    // -q and -v together are a usage error.
+    env.run_code(&["update", "-q", "-v"], 2);
+}

@@ -63,7 +63,8 @@ pub enum Origin {
     Signed {
         /// The repository's name in this home.
         name: String,
-        /// The targets metadata version the records came from.
+        /// The repository's version the records came from: its snapshot
+        /// version, which moves whenever any record changes.
         version: u64,
     },
 }
@@ -72,7 +73,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Unsigned { dir } => write!(f, "unsigned source {dir}"),
-            Origin::Signed { name, version } => write!(f, "{name} (targets version {version})"),
+            Origin::Signed { name, version } => write!(f, "{name} (version {version})"),
         }
     }
 }

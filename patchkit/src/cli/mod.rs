@@ -73,6 +73,16 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
+    /// Quiet: no notices or progress on stderr (freshness, fall-back,
+    /// progress bars); warnings, errors and the report itself still print.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+
+    /// Verbose: more detail in the text report (for `update`, the TUF
+    /// versions of each role and the number of targets verified).
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+
     /// The command to run.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -320,6 +330,8 @@ pub(crate) struct Context {
     pub(crate) json: bool,
     /// The settings: defaults, `HOME/config.toml`, the environment.
     pub(crate) config: Config,
+    /// `-q` / `-v`.
+    pub(crate) verbosity: output::Verbosity,
 }
 
 /// Run the parsed command line; returns the exit status.
@@ -330,10 +342,17 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Config(_) => Config::default(),
         _ => Config::load(&home, std::env::vars())?,
     };
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => output::Verbosity::Quiet,
+        (false, true) => output::Verbosity::Verbose,
+        (false, false) => output::Verbosity::Normal,
+    };
+    output::set_verbosity(verbosity);
     let ctx = Context {
         home,
         json: cli.json,
         config,
+        verbosity,
     };
     match cli.command {
         Command::Check(args) => apply::run(&ctx, &args, None, patchkit::apply::Mode::Check),

@@ -39,8 +39,41 @@ pub(crate) fn error(message: &str) {
     eprintln!("error: {message}");
 }
 
-/// A notice on stderr (freshness of verified data, progress).
+/// How much a run says beyond its report (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verbosity {
+    /// `-q`: no notices, no progress.
+    Quiet,
+    /// The default.
+    Normal,
+    /// `-v`: more detail in the text report.
+    Verbose,
+}
+
+/// The run's verbosity, set once by `cli::run` before any output.
+static VERBOSITY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Sets the run's verbosity (once, in `cli::run`).
+pub(crate) fn set_verbosity(v: Verbosity) {
+    VERBOSITY.store(v as u8, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether `-q` was given.
+pub(crate) fn quiet() -> bool {
+    VERBOSITY.load(std::sync::atomic::Ordering::Relaxed) == Verbosity::Quiet as u8
+}
+
+/// A notice on stderr (freshness of verified data, progress); silent with
+/// `-q`.
 pub(crate) fn notice(message: &str) {
+    if !quiet() {
+        eprintln!("{message}");
+    }
+}
+
+/// A line on stderr that `-q` does not silence (serve's access log: it is
+/// the command's output).
+pub(crate) fn line(message: &str) {
     eprintln!("{message}");
 }
 
@@ -1211,12 +1244,12 @@ impl Report for RepoList {
         }
         for r in &self.repositories {
             text.push_str(&format!(
-                "{}\n  url:             {}\n  root version:    {}\n  last update:     {}\n  targets version: {}\n  freshness:       {}{}\n",
+                "{}\n  url:             {}\n  root version:    {}\n  last update:     {}\n  version:         {}\n  freshness:       {}{}\n",
                 r.name,
                 r.url,
                 r.root_version,
                 r.last_update.as_deref().unwrap_or("never"),
-                r.targets_version.map_or("-".into(), |v| v.to_string()),
+                r.version.map_or("-".into(), |v| v.to_string()),
                 r.freshness,
                 r.expires
                     .as_ref()
@@ -1314,6 +1347,11 @@ impl Report for Settings {
 
 /// What `update` verified in each repository. One repository failing does
 /// not stop the others; the first failure decides the exit status.
+///
+/// The text is for people: the repository's version (its snapshot version,
+/// the one patched dists record), until when it is valid, and how many
+/// fixes for how many distributions it holds. The TUF detail (each role's
+/// versions, targets verified) is shown with `-v` and always in `--json`.
 #[derive(Debug, Serialize)]
 pub(crate) struct Updated {
     command: &'static str,
@@ -1322,15 +1360,23 @@ pub(crate) struct Updated {
     /// The failures, in order.
     #[serde(skip)]
     failures: Vec<Error>,
+    /// `-v`.
+    #[serde(skip)]
+    verbose: bool,
 }
 
 impl Updated {
-    pub(crate) fn new(repositories: Vec<UpdateOutcome>, failures: Vec<Error>) -> Updated {
+    pub(crate) fn new(
+        repositories: Vec<UpdateOutcome>,
+        failures: Vec<Error>,
+        verbose: bool,
+    ) -> Updated {
         Updated {
             command: "update",
             ok: failures.is_empty(),
             repositories,
             failures,
+            verbose,
         }
     }
 }
@@ -1359,14 +1405,33 @@ impl Report for Updated {
         let mut text = String::new();
         for o in &self.repositories {
             let (b, a) = (&o.before, &o.after);
-            let changed = if b.targets_version == a.targets_version
-                && b.timestamp_version == a.timestamp_version
-                && b.root_version == a.root_version
-            {
-                "up to date".to_string()
-            } else {
+            let up_to_date =
+                b.snapshot_version == a.snapshot_version && b.root_version == a.root_version;
+            let state = if up_to_date {
                 format!(
-                    "root {}→{}, timestamp {}→{}, snapshot {}→{}, targets {}→{}",
+                    "up to date (version {}, valid until {})",
+                    o.version, o.expires
+                )
+            } else {
+                format!("verified version {} (valid until {})", o.version, o.expires)
+            };
+            let rotated = if o.root_rotations > 0 {
+                format!("; root keys rotated (root version {})", a.root_version)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "{}: {state}: {} fix{} for {} distribution{}{rotated}\n",
+                o.name,
+                o.records,
+                plural(usize::try_from(o.records).unwrap_or(2), "es"),
+                o.dists,
+                plural(usize::try_from(o.dists).unwrap_or(2), "s"),
+            ));
+            if self.verbose {
+                text.push_str(&format!(
+                    "  TUF: root {}→{}, timestamp {}→{}, snapshot {}→{}, targets {}→{}; \
+                     {} target{} verified (records and patches)\n",
                     b.root_version,
                     a.root_version,
                     b.timestamp_version,
@@ -1374,15 +1439,11 @@ impl Report for Updated {
                     b.snapshot_version,
                     a.snapshot_version,
                     b.targets_version,
-                    a.targets_version
-                )
-            };
-            text.push_str(&format!(
-                "{}: {changed}; {} target{} verified\n",
-                o.name,
-                o.targets,
-                plural(o.targets, "s")
-            ));
+                    a.targets_version,
+                    o.targets,
+                    plural(o.targets, "s")
+                ));
+            }
         }
         writeln!(out, "{}", text.trim_end())
     }
@@ -1421,10 +1482,10 @@ impl Report for BundleCreated<'_> {
         let made = self.bundle;
         writeln!(
             out,
-            "{}: repository {}, targets version {}, {} target{}, roots {:?}, made {}",
+            "{}: repository {}, version {}, {} target{}, roots {:?}, made {}",
             self.file.display(),
             self.name,
-            made.targets_version,
+            made.version,
             made.targets,
             plural(made.targets, "s"),
             made.roots,
@@ -1522,7 +1583,7 @@ mod tests {
                 io::Error::other("second"),
             )),
         ];
-        let report = Updated::new(Vec::new(), failures);
+        let report = Updated::new(Vec::new(), failures, false);
         assert_eq!(keys(&report), ["command", "ok", "repositories"]);
         assert_eq!(report.exit_code(), 2);
         let lines = report.diagnostics(false);

@@ -32,7 +32,7 @@ pub(crate) enum RepoCommand {
         root: PathBuf,
     },
     /// List the configured repositories: URL, trusted root version, last
-    /// update, targets version and whether the cached data is still fresh.
+    /// update, version (the snapshot version) and whether the cached data is still fresh.
     List,
     /// Forget a repository: its configuration, pinned root and cache.
     Remove {

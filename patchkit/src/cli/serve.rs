@@ -408,7 +408,7 @@ fn handle(mirror: &Mirror, request: tiny_http::Request) {
     if let Some(e) = error {
         line.push_str(&format!(" ({e})"));
     }
-    output::notice(&line);
+    output::line(&line);
     let _ = request.respond(response);
 }
 

@@ -37,5 +37,12 @@ pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
             Err(e) => failures.push(Error::from(e)),
         }
     }
-    output::emit(ctx, &output::Updated::new(outcomes, failures))
+    output::emit(
+        ctx,
+        &output::Updated::new(
+            outcomes,
+            failures,
+            ctx.verbosity == output::Verbosity::Verbose,
+        ),
+    )
 }

@@ -65,8 +65,9 @@ pub struct Description {
 pub struct Created {
     /// The description written.
     pub description: Description,
-    /// Targets version inside.
-    pub targets_version: u64,
+    /// The repository's version inside (its snapshot version, as patched
+    /// dists record it).
+    pub version: u64,
     /// Number of targets inside.
     pub targets: usize,
     /// Root versions inside.
@@ -168,7 +169,7 @@ pub fn create(
     }
     // Every hash bin and every target, verified from the cache (never
     // bundled unverified).
-    let (targets_version, rest) = signed::cached_repository(home, name, now, limits)?;
+    let (version, rest) = signed::cached_repository(home, name, now, limits)?;
     let count = rest
         .iter()
         .filter(|(p, _)| p.starts_with("targets/"))
@@ -204,7 +205,7 @@ pub fn create(
     state::write_atomic(out, &bytes, None)?;
     Ok(Created {
         description,
-        targets_version,
+        version,
         targets: count,
         roots,
     })

@@ -4,7 +4,7 @@
 //! store's index").
 //!
 //! ```text
-//! trusted/index/manifest.json    {"format":1,"stamp":…,"targets":N,"shards":{"0a":SHA256,…}}
+//! trusted/index/manifest.json    {"format":2,"stamp":…,"targets":N,"records":R,"dists":D,"shards":{"0a":SHA256,…}}
 //! trusted/index/<xx>.<sha256>.json   {"<Dist>":{"records":{"<ID>":"<range>"},"targets":["<Dist>/<file>",…]},…}
 //! ```
 //!
@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::tree::sha256_hex;
 use crate::tuf::metadata::MetaFile;
 
-/// Format version of the manifest.
-pub(crate) const FORMAT: u32 = 1;
+/// Format version of the manifest (2: with the record and dist counts; a
+/// manifest of another format is rebuilt).
+pub(crate) const FORMAT: u32 = 2;
 /// Number of shards.
 pub(crate) const SHARDS: usize = 256;
 
@@ -59,6 +60,11 @@ pub(crate) struct Manifest {
     pub(crate) stamp: String,
     /// Number of targets the repository lists.
     pub(crate) targets: u64,
+    /// Number of records (`Dist/ID.toml`) among them, counted from the
+    /// verified target names when the index was built.
+    pub(crate) records: u64,
+    /// Number of dists with at least one target.
+    pub(crate) dists: u64,
     /// Shard key → sha256 of the shard file (empty shards are absent).
     pub(crate) shards: BTreeMap<String, String>,
 }
@@ -156,6 +162,12 @@ pub(crate) fn read_shard(trusted: &Path, manifest: &Manifest, key: &str) -> Resu
 /// The bytes of a shard file (compact JSON).
 pub(crate) fn shard_bytes(shard: &Shard) -> Vec<u8> {
     serde_json::to_vec(shard).unwrap_or_default()
+}
+
+/// `(dists, records)` in `shard`.
+pub(crate) fn counts(shard: &Shard) -> (u64, u64) {
+    let records = shard.values().map(|d| d.records.len() as u64).sum();
+    (shard.len() as u64, records)
 }
 
 /// Builds every shard from scratch out of all target names and the ranges

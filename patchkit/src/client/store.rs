@@ -99,8 +99,9 @@ pub struct RepoInfo {
     pub root_version: u64,
     /// Last successful update, if any.
     pub last_update: Option<String>,
-    /// Targets version of the cache, if updated.
-    pub targets_version: Option<u64>,
+    /// The version of the cache (its snapshot version, as patched dists
+    /// record it), if updated.
+    pub version: Option<u64>,
     /// Earliest expiry among the cached timestamp, snapshot, targets and
     /// root (TUF time), if updated.
     pub expires: Option<String>,
@@ -126,6 +127,16 @@ pub struct UpdateOutcome {
     /// every other dist's can (see `client::update`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invalid_records: Vec<String>,
+    /// The repository's version: its snapshot version, which moves
+    /// whenever any record changes (the version patched dists record).
+    pub version: u64,
+    /// Number of records the verified repository lists.
+    pub records: u64,
+    /// Number of distributions they are for.
+    pub dists: u64,
+    /// The earliest expiry of the verified metadata (TUF time): past it,
+    /// the cache is stale.
+    pub expires: String,
 }
 
 /// A catalog from a verified repository, and how fresh it is.
@@ -406,7 +417,7 @@ pub fn list(home: &Home, now: DateTime<Utc>) -> Result<Vec<RepoInfo>, Error> {
             url: cfg.url,
             root_version,
             last_update: status.as_ref().map(|s| s.last_update.clone()),
-            targets_version: status.as_ref().map(|s| s.targets_version),
+            version: status.as_ref().map(|s| s.snapshot_version),
             expires: expires.map(|e| tuf_time::format(&e)),
             freshness: freshness.into(),
         });
@@ -660,13 +671,18 @@ fn refresh(
     let (shards, manifest, keep) = match (incremental, manifest) {
         (true, Some(mut m)) => {
             let mut touched: BTreeMap<String, index::Shard> = BTreeMap::new();
-            let load = |touched: &mut BTreeMap<String, index::Shard>, target: &str| {
+            // (dists, records) of the touched shards before the change.
+            let mut before = (0u64, 0u64);
+            let mut load = |touched: &mut BTreeMap<String, index::Shard>, target: &str| {
                 let Some(dist) = index::dist_of(target) else {
                     return Ok(());
                 };
                 let key = index::shard_key(dist);
                 if !touched.contains_key(&key) {
-                    touched.insert(key.clone(), index::read_shard(trusted, &m, &key)?);
+                    let shard = index::read_shard(trusted, &m, &key)?;
+                    let (d, r) = index::counts(&shard);
+                    before = (before.0 + d, before.1 + r);
+                    touched.insert(key.clone(), shard);
                 }
                 Ok::<(), String>(())
             };
@@ -701,6 +717,12 @@ fn refresh(
             if !ok {
                 return refresh(name, trusted, state, verified, fetch, true);
             }
+            let after = touched
+                .values()
+                .map(index::counts)
+                .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+            m.dists = (m.dists + after.0).saturating_sub(before.0);
+            m.records = (m.records + after.1).saturating_sub(before.1);
             let mut shards = Vec::new();
             for (key, shard) in touched {
                 if let Some(old) = m.shards.remove(&key) {
@@ -725,10 +747,16 @@ fn refresh(
         }
         _ => {
             let built = index::build(new_list.keys().copied(), &ranges);
+            let (dists, records) = built
+                .values()
+                .map(index::counts)
+                .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
             let mut m = Manifest {
                 format: index::FORMAT,
                 stamp,
                 targets: new_list.len() as u64,
+                records,
+                dists,
                 shards: BTreeMap::new(),
             };
             let mut keep = std::collections::BTreeSet::new();
@@ -860,6 +888,15 @@ pub fn update(
             root_rotations: verified.root_rotations,
             targets: usize::try_from(refresh.manifest.targets).unwrap_or(usize::MAX),
             invalid_records: Vec::new(),
+            version: verified.snapshot_version,
+            records: refresh.manifest.records,
+            dists: refresh.manifest.dists,
+            expires: verified
+                .expires
+                .values()
+                .min()
+                .map(tuf_time::format)
+                .unwrap_or_default(),
         },
         Updated {
             verified,
@@ -1180,7 +1217,7 @@ fn per_dist_catalog(
     };
     let origin = Origin::Signed {
         name: name.to_string(),
-        version: verified.targets_version,
+        version: verified.snapshot_version,
     };
     Ok(Catalog::per_dist(
         origin,
@@ -1380,7 +1417,7 @@ pub(crate) fn cached_repository(
         };
         files.push((remote, bytes));
     }
-    Ok((verified.targets_version, files))
+    Ok((verified.snapshot_version, files))
 }
 
 /// Verifies a repository given as a transport (a bundle) from `trusted`
@@ -1411,19 +1448,20 @@ pub(crate) fn verify_all(
         })?;
         files.insert(target.clone(), bytes);
     }
-    catalog_of(name, verified.targets_version, &files)
+    catalog_of(name, verified.snapshot_version, &files)
 }
 
-/// The catalog of verified target files.
+/// The catalog of verified target files; `version` is the repository's
+/// (its snapshot version).
 pub(crate) fn catalog_of(
     name: &str,
-    targets_version: u64,
+    version: u64,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Catalog, Error> {
     Catalog::from_files(
         Origin::Signed {
             name: name.to_string(),
-            version: targets_version,
+            version,
         },
         files,
     )
