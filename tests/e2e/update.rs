@@ -63,9 +63,7 @@ fn offline_uses_the_cache_without_network_and_says_its_age() {
     env.run_ok(&["update"]);
     drop(server);
     let tb = repo.dist();
-    // Online needs the server now...
-    env.run_code(&["check", tb.to_str().unwrap()], 1);
-    // ...offline does not, and says how old the data is.
+    // Offline does not need the server, and says how old the data is.
     let before = snapshot_dir(&env.home());
     let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
     assert!(out.stdout.contains("1 patch would apply"), "{}", out.stdout);
@@ -135,4 +133,94 @@ fn quiet_silences_notices_but_not_the_report_or_errors() {
     assert!(out.stderr.contains("nope"), "{}", out.stderr);
     // -q and -v together are a usage error.
     env.run_code(&["update", "-q", "-v"], 2);
+}
+
+/// The repository is down (connection refused) and the last verified state
+/// is still fresh: `check` and `apply` go on with it, verified again, and
+/// say so on stderr with its age and expiry; nothing is written to the
+/// trust store.
+#[test]
+fn unreachable_repository_falls_back_to_the_fresh_verified_state() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    drop(server);
+    let tb = repo.dist();
+    let tb = tb.to_str().unwrap();
+    let before = snapshot_dir(&env.home().join("repos"));
+    let out = env.run_ok(&["check", tb]);
+    assert!(out.stdout.contains("1 patch would apply"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("repository main unreachable ("),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("); using the state verified less than a minute ago (expires "),
+        "{}",
+        out.stderr
+    );
+    let out = env.run_ok(&["apply", "--json", "-o", "out", tb]);
+    assert_eq!(out.json()["targets"][0]["result"], "patched");
+    assert!(out.stderr.contains("unreachable"), "{}", out.stderr);
+    assert!(env.path("out/Foo-1.0.tar.gz").is_file());
+    // -q silences the notice, not the work.
+    let out = env.run_ok(&["-q", "check", tb]);
+    assert_eq!(out.stderr, "");
+    assert_eq!(snapshot_dir(&env.home().join("repos")), before);
+    // `update` itself has nothing to fall back to: it fails (exit 1).
+    let out = env.run_code(&["update"], 1);
+    assert!(out.stderr.contains("main"), "{}", out.stderr);
+}
+
+/// The repository is down and the last verified state has expired: no
+/// fall-back; exit 3 with a hint (`update` when reachable, a bundle,
+/// `--offline` refuses it too), as one JSON document with `--json`.
+#[test]
+fn unreachable_repository_with_an_expired_state_fails_with_a_hint() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &["--expires-timestamp", "2s"]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let tb = repo.dist();
+    let tb = tb.to_str().unwrap();
+    let out = env.run_code(&["check", tb], 3);
+    assert!(
+        out.stderr.contains("repository main is unreachable ("),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("expired at"), "{}", out.stderr);
+    assert!(out.stderr.contains("patchkit update"), "{}", out.stderr);
+    assert!(out.stderr.contains("--offline"), "{}", out.stderr);
+    let out = env.run_code(&["apply", "--json", "-o", "out", tb], 3);
+    let doc = out.json();
+    assert_eq!(doc["exit_code"], 3);
+    assert!(
+        doc["error"].as_str().unwrap().contains("expired at"),
+        "{doc}"
+    );
+    assert!(!env.path("out").exists());
+}
+
+/// A repository that answers but refuses (here: 404 for everything) is no
+/// reason to fall back: the failure stands.
+#[test]
+fn a_repository_that_answers_wrongly_is_not_unreachable() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    let server = Server::serve(&repo.out());
+    env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    env.run_ok(&["update"]);
+    server.switch(&env.path("empty"));
+    let tb = repo.dist();
+    let out = env.run(&["check", tb.to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("using the state"), "{}", out.stderr);
 }

@@ -343,5 +343,7 @@ pub fn verify(
     Ok(VerifiedCatalog {
         catalog,
         as_of: Some(as_of),
+        // Verified as of its making: its expiry then is not checked now.
+        expires: None,
     })
 }

@@ -59,6 +59,23 @@ pub enum Error {
         /// When it expired.
         expires: String,
     },
+    /// The repository could not be reached and its last verified state has
+    /// expired, so there is nothing fresh to fall back to.
+    #[error(
+        "repository {repo} is unreachable ({reason}) and its last verified state ({age}) \
+         expired at {expires}: run `patchkit update` once it is reachable, or pass \
+         --bundle FILE made on a connected machine (--offline refuses expired data too)"
+    )]
+    UnreachableStale {
+        /// The repository name.
+        repo: String,
+        /// Why it could not be reached.
+        reason: String,
+        /// When the state was verified, as an age ("3 days ago").
+        age: String,
+        /// When it expired.
+        expires: String,
+    },
     /// The pinned root is not usable.
     #[error("{}: {reason}", path.display())]
     BadRoot {
@@ -128,7 +145,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verify { source, .. } => verify_exit_code(source),
-            Error::Stale { .. } => 3,
+            Error::Stale { .. } | Error::UnreachableStale { .. } => 3,
             Error::BadRoot { signature, .. } => {
                 if *signature {
                     3
@@ -311,12 +328,20 @@ pub fn open(
             let name = store::choose(home, repo)?;
             if freshness == Freshness::UpdateFirst {
                 let transport = transport_of(home, &name, config)?;
-                let (_, updated) = store::update(home, &name, transport.as_ref(), now, limits)?;
-                let catalog = store::updated_catalog(home, &name, updated, now, transport, limits)?;
-                return Ok(Opened {
-                    catalog,
-                    notices: Vec::new(),
-                });
+                match store::update(home, &name, transport.as_ref(), now, limits) {
+                    Ok((_, updated)) => {
+                        let catalog =
+                            store::updated_catalog(home, &name, updated, now, transport, limits)?;
+                        return Ok(Opened {
+                            catalog,
+                            notices: Vec::new(),
+                        });
+                    }
+                    Err(e) => match unreachable_reason(&e) {
+                        Some(reason) => return fall_back(home, &name, e, &reason, now, limits),
+                        None => return Err(e),
+                    },
+                }
             }
             let loaded = store::load_cached(home, &name, now, limits)?;
             let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
@@ -329,6 +354,70 @@ pub fn open(
                 ))],
             })
         }
+    }
+}
+
+/// Why an update failed to reach the repository at all (connection refused,
+/// host not found, timeout), or `None` when it failed otherwise (a refusal
+/// of data is never a reason to fall back).
+fn unreachable_reason(e: &Error) -> Option<String> {
+    fn of(e: &VerifyError) -> Option<String> {
+        match e {
+            VerifyError::Delegated { source, .. } => of(source),
+            VerifyError::Transport { source, .. } | VerifyError::TargetTransport { source, .. } => {
+                match source {
+                    TransportError::Unreachable { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+    match e {
+        Error::Verify { source, .. } => of(source),
+        _ => None,
+    }
+}
+
+/// The repository is unreachable: use the last verified state when it is
+/// still fresh (verified again, as `--offline` does), saying so; refuse
+/// when it expired (exit 3), and report the original failure when there is
+/// no verified state at all.
+fn fall_back(
+    home: &Home,
+    name: &str,
+    failure: Error,
+    reason: &str,
+    now: DateTime<Utc>,
+    limits: &crate::tuf::updater::Limits,
+) -> Result<Opened, Error> {
+    match store::load_cached(home, name, now, limits) {
+        Ok(loaded) => {
+            let age = loaded
+                .as_of
+                .map_or("at an unknown time".to_string(), |t| age_text(now, t));
+            let expires = loaded
+                .expires
+                .map_or("unknown".to_string(), |t| tuf_time::format(&t));
+            Ok(Opened {
+                catalog: loaded.catalog,
+                notices: vec![Notice::Freshness(format!(
+                    "repository {name} unreachable ({reason}); using the state verified {age} \
+                     (expires {expires})"
+                ))],
+            })
+        }
+        Err(Error::Stale { repo, expires, .. }) => Err(Error::UnreachableStale {
+            age: store::last_verified(home, name).map_or("at an unknown time".to_string(), |t| {
+                format!("verified {}", age_text(now, t))
+            }),
+            repo,
+            reason: reason.to_string(),
+            expires,
+        }),
+        // Never updated, or a cache that does not verify: the failure to
+        // reach the repository is what the user must fix first.
+        Err(_) => Err(failure),
     }
 }
 

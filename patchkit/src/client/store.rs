@@ -147,6 +147,8 @@ pub struct VerifiedCatalog {
     /// When its metadata was last verified against the repository (for
     /// bundles: when the bundle was made).
     pub as_of: Option<DateTime<Utc>>,
+    /// The earliest expiry of its verified metadata.
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// Checks a repository name: `[A-Za-z0-9._-]+`, not starting with `.`.
@@ -1305,10 +1307,24 @@ pub fn load_cached(
     limits: &Limits,
 ) -> Result<VerifiedCatalog, Error> {
     let (verified, as_of) = verify_cached(home, name, now, limits)?;
+    let expires = verified.expires.values().min().copied();
     let trusted = repo_dir(home, name).join("trusted");
     let manifest = index::read_manifest(&trusted);
     let catalog = per_dist_catalog(name, &trusted, verified, manifest, now, None, limits)?;
-    Ok(VerifiedCatalog { catalog, as_of })
+    Ok(VerifiedCatalog {
+        catalog,
+        as_of,
+        expires,
+    })
+}
+
+/// When repository `name` was last verified by a successful update
+/// (`status.toml`), if ever; unverified, for messages only.
+pub fn last_verified(home: &Home, name: &str) -> Option<DateTime<Utc>> {
+    let status: Status = read_toml(&repo_dir(home, name).join("status.toml"))
+        .ok()
+        .flatten()?;
+    tuf_time::parse(&status.last_update)
 }
 
 /// Verifies the cached top-level chain of repository `name` at `now`.

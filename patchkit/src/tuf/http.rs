@@ -78,7 +78,30 @@ pub fn is_timeout(e: &TransportError) -> bool {
             source.kind() == std::io::ErrorKind::TimedOut
                 || source.to_string().starts_with("timeout")
         }
-        TransportError::Other { reason, .. } => reason.starts_with("timeout"),
+        TransportError::Other { reason, .. } | TransportError::Unreachable { reason, .. } => {
+            reason.starts_with("timeout")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a request failed because the server could not be reached at all
+/// (as opposed to answering wrongly).
+fn unreachable(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Timeout(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::TimedOut
+                | K::HostUnreachable
+                | K::NetworkUnreachable
+                | K::AddrNotAvailable
+        ),
         _ => false,
     }
 }
@@ -194,7 +217,17 @@ impl Transport for HttpTransport {
             .timeout_global(Some(self.call.min(left)))
             .build()
             .call()
-            .map_err(|e| other(self.explain(&e.to_string())))?;
+            .map_err(|e| {
+                let reason = self.explain(&e.to_string());
+                if unreachable(&e) {
+                    TransportError::Unreachable {
+                        path: bounded.clone(),
+                        reason,
+                    }
+                } else {
+                    other(reason)
+                }
+            })?;
         let status = response.status().as_u16();
         match status {
             200..=299 => {}

@@ -39,6 +39,16 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// The repository could not be reached: connection refused or reset,
+    /// host not found, no route, or a timeout. The one failure after which
+    /// a client may fall back to its last verified state (`client::open`).
+    #[error("{path}: {reason}")]
+    Unreachable {
+        /// The path asked for.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Anything else (bad URL, HTTP status, refused path).
     #[error("{path}: {reason}")]
     Other {
