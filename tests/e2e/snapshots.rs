@@ -75,9 +75,17 @@ fn check_and_apply_output() {
 }
 
 /// Scrubs what changes from run to run: the scratch directory, times,
-/// random key ids, ages and the sbom serial number.
+/// random key ids, ages, the sbom serial number and the host name (in the
+/// log).
 fn scrub_all(env: &TestEnv, text: &str) -> String {
     let text = scrub(env, text);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let text = match host.trim() {
+        "" => text,
+        h => text
+            .replace(&format!("\"host\": \"{h}\""), "\"host\": \"[HOST]\"")
+            .replace(&format!(" on {h}"), " on [HOST]"),
+    };
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         out.push_str(&scrub_line(line));

@@ -77,10 +77,16 @@ pub(super) fn run(
     let mut log_failures = Vec::new();
     if mode == Mode::Apply {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let host = super::log::host_name();
+        // The log names files absolutely: it is read later, from anywhere.
+        let absolute = |p: &str| {
+            std::path::absolute(p).map_or_else(|_| p.to_string(), |a| a.display().to_string())
+        };
         for r in &reports {
             let entry = LogEntry {
                 time: now.clone(),
-                target: r.target.clone(),
+                target: absolute(&r.target),
+                host: host.clone(),
                 dist: match (&r.dist, &r.version) {
                     (Some(d), Some(v)) => format!("{d}-{v}"),
                     _ => String::new(),
@@ -107,7 +113,7 @@ pub(super) fn run(
                     _ => "unchanged",
                 }
                 .into(),
-                output: r.output.clone(),
+                output: r.output.as_deref().map(absolute),
                 repository: catalog.origin.to_string(),
                 error: r.error.clone(),
             };

@@ -179,9 +179,9 @@ pub(crate) enum Command {
     /// Write a CycloneDX SBOM (JSON) of the distributions in each PATH,
     /// with each applied patch as pedigree.
     Sbom(sbom::SbomArgs),
-    /// Show the application log of this home: every apply, when, on what,
-    /// with which digests and result.
-    Log,
+    /// Show the application log of this home: every apply, when, on which
+    /// host, on what (absolute paths), with which digests and result.
+    Log(log::LogArgs),
     /// Scaffold a new patch record with a fresh id (PK-YEAR-NNNN).
     ///
     /// Writes `SOURCE/<Dist>/<ID>.toml` with every field; the patch itself is
@@ -374,7 +374,7 @@ pub(crate) fn run(cli: Cli) -> Result<i32, Error> {
         Command::Export(cmd) => export::run(&ctx, &cmd),
         Command::Audit(args) => audit::run(&ctx, &args),
         Command::Sbom(args) => sbom::run(&ctx, &args),
-        Command::Log => log::run(&ctx),
+        Command::Log(args) => log::run(&ctx, &args),
         Command::New(args) => new::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
         Command::Import(args) => import::run(&ctx, &args),

@@ -731,6 +731,9 @@ impl Report for Log<'_> {
                 digests.push(format!("tree {}", short(Some(s))));
             }
             digests.push(format!("from {}", e.repository));
+            if let Some(h) = &e.host {
+                digests.push(format!("on {h}"));
+            }
             let mut line = format!("{:<20}  {}", "", digests.join("  "));
             if let Some(err) = &e.error {
                 line.push_str(&format!("  error: {err}"));

@@ -21,8 +21,13 @@ use super::Error;
 pub struct LogEntry {
     /// UTC time of the apply, RFC 3339.
     pub time: String,
-    /// The target as given (a tarball or directory path).
+    /// The target's absolute path (entries written before 0.1 hold the
+    /// path as given).
     pub target: String,
+    /// The host the apply ran on (absent in older entries, or when the
+    /// host name could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// The distribution, `Name-Version`.
     pub dist: String,
     /// sha256 of the input tarball (absent for directories).
@@ -41,7 +46,7 @@ pub struct LogEntry {
     pub already_applied: Vec<String>,
     /// `applied`, `unchanged` or `failed`.
     pub result: String,
-    /// Where the output went.
+    /// Where the output went (an absolute path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// The repository the patches came from (`--source DIR` or a name).
@@ -127,6 +132,61 @@ pub fn read(path: &Path) -> Result<LogContents, Error> {
     Ok(out)
 }
 
+/// Which entries `patchkit log` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Entries at or after this time (RFC 3339, compared as UTC instants).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries of this distribution: `Name` (any version) or
+    /// `Name-Version`.
+    pub dist: Option<String>,
+    /// At most the last N entries (after the other filters).
+    pub last: Option<usize>,
+}
+
+impl Filter {
+    /// Whether `entry` passes the time and dist filters. An entry whose
+    /// time does not parse is kept (never hidden by a filter it cannot be
+    /// judged by).
+    fn keeps(&self, entry: &LogEntry) -> bool {
+        if let Some(since) = self.since {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&entry.time) {
+                if t < since {
+                    return false;
+                }
+            }
+        }
+        if let Some(name) = &self.dist {
+            let exact = entry.dist == *name;
+            // `Name-Version`: the rest after `Name-` is a version (it
+            // starts with a digit or `v`), so `Foo` does not pick
+            // `Foo-Bar-1.0`.
+            let any_version = entry
+                .dist
+                .strip_prefix(name.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|v| {
+                    v.starts_with(|c: char| c.is_ascii_digit())
+                        || (v.starts_with('v') && v[1..].starts_with(|c: char| c.is_ascii_digit()))
+                });
+            if !exact && !any_version {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The entries of `contents` this filter keeps, in order.
+    pub fn apply(&self, entries: Vec<LogEntry>) -> Vec<LogEntry> {
+        let mut kept: Vec<LogEntry> = entries.into_iter().filter(|e| self.keeps(e)).collect();
+        if let Some(n) = self.last {
+            let skip = kept.len().saturating_sub(n);
+            kept.drain(..skip);
+        }
+        kept
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +195,7 @@ mod tests {
         LogEntry {
             time: "2026-01-01T00:00:00Z".into(),
             target: target.into(),
+            host: None,
             dist: "Foo-1.0".into(),
             input_sha256: None,
             output_sha256: None,
@@ -162,5 +223,54 @@ mod tests {
         let targets: Vec<_> = got.entries.iter().map(|e| e.target.as_str()).collect();
         assert_eq!(targets, ["a", "b"]);
         assert_eq!(got.damaged_lines, vec![2]);
+    }
+
+    #[test]
+    fn filters_by_time_dist_and_count() {
+        let mut a = entry("a");
+        a.dist = "Foo-Bar-1.0".into();
+        let mut b = entry("b");
+        b.time = "2026-03-01T00:00:00Z".into();
+        let mut c = entry("c");
+        c.time = "2026-04-01T00:00:00Z".into();
+        c.dist = "Foo-v2.1".into();
+        let all = vec![a, b, c];
+        let names = |f: &Filter| -> Vec<String> {
+            f.apply(all.clone()).into_iter().map(|e| e.target).collect()
+        };
+        let since = chrono::DateTime::parse_from_rfc3339("2026-02-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            names(&Filter {
+                since: Some(since),
+                ..Filter::default()
+            }),
+            ["b", "c"]
+        );
+        let foo = Filter {
+            dist: Some("Foo".into()),
+            ..Filter::default()
+        };
+        assert_eq!(names(&foo), ["b", "c"]);
+        let exact = Filter {
+            dist: Some("Foo-Bar-1.0".into()),
+            ..Filter::default()
+        };
+        assert_eq!(names(&exact), ["a"]);
+        assert_eq!(
+            names(&Filter {
+                last: Some(2),
+                ..Filter::default()
+            }),
+            ["b", "c"]
+        );
+        assert_eq!(
+            names(&Filter {
+                last: Some(0),
+                ..Filter::default()
+            }),
+            Vec::<String>::new()
+        );
     }
 }
