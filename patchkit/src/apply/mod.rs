@@ -434,6 +434,13 @@ fn run_inner(
         target: name.clone(),
         source,
     })?;
+    // Layered repositories: the first that publishes an id wins; say so.
+    for (hidden, by) in &matches.shadowed {
+        report.warnings.push(format!(
+            "{} is published by both {} and {}: using {}'s (the first repository wins)",
+            by.record.id, by.origin, hidden.origin, by.origin
+        ));
+    }
     let pristine = loaded.tree();
     // The record the target carries, believed only where its content backs
     // it (a claim, never proof; see `believed_record`).
@@ -539,7 +546,7 @@ fn run_inner(
                             aliases: aliases.clone(),
                             patch_sha256: &entry.patch_sha256,
                             patch_text: &entry.patch_text,
-                            repository: (&catalog.origin).into(),
+                            repository: (&entry.origin).into(),
                             paths: applied.touched.into_iter().collect(),
                         });
                     }
@@ -718,6 +725,11 @@ fn matching_all<'c>(
                 if !into.iter().any(|x| x.record.id == e.record.id) {
                     into.push(e);
                 }
+            }
+        }
+        for (hidden, by) in m.shadowed {
+            if !all.shadowed.iter().any(|(h, _)| std::ptr::eq(*h, hidden)) {
+                all.shadowed.push((hidden, by));
             }
         }
     }

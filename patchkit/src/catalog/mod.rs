@@ -103,6 +103,9 @@ pub struct Entry {
     pub patch_sha256: String,
     /// The diff, parsed with the record's `strip`.
     pub parsed: ParsedPatch,
+    /// The repository it came from (with layered repositories, each record
+    /// names its own).
+    pub origin: Origin,
 }
 
 /// All records of one repository.
@@ -115,6 +118,9 @@ pub struct Catalog {
     /// those of the dists looked up are in [`Catalog::dist_warnings`].
     pub warnings: Vec<Problem>,
     per_dist: Option<Arc<PerDist>>,
+    /// Further repositories, in precedence order after this one
+    /// ([`Catalog::layered`]).
+    layers: Vec<Catalog>,
 }
 
 /// Why the records of one distribution could not be looked up in a
@@ -231,6 +237,9 @@ pub struct Matches<'a> {
     pub withdrawn: Vec<&'a Entry>,
     /// Records of the same dist whose range excludes the version.
     pub out_of_range: Vec<&'a Entry>,
+    /// With layered repositories: records hidden by a record of the same
+    /// id in an earlier repository (the first wins), with the winner.
+    pub shadowed: Vec<(&'a Entry, &'a Entry)>,
 }
 
 impl Entry {
@@ -350,6 +359,7 @@ impl Catalog {
                 patch_text: patch_text.clone(),
                 parsed,
                 record,
+                origin: origin.clone(),
             });
         }
         // Duplicate ids across folders: every copy is named.
@@ -373,6 +383,7 @@ impl Catalog {
                 entries,
                 warnings,
                 per_dist: None,
+                layers: Vec::new(),
             })
         } else {
             Err(problems)
@@ -389,7 +400,36 @@ impl Catalog {
             entries: Vec::new(),
             warnings: Vec::new(),
             per_dist: Some(Arc::new(PerDist { source, shards })),
+            layers: Vec::new(),
         }
+    }
+
+    /// Several repositories used as one, in precedence order: a record id
+    /// found in an earlier repository hides the same id in later ones (the
+    /// first wins; [`Matches::shadowed`] says which). Each entry keeps its
+    /// own [`Entry::origin`]. The combined catalog's [`Catalog::origin`] is
+    /// the first one's; [`Catalog::origins`] lists all.
+    pub fn layered(first: Catalog, rest: Vec<Catalog>) -> Catalog {
+        let mut first = first;
+        first.layers.extend(rest);
+        first
+    }
+
+    /// Every repository of this catalog, in precedence order.
+    pub fn origins(&self) -> Vec<&Origin> {
+        std::iter::once(&self.origin)
+            .chain(self.layers.iter().map(|l| &l.origin))
+            .collect()
+    }
+
+    /// The repositories, for messages and the log: `a (version 3) + b
+    /// (version 9)`.
+    pub fn origins_text(&self) -> String {
+        self.origins()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" + ")
     }
 
     /// Whether the catalog has records for `dist`, without loading them: a
@@ -398,6 +438,11 @@ impl Catalog {
     /// # Errors
     /// [`LoadError`] when the index cannot be read.
     pub fn has_dist(&self, dist: &str) -> Result<bool, LoadError> {
+        for layer in &self.layers {
+            if layer.has_dist(dist)? {
+                return Ok(true);
+            }
+        }
         match &self.per_dist {
             None => Ok(self.entries.iter().any(|e| e.record.dist.as_str() == dist)),
             Some(p) => Ok(p
@@ -421,15 +466,19 @@ impl Catalog {
     /// # Errors
     /// [`LoadError`] as for [`Catalog::matching`].
     pub fn dist_warnings(&self, dist: &str) -> Result<Vec<Problem>, LoadError> {
-        match &self.per_dist {
-            Some(p) => Ok(p.loaded(&self.origin, dist)?.1.clone()),
-            None => Ok(self
+        let mut out = match &self.per_dist {
+            Some(p) => p.loaded(&self.origin, dist)?.1.clone(),
+            None => self
                 .warnings
                 .iter()
                 .filter(|w| w.file.split_once('/').is_some_and(|(d, _)| d == dist))
                 .cloned()
-                .collect()),
+                .collect(),
+        };
+        for layer in &self.layers {
+            out.extend(layer.dist_warnings(dist)?);
         }
+        Ok(out)
     }
 
     /// Look a record up by id.
@@ -442,10 +491,18 @@ impl Catalog {
             None => &self.entries[..],
             Some(p) => match p.source.dist_of_record(id)? {
                 Some(dist) => p.dist(&self.origin, &dist)?,
-                None => return Ok(None),
+                None => &[],
             },
         };
-        Ok(entries.iter().find(|e| e.record.id.as_str() == id))
+        if let Some(e) = entries.iter().find(|e| e.record.id.as_str() == id) {
+            return Ok(Some(e));
+        }
+        for layer in &self.layers {
+            if let Some(e) = layer.get(id)? {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
 
     /// The records for `dist`, split into what applies (in application
@@ -455,23 +512,38 @@ impl Catalog {
     /// [`LoadError`] when the dist's records cannot be loaded (per-dist
     /// catalogs only).
     pub fn matching(&self, dist: &DistInfo) -> Result<Matches<'_>, LoadError> {
-        let entries = match &self.per_dist {
-            None => &self.entries[..],
-            Some(p) => p.dist(&self.origin, dist.name.as_str())?,
-        };
         let mut m = Matches::default();
-        for e in entries.iter().filter(|e| e.record.dist == dist.name) {
-            if !e.record.range.contains(&dist.version) {
-                m.out_of_range.push(e);
-            } else if e.record.is_withdrawn() {
-                m.withdrawn.push(e);
-            } else {
-                m.apply.push(e);
+        // The first repository that has an id wins it.
+        let mut winners: BTreeMap<&PatchId, &Entry> = BTreeMap::new();
+        for layer in std::iter::once(self).chain(&self.layers) {
+            let entries = match &layer.per_dist {
+                None => &layer.entries[..],
+                Some(p) => p.dist(&layer.origin, dist.name.as_str())?,
+            };
+            for e in entries.iter().filter(|e| e.record.dist == dist.name) {
+                if let Some(first) = winners.get(&e.record.id) {
+                    m.shadowed.push((e, first));
+                    continue;
+                }
+                winners.insert(&e.record.id, e);
+                layer_match(&mut m, e, dist);
             }
         }
         // docs/formats.md: ascending `order`, ties broken by id.
         m.apply
             .sort_by(|a, b| (a.record.order, &a.record.id).cmp(&(b.record.order, &b.record.id)));
         Ok(m)
+    }
+}
+
+/// Sorts one matching entry into what applies, is withdrawn or is out of
+/// range.
+fn layer_match<'a>(m: &mut Matches<'a>, e: &'a Entry, dist: &DistInfo) {
+    if !e.record.range.contains(&dist.version) {
+        m.out_of_range.push(e);
+    } else if e.record.is_withdrawn() {
+        m.withdrawn.push(e);
+    } else {
+        m.apply.push(e);
     }
 }

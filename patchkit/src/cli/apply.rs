@@ -114,7 +114,7 @@ pub(super) fn run(
                 }
                 .into(),
                 output: r.output.as_deref().map(absolute),
-                repository: catalog.origin.to_string(),
+                repository: catalog.origins_text(),
                 error: r.error.clone(),
             };
             if let Err(e) = log::append(&ctx.home.log_path(), &entry) {
@@ -124,6 +124,6 @@ pub(super) fn run(
     }
     output::emit(
         ctx,
-        &output::Targets::new(mode, &catalog.origin, &reports, log_failures),
+        &output::Targets::new(mode, &catalog, &reports, log_failures),
     )
 }

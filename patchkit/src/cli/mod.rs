@@ -219,9 +219,11 @@ pub(crate) struct RepoArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) source: Option<PathBuf>,
 
-    /// The signed repository to use (default: the only one configured).
+    /// The signed repository to use; repeat to layer several (the first
+    /// that publishes a patch id wins it, and stderr says so). Default:
+    /// every configured repository, in the order they were added.
     #[arg(long, value_name = "NAME", conflicts_with = "source")]
-    pub(crate) repo: Option<String>,
+    pub(crate) repo: Vec<String>,
 
     /// Do not contact the repository: use the verified cache from the last
     /// `patchkit update` (verified again; refused once expired). Says how
@@ -391,28 +393,41 @@ fn today() -> patchkit::authoring::Today {
     patchkit::authoring::Today(chrono::Local::now().date_naive())
 }
 
-/// Load the catalog the repository options name: `--source` (unsigned,
-/// loudly), `--bundle` (verified as of its making), `--offline` (the
-/// verified cache), else the configured repository, updated first
-/// ([`patchkit::client::open`] decides; this prints its notices). Every
-/// client command (check, apply, audit, sbom) goes through here.
-pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
-    let source = match (&repo.source, &repo.bundle) {
+/// Where the repository options say the patches come from.
+pub(crate) fn patch_source(repo: &RepoArgs) -> Result<PatchSource<'_>, Error> {
+    Ok(match (&repo.source, &repo.bundle) {
         (Some(dir), _) => PatchSource::Unsigned(dir),
         (None, Some(path)) => PatchSource::Bundle {
             path,
             root: repo.root.as_deref(),
-            repo: repo.repo.as_deref(),
+            repo: match repo.repo.as_slice() {
+                [] => None,
+                [one] => Some(one.as_str()),
+                _ => {
+                    return Err(Error::Usage(
+                        "--bundle holds one repository: give at most one --repo NAME".into(),
+                    ))
+                }
+            },
         },
         (None, None) => PatchSource::Signed {
-            repo: repo.repo.as_deref(),
+            repos: &repo.repo,
             freshness: if repo.offline {
                 Freshness::Offline
             } else {
                 Freshness::UpdateFirst
             },
         },
-    };
+    })
+}
+
+/// Load the catalog the repository options name: `--source` (unsigned,
+/// loudly), `--bundle` (verified as of its making), `--offline` (the
+/// verified cache), else the configured repository, updated first
+/// ([`patchkit::client::open`] decides; this prints its notices). Every
+/// client command (check, apply, audit, sbom) goes through here.
+pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Error> {
+    let source = patch_source(repo)?;
     // The unsigned banner comes first, even when the tree then fails to
     // load: a person must see it whatever happens next.
     if let PatchSource::Unsigned(dir) = source {

@@ -174,6 +174,10 @@ fn aliases(aliases: &[String]) -> String {
 pub(crate) struct Targets<'a> {
     command: &'static str,
     repository: &'a Origin,
+    /// Layered repositories: all of them, in precedence order (absent with
+    /// one).
+    #[serde(skip_serializing_if = "one_or_none")]
+    repositories: Vec<&'a Origin>,
     ok: bool,
     targets: &'a [TargetReport],
     #[serde(skip)]
@@ -183,10 +187,15 @@ pub(crate) struct Targets<'a> {
     log_failures: Vec<String>,
 }
 
+/// Whether a list has at most one element (then it is not serialised).
+fn one_or_none<T>(v: &[T]) -> bool {
+    v.len() <= 1
+}
+
 impl<'a> Targets<'a> {
     pub(crate) fn new(
         mode: Mode,
-        repository: &'a Origin,
+        catalog: &'a patchkit::catalog::Catalog,
         targets: &'a [TargetReport],
         log_failures: Vec<String>,
     ) -> Targets<'a> {
@@ -195,7 +204,8 @@ impl<'a> Targets<'a> {
                 Mode::Check => "check",
                 Mode::Apply => "apply",
             },
-            repository,
+            repository: &catalog.origin,
+            repositories: catalog.origins(),
             ok: targets.iter().all(|r| r.exit_code == 0),
             targets,
             mode,

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::{load_catalog, output, Context, RepoArgs};
 use patchkit::catalog::{Catalog, Origin};
-use patchkit::client::{self, store, Freshness, PatchSource};
+use patchkit::client::{self, store};
 use patchkit::error::Error;
 use patchkit::mirror::{self, Mirror, OnFailure, Outcome, Patches};
 use patchkit::patch::Fuzz;
@@ -150,18 +150,24 @@ pub(crate) fn expiry_of(
     repo: &RepoArgs,
     catalog: &Catalog,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    let Origin::Signed { name, .. } = &catalog.origin else {
-        return None;
-    };
     if repo.bundle.is_some() {
         return None;
     }
+    let names: Vec<&String> = catalog
+        .origins()
+        .into_iter()
+        .filter_map(|o| match o {
+            Origin::Signed { name, .. } => Some(name),
+            Origin::Unsigned { .. } => None,
+        })
+        .collect();
+    // Layered repositories: the earliest of their expiries.
     store::list(home, chrono::Utc::now())
         .ok()?
         .into_iter()
-        .find(|r| &r.name == name)?
-        .expires
-        .and_then(|e| tuf_time::parse(&e))
+        .filter(|r| names.contains(&&r.name))
+        .filter_map(|r| r.expires.and_then(|e| tuf_time::parse(&e)))
+        .min()
 }
 
 /// What `serve` prints once it listens.
@@ -267,49 +273,29 @@ fn listen(addr: &str) -> Result<tiny_http::Server, Box<dyn std::error::Error + S
 fn spawn_refresh(ctx: &Context, args: &ServeArgs, mirror: Arc<Mirror>) {
     let home = Home::at(ctx.home.root());
     let config = ctx.config.clone();
-    let repo = &args.mirror.repo;
-    let (source, bundle, root, name, offline) = (
-        repo.source.clone(),
-        repo.bundle.clone(),
-        repo.root.clone(),
-        repo.repo.clone(),
-        repo.offline,
-    );
-    let every = args.refresh;
     let repo_args = RepoArgs {
-        source: source.clone(),
-        repo: name.clone(),
-        offline,
-        bundle: bundle.clone(),
-        root: root.clone(),
+        source: args.mirror.repo.source.clone(),
+        repo: args.mirror.repo.repo.clone(),
+        offline: args.mirror.repo.offline,
+        bundle: args.mirror.repo.bundle.clone(),
+        root: args.mirror.repo.root.clone(),
     };
+    let every = args.refresh;
     std::thread::spawn(move || loop {
         std::thread::sleep(every);
-        let patch_source = match (&source, &bundle) {
-            (Some(dir), _) => PatchSource::Unsigned(dir),
-            (None, Some(path)) => PatchSource::Bundle {
-                path,
-                root: root.as_deref(),
-                repo: name.as_deref(),
-            },
-            (None, None) => PatchSource::Signed {
-                repo: name.as_deref(),
-                freshness: if offline {
-                    Freshness::Offline
-                } else {
-                    Freshness::UpdateFirst
-                },
-            },
+        // Checked once at start-up: `serve` would not be running otherwise.
+        let Ok(patch_source) = super::patch_source(&repo_args) else {
+            return;
         };
         let now = chrono::Utc::now();
         match client::open(&home, &config, patch_source, now) {
             Ok(opened) => {
                 let expires = expiry_of(&home, &repo_args, &opened.catalog);
-                let before = mirror.patches().origin().clone();
-                if before != opened.catalog.origin {
+                let before = mirror.patches().origins_text();
+                let now_text = opened.catalog.origins_text();
+                if before != now_text {
                     output::notice(&format!(
-                        "refresh: now patching with {} (was {before})",
-                        opened.catalog.origin
+                        "refresh: now patching with {now_text} (was {before})"
                     ));
                 }
                 mirror.replace_patches(Patches::new(opened.catalog, expires));

@@ -201,10 +201,11 @@ pub enum PatchSource<'a> {
         /// `--repo NAME`.
         repo: Option<&'a str>,
     },
-    /// A configured signed repository (`--repo NAME`, or the only one).
+    /// Configured signed repositories, layered: `--repo NAME` (repeatable,
+    /// in precedence order), or every configured one in the order added.
     Signed {
-        /// `--repo NAME`.
-        repo: Option<&'a str>,
+        /// `--repo NAME`, each time given.
+        repos: &'a [String],
         /// Update first, or use the verified cache as it is.
         freshness: Freshness,
     },
@@ -324,37 +325,58 @@ pub fn open(
                 notices: vec![Notice::Freshness(notice)],
             })
         }
-        PatchSource::Signed { repo, freshness } => {
-            let name = store::choose(home, repo)?;
-            if freshness == Freshness::UpdateFirst {
-                let transport = transport_of(home, &name, config)?;
-                match store::update(home, &name, transport.as_ref(), now, limits) {
-                    Ok((_, updated)) => {
-                        let catalog =
-                            store::updated_catalog(home, &name, updated, now, transport, limits)?;
-                        return Ok(Opened {
-                            catalog,
-                            notices: Vec::new(),
-                        });
-                    }
-                    Err(e) => match unreachable_reason(&e) {
-                        Some(reason) => return fall_back(home, &name, e, &reason, now, limits),
-                        None => return Err(e),
-                    },
-                }
+        PatchSource::Signed { repos, freshness } => {
+            let names = store::chosen(home, repos)?;
+            let mut catalogs = Vec::new();
+            let mut notices = Vec::new();
+            for name in &names {
+                let opened = open_signed(home, config, name, freshness, now)?;
+                catalogs.push(opened.catalog);
+                notices.extend(opened.notices);
             }
-            let loaded = store::load_cached(home, &name, now, limits)?;
-            let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
-                format!("{} ({})", tuf_time::format(&t), age_text(now, t))
-            });
+            let mut catalogs = catalogs.into_iter();
+            let first = catalogs.next().ok_or(Error::NoneConfigured)?;
             Ok(Opened {
-                catalog: loaded.catalog,
-                notices: vec![Notice::Freshness(format!(
-                    "offline: using the verified cache of repository {name}, last updated {when}"
-                ))],
+                catalog: Catalog::layered(first, catalogs.collect()),
+                notices,
             })
         }
     }
+}
+
+/// Opens one configured repository: updated first (falling back to the
+/// fresh verified state when it is unreachable), or the verified cache.
+fn open_signed(
+    home: &Home,
+    config: &Config,
+    name: &str,
+    freshness: Freshness,
+    now: DateTime<Utc>,
+) -> Result<Opened, Error> {
+    let limits = &config.metadata;
+    if freshness == Freshness::UpdateFirst {
+        let transport = transport_of(home, name, config)?;
+        return match store::update(home, name, transport.as_ref(), now, limits) {
+            Ok((_, updated)) => Ok(Opened {
+                catalog: store::updated_catalog(home, name, updated, now, transport, limits)?,
+                notices: Vec::new(),
+            }),
+            Err(e) => match unreachable_reason(&e) {
+                Some(reason) => fall_back(home, name, e, &reason, now, limits),
+                None => Err(e),
+            },
+        };
+    }
+    let loaded = store::load_cached(home, name, now, limits)?;
+    let when = loaded.as_of.map_or("an unknown time".to_string(), |t| {
+        format!("{} ({})", tuf_time::format(&t), age_text(now, t))
+    });
+    Ok(Opened {
+        catalog: loaded.catalog,
+        notices: vec![Notice::Freshness(format!(
+            "offline: using the verified cache of repository {name}, last updated {when}"
+        ))],
+    })
 }
 
 /// Why an update failed to reach the repository at all (connection refused,

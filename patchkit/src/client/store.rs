@@ -71,6 +71,11 @@ pub struct RepoConfig {
     pub name: String,
     /// Base URL or directory (holding `metadata/` and `targets/`).
     pub url: String,
+    /// When it was added, as a sequence number in this home (1, 2, …):
+    /// the precedence of layered repositories. 0 for repositories added
+    /// before it was kept (they come first, by name).
+    #[serde(default)]
+    pub added: u64,
 }
 
 /// `status.toml`: what the last successful update verified.
@@ -240,11 +245,22 @@ pub fn config(home: &Home, name: &str) -> Result<RepoConfig, Error> {
         .ok_or_else(|| Error::NotConfigured(name.to_string()))
 }
 
-/// Names of the configured repositories, sorted.
+/// Names of the configured repositories, in the order they were added
+/// (their precedence when layered).
 ///
 /// # Errors
 /// [`Error::State`] when the repos folder cannot be read.
 pub fn names(home: &Home) -> Result<Vec<String>, Error> {
+    let mut all = Vec::new();
+    for name in names_sorted(home)? {
+        all.push((config(home, &name)?.added, name));
+    }
+    all.sort();
+    Ok(all.into_iter().map(|(_, n)| n).collect())
+}
+
+/// Names of the configured repositories, sorted by name.
+fn names_sorted(home: &Home) -> Result<Vec<String>, Error> {
     let dir = home.repos_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -263,8 +279,33 @@ pub fn names(home: &Home) -> Result<Vec<String>, Error> {
     Ok(out)
 }
 
-/// The repository a client command uses: `requested`, else the only one
-/// configured.
+/// The repositories a client command uses, in precedence order: those
+/// `requested` (each once, in the order given), else every configured one
+/// in the order added.
+///
+/// # Errors
+/// [`Error::NoneConfigured`] when none is configured,
+/// [`Error::NotConfigured`] for a name that is not.
+pub fn chosen(home: &Home, requested: &[String]) -> Result<Vec<String>, Error> {
+    if requested.is_empty() {
+        let all = names(home)?;
+        if all.is_empty() {
+            return Err(Error::NoneConfigured);
+        }
+        return Ok(all);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in requested {
+        config(home, name)?;
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The repository a command about one repository uses (`bundle create`):
+/// `requested`, else the only one configured.
 ///
 /// # Errors
 /// [`Error::NoneConfigured`] when none is configured, [`Error::Choose`] when
@@ -352,12 +393,20 @@ pub fn add(home: &Home, name: &str, url: &str, root_file: &Path) -> Result<u64, 
         None,
     )?;
     write_atomic(&dir.join(ROOT_DIGEST), sha256_hex(&bytes).as_bytes(), None)?;
+    let added = names_sorted(home)?
+        .iter()
+        .filter_map(|n| config(home, n).ok())
+        .map(|c| c.added)
+        .max()
+        .unwrap_or(0)
+        + 1;
     // config.toml last: a repository exists once its root is in place.
     write_toml(
         &dir.join("config.toml"),
         &RepoConfig {
             name: name.to_string(),
             url,
+            added,
         },
     )?;
     Ok(root.version)

@@ -208,6 +208,12 @@ impl Patches {
         &self.catalog.origin
     }
 
+    /// Every repository the records came from (layered repositories), as
+    /// text.
+    pub fn origins_text(&self) -> String {
+        self.catalog.origins_text()
+    }
+
     /// Whether a tarball's name names a dist the catalog has records for
     /// (a per-dist catalog answers from its index; a lookup that fails
     /// counts as a candidate, so that the build reports the failure rather
@@ -218,12 +224,21 @@ impl Patches {
     }
 }
 
-/// What identifies a catalog's content for the cache: a signed
-/// repository's name and targets version (the signed metadata fixes every
-/// byte of it); for an unsigned tree, a digest of every record and patch.
+/// What identifies a catalog's content for the cache: each signed
+/// repository's name and version, in precedence order (the signed metadata
+/// fixes every byte of it); for an unsigned tree, a digest of every record
+/// and patch.
 fn fingerprint(catalog: &Catalog) -> String {
     match &catalog.origin {
-        Origin::Signed { name, version } => format!("signed:{name}:{version}"),
+        Origin::Signed { .. } => catalog
+            .origins()
+            .iter()
+            .map(|o| match o {
+                Origin::Signed { name, version } => format!("signed:{name}:{version}"),
+                Origin::Unsigned { dir } => format!("unsigned:{dir}"),
+            })
+            .collect::<Vec<_>>()
+            .join("+"),
         Origin::Unsigned { .. } => {
             let mut h = Sha256::new();
             for e in catalog.entries() {
