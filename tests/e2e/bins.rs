@@ -258,3 +258,36 @@ fn update_says_the_version_and_counts_in_plain_words_and_records_name_a_version_
         "{applied}"
     );
 }
+
+/// Progress bars: drawn on a terminal (here a pseudo-terminal made by
+/// util-linux `script`), never when stderr is not one, nor with `-q` or
+/// `--json`.
+#[test]
+fn progress_bars_only_on_a_terminal_and_never_with_quiet_or_json() {
+    let env = TestEnv::new();
+    let repo = big_repo(&env, 40);
+    env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
+    let in_terminal = |args: &str| -> String {
+        // The home is fresh for each run, so that every run downloads.
+        let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/targets"));
+        let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/index"));
+        let line = format!("{} --home {} {args}", bin().display(), env.home().display());
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        let out = run_cmd(cmd, env.dir());
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    let drawn = in_terminal("update");
+    assert!(drawn.contains("verifying patches"), "{drawn:?}");
+    assert!(drawn.contains("main: verified version"), "{drawn:?}");
+    let quiet = in_terminal("-q update");
+    assert!(!quiet.contains("verifying"), "{quiet:?}");
+    let json = in_terminal("update --json");
+    assert!(!json.contains("verifying"), "{json:?}");
+    // Not a terminal: nothing but the report.
+    let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/targets"));
+    let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/index"));
+    let out = env.run_ok(&["update"]);
+    assert_eq!(out.stderr, "");
+}

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, TargetArgs};
 use patchkit::apply::{self, Mode, Options, Target, TargetResult};
+use patchkit::client::Progress;
 use patchkit::error::Error;
 use patchkit::patch::ApplyOptions;
 use patchkit::state::log::{self, LogEntry};
@@ -69,10 +70,23 @@ pub(super) fn run(
         limits: ctx.config.archive.clone(),
     };
     // Targets are independent: patch them in parallel, report in order.
+    let bar = super::progress::Bar::new(ctx);
+    bar.start(
+        match mode {
+            Mode::Check => "checking",
+            Mode::Apply => "applying",
+        },
+        targets.len() as u64,
+    );
     let reports: Vec<apply::TargetReport> = targets
         .par_iter()
-        .map(|t| apply::run(t, &catalog, &opts))
+        .map(|t| {
+            let r = apply::run(t, &catalog, &opts);
+            bar.advance(1);
+            r
+        })
         .collect();
+    bar.finish();
 
     let mut log_failures = Vec::new();
     if mode == Mode::Apply {

@@ -16,6 +16,7 @@ pub(crate) mod log;
 mod mirror;
 mod new;
 pub(crate) mod output;
+mod progress;
 mod publish;
 #[cfg(test)]
 mod reference;
@@ -433,7 +434,8 @@ pub(crate) fn load_catalog(ctx: &Context, repo: &RepoArgs) -> Result<Catalog, Er
     if let PatchSource::Unsigned(dir) = source {
         output::notice(&Notice::Unsigned(dir.to_path_buf()).to_string());
     }
-    let opened = client::open(&ctx.home, &ctx.config, source, chrono::Utc::now())?;
+    let bar = progress::Bar::new(ctx);
+    let opened = client::open(&ctx.home, &ctx.config, source, chrono::Utc::now(), &bar)?;
     for n in &opened.notices {
         match n {
             Notice::Unsigned(_) => {}

@@ -288,7 +288,7 @@ fn spawn_refresh(ctx: &Context, args: &ServeArgs, mirror: Arc<Mirror>) {
             return;
         };
         let now = chrono::Utc::now();
-        match client::open(&home, &config, patch_source, now) {
+        match client::open(&home, &config, patch_source, now, &client::Silent) {
             Ok(opened) => {
                 let expires = expiry_of(&home, &repo_args, &opened.catalog);
                 let before = mirror.patches().origins_text();

@@ -28,7 +28,8 @@ pub(super) fn run(ctx: &Context, args: &UpdateArgs) -> Result<i32, Error> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     for name in &names {
-        match patchkit::client::update(&ctx.home, &ctx.config, name, chrono::Utc::now()) {
+        let bar = super::progress::Bar::new(ctx);
+        match patchkit::client::update(&ctx.home, &ctx.config, name, chrono::Utc::now(), &bar) {
             Ok(o) => outcomes.push(o),
             // One repository failing does not stop the others (the report
             // names each failure); a single repository's failure is the

@@ -185,6 +185,27 @@ pub fn verify_exit_code(e: &VerifyError) -> i32 {
     }
 }
 
+/// Told how a long piece of work advances, so that the CLI can draw a
+/// progress bar; the library never draws. Called from several threads.
+pub trait Progress: Sync {
+    /// A stage of `total` steps begins (`what`: "verifying patches").
+    fn start(&self, what: &str, total: u64) {
+        let _ = (what, total);
+    }
+    /// `n` more steps are done.
+    fn advance(&self, n: u64) {
+        let _ = n;
+    }
+    /// The stage is over.
+    fn finish(&self) {}
+}
+
+/// No progress reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {}
+
 /// Where a command's patches come from.
 #[derive(Debug, Clone, Copy)]
 pub enum PatchSource<'a> {
@@ -268,6 +289,7 @@ pub fn open(
     config: &Config,
     source: PatchSource<'_>,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<Opened, Error> {
     let limits = &config.metadata;
     match source {
@@ -330,7 +352,7 @@ pub fn open(
             let mut catalogs = Vec::new();
             let mut notices = Vec::new();
             for name in &names {
-                let opened = open_signed(home, config, name, freshness, now)?;
+                let opened = open_signed(home, config, name, freshness, now, progress)?;
                 catalogs.push(opened.catalog);
                 notices.extend(opened.notices);
             }
@@ -352,11 +374,12 @@ fn open_signed(
     name: &str,
     freshness: Freshness,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<Opened, Error> {
     let limits = &config.metadata;
     if freshness == Freshness::UpdateFirst {
         let transport = transport_of(home, name, config)?;
-        return match store::update(home, name, transport.as_ref(), now, limits) {
+        return match store::update(home, name, transport.as_ref(), now, limits, progress) {
             Ok((_, updated)) => Ok(Opened {
                 catalog: store::updated_catalog(home, name, updated, now, transport, limits)?,
                 notices: Vec::new(),
@@ -462,10 +485,12 @@ pub fn update(
     config: &Config,
     name: &str,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<UpdateOutcome, Error> {
     let limits = &config.metadata;
     let transport = transport_of(home, name, config)?;
-    let (mut outcome, updated) = store::update(home, name, transport.as_ref(), now, limits)?;
+    let (mut outcome, updated) =
+        store::update(home, name, transport.as_ref(), now, limits, progress)?;
     let dists: Vec<String> = updated.changed_dists.iter().cloned().collect();
     let catalog = store::updated_catalog(home, name, updated, now, transport, limits)?;
     for dist in dists {

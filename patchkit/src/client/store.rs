@@ -590,6 +590,8 @@ struct Fetch<'a> {
     transport: &'a dyn Transport,
     now: DateTime<Utc>,
     limits: &'a Limits,
+    /// Told how far the verification got (the CLI draws a bar).
+    progress: &'a dyn super::Progress,
 }
 
 /// What an update must fetch and write beyond the top-level roles. When
@@ -611,6 +613,7 @@ fn refresh(
         transport,
         now,
         limits,
+        progress,
     } = *fetch;
     let verify_err = |source| Error::Verify {
         repo: name.to_string(),
@@ -647,9 +650,12 @@ fn refresh(
             }
         }
     }
+    progress.start("verifying hash bins", wanted.len() as u64);
     let bins = par_map(&wanted, |(bin, version)| {
         let cached = std::fs::read(bin_file(trusted, bin, *version)).ok();
-        verified.load_bin(bin, cached.as_deref(), transport, now, limits)
+        let loaded = verified.load_bin(bin, cached.as_deref(), transport, now, limits);
+        progress.advance(1);
+        loaded
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()
@@ -691,7 +697,10 @@ fn refresh(
     // verifies, else a download, verified; records' ranges for the index.
     let work: Vec<(&String, &TargetFile)> = new_list.iter().map(|(n, i)| (*n, *i)).collect();
     type Checked = (Option<(PathBuf, Vec<u8>)>, Option<String>);
+    progress.finish();
+    progress.start("verifying patches", work.len() as u64);
     let checked = par_map(&work, |(target, info)| -> Result<Checked, VerifyError> {
+        progress.advance(1);
         let path = cache_file(trusted, target, info)?;
         let (bytes, write) = match read_cached_target(&path, target, info) {
             Some(b) => (b, false),
@@ -709,6 +718,7 @@ fn refresh(
         let range = index::record_id(target).and_then(|_| index::range_of(&bytes));
         Ok((write.then_some((path, bytes)), range))
     });
+    progress.finish();
     let mut to_write = Vec::new();
     let mut ranges = BTreeMap::new();
     for ((target, _), result) in work.iter().zip(checked) {
@@ -904,6 +914,7 @@ pub fn update(
     transport: &dyn Transport,
     now: DateTime<Utc>,
     limits: &Limits,
+    progress: &dyn super::Progress,
 ) -> Result<(UpdateOutcome, Updated), Error> {
     let _lock = home.lock(LockKind::Exclusive)?;
     config(home, name)?;
@@ -923,6 +934,7 @@ pub fn update(
             transport,
             now,
             limits,
+            progress,
         },
         false,
     )?;
