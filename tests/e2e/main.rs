@@ -9,6 +9,7 @@
 mod support;
 
 mod apply;
+mod archives;
 mod attacks;
 mod audit;
 mod bins;

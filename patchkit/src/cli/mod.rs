@@ -268,8 +268,9 @@ pub(crate) struct TargetArgs {
     #[arg(long)]
     pub(crate) partial: bool,
 
-    /// Distribution tarballs (.tar.gz, .tgz, .tar.bz2) or unpacked
-    /// distribution directories.
+    /// Distribution archives (.tar.gz, .tgz, .tar.bz2, .tar.xz, .tar, .zip;
+    /// a patched one is written in its own format) or unpacked distribution
+    /// directories.
     #[arg(value_name = "TARGET", required = true)]
     pub(crate) targets: Vec<PathBuf>,
 }

@@ -178,9 +178,12 @@ pub fn target_name(path: &std::path::Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// The file name without `.tar.gz`, `.tgz`, `.tar.bz2`, `.tbz`, `.zip`.
+/// The file name without `.tar.gz`, `.tgz`, `.tar.bz2`, `.tbz`, `.tar.xz`,
+/// `.txz`, `.tar`, `.zip`.
 pub fn strip_archive_suffix(file_name: &str) -> &str {
-    for suffix in [".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".zip"] {
+    for suffix in [
+        ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip",
+    ] {
         if let Some(stem) = file_name.strip_suffix(suffix) {
             return stem;
         }

@@ -1,16 +1,18 @@
 //! Distribution archives and unpacked distribution directories: the only
 //! way patchkit reads a CPAN tarball or writes a patched one.
 //!
-//! **What it owns.** [`Archive::read`] decompresses a `.tar.gz` or
-//! `.tar.bz2` once, in memory, through a bounded reader, and walks the tar
+//! **What it owns.** [`Archive::read`] decompresses a `.tar.gz`,
+//! `.tar.bz2` or `.tar.xz` once (reads a plain `.tar` as it is, and turns a
+//! `.zip` into the tar stream it stands for: `zip.rs`), in memory, through a bounded reader, and walks the tar
 //! members itself (headers parsed with the `tar` crate's [`tar::Header`],
 //! never `unpack`) into a [`Tree`]; it keeps the compressed input, not the
 //! decompressed tar. [`Archive::write_file`] (and [`Archive::write_to`])
 //! stream the patched tarball: the input is decompressed again, unchanged
 //! members are copied through byte for byte, changed and new ones written
-//! from a list of [`Change`]s, and the result is compressed over all cores
-//! by `gzip.rs` (one standard, deterministic gzip member) into a temporary
-//! file renamed into place.
+//! from a list of [`Change`]s, and the result is compressed as the input was
+//! (gzip over all cores by `gzip.rs`, one standard, deterministic gzip
+//! member; bzip2; xz; none for a plain tar; a zip for a zip) into a
+//! temporary file renamed into place.
 //! [`read_dir`] and [`write_dir`] do the same for an unpacked directory.
 //!
 //! **What it refuses** (each with one sentence naming the file and the
@@ -49,6 +51,7 @@ mod portable;
 mod read;
 mod write;
 mod xz;
+mod zip;
 
 #[cfg(test)]
 mod tests;
@@ -68,6 +71,11 @@ pub enum Compression {
     Bzip2,
     /// xz (`.tar.xz`, `.txz`): magic bytes `FD 37 7A 58 5A 00` (`xz.rs`).
     Xz,
+    /// None (`.tar`): `ustar` at offset 257 of the first header.
+    None,
+    /// A zip (`.zip`, `zip.rs`): read as the tar stream it stands for,
+    /// written back as a zip.
+    Zip,
 }
 
 /// Why an archive, a directory or a change set was refused.
@@ -193,7 +201,10 @@ pub enum EntryProblem {
     /// A named pipe.
     #[error("is a FIFO")]
     Fifo,
-    /// A Unix socket (directories only).
+    /// An encrypted zip entry.
+    #[error("is encrypted")]
+    Encrypted,
+    /// A Unix socket (directories and zips).
     #[error("is a socket")]
     Socket,
     /// A tar member type patchkit does not accept (sparse, multi-volume…).
@@ -276,9 +287,29 @@ pub enum EntryProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputProblem {
-    /// Neither gzip nor bzip2 magic bytes.
-    #[error("it is neither gzip nor bzip2 compressed")]
+    /// No known magic bytes.
+    #[error("it is not a .tar.gz, .tar.bz2, .tar.xz, .tar or .zip archive")]
     UnknownFormat,
+    /// The zip does not parse, or uses a feature patchkit does not read.
+    #[error("the zip data is corrupt or unsupported ({0})")]
+    ZipCorrupt(String),
+    /// A zip whose central directory lists a name twice.
+    #[error(
+        "its central directory lists {listed} entries under {names} names: it holds a name \
+         twice, so different tools could see different content"
+    )]
+    ZipDuplicate {
+        /// Records listed.
+        listed: u64,
+        /// Distinct names.
+        names: usize,
+    },
+    /// More entries than [`Limits::max_entries`] (zip central directory).
+    #[error("it has more than {limit} entries")]
+    TooManyEntries {
+        /// The limit.
+        limit: usize,
+    },
     /// The compressed file is over [`Limits::max_compressed_bytes`].
     #[error("it is larger than the limit of {limit} compressed bytes")]
     CompressedTooLarge {

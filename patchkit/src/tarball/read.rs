@@ -144,6 +144,10 @@ impl Archive {
             Compression::Bzip2
         } else if compressed.starts_with(&super::xz::MAGIC) {
             Compression::Xz
+        } else if super::zip::is_zip(compressed) {
+            Compression::Zip
+        } else if compressed.get(257..262) == Some(b"ustar".as_slice()) {
+            Compression::None
         } else {
             return Err(input_err(InputProblem::UnknownFormat, None));
         };
@@ -155,7 +159,10 @@ impl Archive {
                 None,
             ));
         }
-        let tar = decompress(name, compression, compressed, limits)?;
+        let tar = match compression {
+            Compression::Zip => super::zip::to_tar(name, compressed, limits)?,
+            _ => decompress(name, compression, compressed, limits)?,
+        };
         let walked = walk(name, &tar, limits)?;
         let template = walked
             .members
@@ -182,7 +189,12 @@ impl Archive {
         Ok(Archive {
             name: name.to_string(),
             compression,
-            input: compressed.to_vec(),
+            // A zip keeps the tar stream it stands for: the writer copies
+            // unchanged members from it.
+            input: match compression {
+                Compression::Zip => tar.clone(),
+                _ => compressed.to_vec(),
+            },
             tar_len: tar.len(),
             members: walked.members,
             members_end: walked.members_end,
@@ -303,6 +315,8 @@ pub(super) fn decoder(compression: Compression, compressed: &[u8]) -> Box<dyn Re
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(compressed)),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
         Compression::Xz => Box::new(super::xz::decoder(compressed)),
+        // A plain tar, or the tar stream a zip was turned into.
+        Compression::None | Compression::Zip => Box::new(compressed),
     }
 }
 

@@ -512,14 +512,22 @@ fn refuses_trailing_garbage_but_tolerates_zeros() {
 
 #[test]
 fn refuses_unknown_compression() {
-    let tar = Raw::default().file("Foo-Bar-1.23/a", b"x").end();
-    let msg = Archive::read(NAME, &tar, &Limits::default())
+    let msg = Archive::read(NAME, b"not an archive at all", &Limits::default())
         .unwrap_err()
         .to_string();
     assert_eq!(
         msg,
-        format!("refusing {NAME}: it is neither gzip nor bzip2 compressed")
+        format!("refusing {NAME}: it is not a .tar.gz, .tar.bz2, .tar.xz, .tar or .zip archive")
     );
+}
+
+#[test]
+fn reads_a_plain_tar_and_writes_it_back_uncompressed() {
+    let tar = Raw::default().file("Foo-Bar-1.23/a", b"x").end();
+    let archive = Archive::read(NAME, &tar, &Limits::default()).unwrap();
+    assert_eq!(archive.compression(), crate::tarball::Compression::None);
+    let out = archive.write_to(&[], Vec::new()).unwrap();
+    assert_eq!(out, tar, "nothing changed: the same bytes");
 }
 
 #[test]

@@ -605,6 +605,8 @@ enum Encoder<W: Write> {
     Gzip(ParallelGzip<W>),
     Bzip2(bzip2::write::BzEncoder<W>),
     Xz(liblzma::write::XzEncoder<W>),
+    None(W),
+    Zip(super::zip::ZipSink<W>),
 }
 
 impl<W: Write> Encoder<W> {
@@ -618,6 +620,8 @@ impl<W: Write> Encoder<W> {
                 bzip2::Compression::best(),
             )),
             Compression::Xz => Encoder::Xz(super::xz::encoder(out)),
+            Compression::None => Encoder::None(out),
+            Compression::Zip => Encoder::Zip(super::zip::ZipSink::new(out)),
         })
     }
 
@@ -626,6 +630,11 @@ impl<W: Write> Encoder<W> {
             Encoder::Gzip(e) => e.write_batch(batch),
             Encoder::Bzip2(e) => e.write_all(&batch),
             Encoder::Xz(e) => e.write_all(&batch),
+            Encoder::None(e) => e.write_all(&batch),
+            Encoder::Zip(e) => {
+                e.write_all(&batch);
+                Ok(())
+            }
         }
     }
 
@@ -634,6 +643,8 @@ impl<W: Write> Encoder<W> {
             Encoder::Gzip(e) => e.finish(),
             Encoder::Bzip2(e) => e.finish(),
             Encoder::Xz(e) => e.finish(),
+            Encoder::None(e) => Ok(e),
+            Encoder::Zip(e) => e.finish(),
         }
     }
 }
