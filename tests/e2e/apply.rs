@@ -116,9 +116,16 @@ fn several_dists_in_one_call_each_get_a_line() {
     ]);
     let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(lines.len(), 3, "{}", out.stdout);
-    assert!(lines[0].starts_with("Foo-Bar-1.0.tar.gz: Foo-Bar 1.0: 2 patches applied"));
-    assert!(lines[1].starts_with("Foo-Bar-2.0.tar.gz: Foo-Bar 2.0: no patches match"));
-    assert!(lines[2].starts_with("Other-0.01.tar.gz: Other 0.01: no patches match"));
+    // Each line names the target as given (here an absolute path).
+    let starts = |line: &str, path: &std::path::Path, rest: &str| {
+        assert!(
+            line.starts_with(&format!("{}: {rest}", path.display())),
+            "{line}"
+        );
+    };
+    starts(lines[0], &a, "Foo-Bar 1.0: 2 patches applied");
+    starts(lines[1], &b, "Foo-Bar 2.0: no patches match");
+    starts(lines[2], &c, "Other 0.01: no patches match");
     // Unmatched tarballs are copied unchanged so the build finds them.
     assert_eq!(
         std::fs::read(env.path("out/Foo-Bar-2.0.tar.gz")).unwrap(),

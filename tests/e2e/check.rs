@@ -117,3 +117,46 @@ fn home_is_accepted_before_or_after_the_command() {
     ]);
     assert_eq!(run_cmd(cmd, env.dir()).code, 0);
 }
+
+/// Messages name each target by the path given on the command line, so
+/// two tarballs of the same name in different folders are told apart.
+#[test]
+fn messages_name_the_path_as_given() {
+    let env = TestEnv::new();
+    crate::audit::source_with(&env, "");
+    crate::audit::foo_dist("1.0").tarball(&env.path("a"));
+    std::fs::create_dir_all(env.path("b")).unwrap();
+    std::fs::write(
+        env.path("b/Foo-Bar-1.0.tar.gz"),
+        b"\x1f\x8b not really gzip",
+    )
+    .unwrap();
+    let out = env.run_code(
+        &[
+            "check",
+            "--source",
+            "patches",
+            "a/Foo-Bar-1.0.tar.gz",
+            "b/../b/Foo-Bar-1.0.tar.gz",
+        ],
+        2,
+    );
+    assert!(
+        out.stdout
+            .contains("a/Foo-Bar-1.0.tar.gz: Foo-Bar 1.0: 1 patch would apply"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("error: refusing b/../b/Foo-Bar-1.0.tar.gz: the compressed data is corrupt"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run_code(&["check", "--source", "patches", "c/Missing-1.0.tar.gz"], 2);
+    assert!(
+        out.stderr.contains("c/Missing-1.0.tar.gz"),
+        "{}",
+        out.stderr
+    );
+}

@@ -336,7 +336,7 @@ fn crash_publish() {
             ]
         }),
         // What a client sees: a fresh home pinned to root 1 updates from
-        // the repository and reports the targets version it verified.
+        // the repository and reports the version it verified.
         observe: Box::new(|n| {
             let client = env.path(&format!("client{n}-{}", unique()));
             let run = |args: &[&str]| {
@@ -369,8 +369,8 @@ fn crash_publish() {
                 .unwrap_or_else(|| doc.clone());
             let first = repos.as_array().and_then(|a| a.first().cloned());
             format!(
-                "a client verifies targets version {}",
-                first.map_or(serde_json::Value::Null, |r| r["targets_version"].clone())
+                "a client verifies version {}",
+                first.map_or(serde_json::Value::Null, |r| r["version"].clone())
             )
         }),
     };

@@ -75,7 +75,7 @@ fn publishing_md_walkthrough_runs_as_written() {
             "1 patch applied -> patched/Acme-Walk-1.0.tar.gz",
         ),
         (&out.stdout, "output matches the reviewed tree"),
-        (&out.stdout, "targets 1→2"),
+        (&out.stdout, "walk: verified version 2 ("),
         (&out.stdout, "this target CARRIES it"),
     ] {
         assert!(

@@ -43,7 +43,7 @@ pub enum Error {
     /// The target could not be read at all.
     #[error("cannot read {target}: {source}")]
     Unreadable {
-        /// The target's file name.
+        /// The target's path, as given.
         target: String,
         /// The cause.
         source: std::io::Error,
@@ -57,7 +57,7 @@ pub enum Error {
     /// A patch did not apply; nothing was written.
     #[error("{target}: {id} does not apply to {source}")]
     PatchFailed {
-        /// The target's file name.
+        /// The target's path, as given.
         target: String,
         /// The record id.
         id: String,
@@ -70,7 +70,7 @@ pub enum Error {
          refusing output that differs from what was reviewed"
     )]
     BindingMismatch {
-        /// The target's file name.
+        /// The target's path, as given.
         target: String,
         /// The record id.
         id: String,
@@ -82,7 +82,7 @@ pub enum Error {
     /// The target's existing patchkit record could not be read or updated.
     #[error("{target}: {reason}")]
     Record {
-        /// The target's file name.
+        /// The target's path, as given.
         target: String,
         /// Why.
         reason: String,
@@ -90,7 +90,7 @@ pub enum Error {
     /// The repository's records for this dist could not be loaded.
     #[error("{target}: {source}")]
     Catalog {
-        /// The target's file name.
+        /// The target's path, as given.
         target: String,
         /// Why (unverified files: exit 3; invalid records: exit 1).
         #[source]
@@ -200,9 +200,16 @@ impl Target {
         }
     }
 
-    /// The file name, for messages.
+    /// The file name: what identifies the dist (with META) and names the
+    /// output under `-o DIR`.
     pub fn file_name(&self) -> String {
         dist::target_name(self.path())
+    }
+
+    /// The path as given on the command line, for messages: two targets
+    /// with the same file name in different folders stay apart.
+    pub fn shown(&self) -> String {
+        self.path().display().to_string()
     }
 }
 
@@ -408,7 +415,7 @@ fn run_inner(
     opts: &Options,
     report: &mut TargetReport,
 ) -> Result<(), Error> {
-    let name = target.file_name();
+    let name = target.shown();
     if let (Target::Dir(dir), Mode::Apply) = (target, opts.mode) {
         // An earlier apply killed midway is finished or undone first.
         if let Some(done) = tarball::recover_dir(dir)? {
@@ -423,7 +430,7 @@ fn run_inner(
         }
     }
     let loaded = load(target, &opts.limits, report)?;
-    let ids = dist::identities(&name, loaded.tree())?;
+    let ids = dist::identities(&target.file_name(), loaded.tree())?;
     report.warnings.extend(ids.warnings.iter().cloned());
     let info = ids.info.clone();
     report.dist = Some(info.name.to_string());
@@ -740,7 +747,7 @@ fn matching_all<'c>(
 }
 
 fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<Loaded, Error> {
-    let name = target.file_name();
+    let name = target.shown();
     match target {
         Target::Tarball(path) => {
             let bytes = read_bounded(path, limits.max_compressed_bytes).map_err(|source| {

@@ -288,7 +288,8 @@ fn scan_tarball(target: &Path, path: &Path, limits: &Limits) -> Result<ScannedDi
         reason,
     };
     let bytes = read_regular(path, limits.max_compressed_bytes).map_err(|e| err(io_reason(&e)))?;
-    let archive = Archive::read(&name, &bytes, limits).map_err(|e| err(e.to_string()))?;
+    let shown = path.display().to_string();
+    let archive = Archive::read(&shown, &bytes, limits).map_err(|e| err(e.to_string()))?;
     let mut d = ScannedDist::new(target, DistKind::Tarball, path);
     d.tarball_sha256 = Some(sha256_hex(&bytes));
     scan_tree(&mut d, &name, archive.tree());

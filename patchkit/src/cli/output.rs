@@ -257,7 +257,8 @@ impl Report for Targets<'_> {
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         let mode = self.mode;
         for r in self.targets {
-            let name = patchkit::dist::target_name(Path::new(&r.target));
+            // The path as given, so that same-named targets stay apart.
+            let name = &r.target;
             let what = match (&r.dist, &r.version) {
                 (Some(d), Some(v)) => format!("{d} {v}"),
                 _ => "not identified".into(),
