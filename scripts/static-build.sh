@@ -35,10 +35,11 @@ cargo build --locked --release --target "$TARGET" -p patchkit
 took=$(( $(date +%s) - start ))
 
 dir="${CARGO_TARGET_DIR:-target}/$TARGET/release"
-bin="$dir/patchkit"
+bin="$(cd "$dir" && pwd)/patchkit"
 
 echo "== checks"
 file "$bin"
+ldd "$bin" 2>&1 || true
 if ! file "$bin" | grep -Eq 'statically linked|static-pie linked'; then
     echo "static-build: $bin is not statically linked" >&2
     exit 1
@@ -82,8 +83,8 @@ cat >"$scratch/patches/Foo-Bar/PK-2026-9999.patch" <<'PATCH'
 PATCH
 (
     cd "$scratch"
-    "$OLDPWD/$bin" --home home check --source patches Foo-Bar-1.0.tar.gz
-    "$OLDPWD/$bin" --home home -q apply --source patches -o out Foo-Bar-1.0.tar.gz
+    "$bin" --home home check --source patches Foo-Bar-1.0.tar.gz
+    "$bin" --home home -q apply --source patches -o out Foo-Bar-1.0.tar.gz
     tar -xzOf out/Foo-Bar-1.0.tar.gz Foo-Bar-1.0/lib/Foo.pm | grep -q 'sub f { 2 }'
 )
 
