@@ -97,9 +97,56 @@ fn published_repository_verifies_and_matches_patches() {
     assert!(!source.is_empty());
     assert_eq!(
         published, source,
-        "repository/ is not patches/ as published: run `patchkit publish --source patches \
-         --out repository --keys repository/keys.toml` (see docs/publishing.md)"
+        "repository/ is not patches/ as published: run `bash scripts/publish-repository.sh` \
+         (see docs/publishing.md)"
     );
+}
+
+#[test]
+fn published_repository_metadata_outlives_a_clone_by_months() {
+    // repository/ is served from a git checkout, where nothing re-signs the
+    // timestamp daily: published with TUF's default lifetimes (timestamp 1
+    // day, snapshot 7) every clone would stop verifying a day later.
+    // scripts/publish-repository.sh publishes it with the year-long
+    // lifetimes docs/security.md ("Lifetimes") explains; this refuses a
+    // republish that forgot them.
+    let meta = project().join("repository/metadata");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(meta.join(name)).unwrap()).unwrap()
+    };
+    let timestamp = read("timestamp.json");
+    let snapshot_version = timestamp["signed"]["meta"]["snapshot.json"]["version"]
+        .as_u64()
+        .unwrap();
+    let snapshot = read(&format!("{snapshot_version}.snapshot.json"));
+    let targets_version = snapshot["signed"]["meta"]["targets.json"]["version"]
+        .as_u64()
+        .unwrap();
+    let targets = read(&format!("{targets_version}.targets.json"));
+    let newest_root = std::fs::read_dir(&meta)
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".root.json")?.parse::<u64>().ok()
+        })
+        .max()
+        .unwrap();
+    let root = read(&format!("{newest_root}.root.json"));
+    let horizon = chrono::Utc::now() + chrono::Duration::days(90);
+    for (role, doc) in [
+        ("timestamp.json", &timestamp),
+        (&*format!("{snapshot_version}.snapshot.json"), &snapshot),
+        (&*format!("{targets_version}.targets.json"), &targets),
+        (&*format!("{newest_root}.root.json"), &root),
+    ] {
+        let expires: chrono::DateTime<chrono::Utc> =
+            doc["signed"]["expires"].as_str().unwrap().parse().unwrap();
+        assert!(
+            expires > horizon,
+            "repository/metadata/{role} expires {expires}, within 90 days: republish with \
+             `bash scripts/publish-repository.sh` (year-long lifetimes, docs/security.md)"
+        );
+    }
 }
 
 #[test]
