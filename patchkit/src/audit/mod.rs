@@ -16,6 +16,35 @@
 //! problem with one distribution is reported for that distribution while
 //! the rest are still audited.
 
+pub mod content;
+pub mod library;
 pub mod report;
 pub mod scan;
 pub mod verify;
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::catalog::Catalog;
+use crate::tarball::Limits;
+
+/// Scan every PATH (in parallel) and, with a catalog, recognise installed
+/// modules by their content ([`content::attribute`]): the one discovery
+/// `audit` and `sbom` share.
+pub fn scan_paths(
+    paths: &[PathBuf],
+    limits: &Limits,
+    catalog: Option<&Catalog>,
+) -> Vec<Result<scan::PathScan, scan::PathError>> {
+    paths
+        .par_iter()
+        .map(|p| {
+            let mut s = scan::scan(p, limits)?;
+            if let Some(c) = catalog {
+                content::attribute(&mut s, c, limits);
+            }
+            Ok(s)
+        })
+        .collect()
+}

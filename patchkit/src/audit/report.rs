@@ -37,7 +37,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::scan::{DistKind, RecordSource, ScannedDist, TamperedFile};
+use super::scan::{DistKind, FoundBy, RecordSource, ScannedDist, TamperedFile};
 use crate::applied::{Outcome, OutcomeStatus};
 use crate::catalog::Catalog;
 use crate::patch::{self, coexist, ParsedPatch};
@@ -127,6 +127,10 @@ pub struct AuditedPatch {
     pub published_sha256: Option<String>,
     /// Why it was withdrawn, when it was.
     pub withdrawn_reason: Option<String>,
+    /// Shown by the installed files' content, not by a record (an
+    /// installed dist that carries none).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_content: bool,
 }
 
 /// A published patch the dist should carry but does not.
@@ -200,6 +204,13 @@ pub struct DistAudit {
     pub warnings: Vec<String>,
     /// The kinds of finding present, sorted.
     pub findings: Vec<Finding>,
+    /// How an installed dist was found, when not by its own metadata.
+    #[serde(skip_serializing_if = "is_metadata")]
+    pub found_by: FoundBy,
+}
+
+fn is_metadata(f: &FoundBy) -> bool {
+    *f == FoundBy::Metadata
 }
 
 /// Judge one scanned distribution against `catalog`.
@@ -239,9 +250,31 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
                 withdrawn_reason: entry
                     .and_then(|e| e.record.withdrawn.as_ref())
                     .map(|w| format!("{} ({})", w.reason, w.date)),
+                by_content: false,
             }
         })
         .collect();
+    // An installed dist without a record: the fixes its modules show.
+    let mut patches = patches;
+    for id in super::verify::carried_by_content(d, catalog) {
+        if let Ok(Some(e)) = catalog.get(&id) {
+            patches.push(AuditedPatch {
+                id,
+                title: Some(e.record.title.clone()),
+                aliases: e
+                    .record
+                    .aliases
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+                    .collect(),
+                status: PatchStatus::Genuine,
+                patch_sha256: e.patch_sha256.clone(),
+                published_sha256: Some(e.patch_sha256.clone()),
+                withdrawn_reason: None,
+                by_content: true,
+            });
+        }
+    }
 
     let mut missing = Vec::new();
     let mut fixed_otherwise = Vec::new();
@@ -345,6 +378,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
         problems,
         warnings: d.warnings.clone(),
         findings: findings.into_iter().collect(),
+        found_by: d.found_by,
     }
 }
 
@@ -419,6 +453,10 @@ pub struct Summary {
     pub missing: usize,
     /// Distributions with problems.
     pub damaged: usize,
+    /// Module files of the audited libraries that no distribution
+    /// accounts for (present when a library was audited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unattributed: Option<usize>,
 }
 
 /// Sum up a list of audits.

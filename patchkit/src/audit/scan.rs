@@ -37,13 +37,14 @@
 //! every file is read once: that is what keeps a 5,000-dist library well
 //! under a second (see bench/).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::library::{self as lib_walk, InstalledFile};
 use crate::applied::{self, Applied, ChangedFile, Outcome, XPatchkit, APPLIED_JSON};
 use crate::dist::{self, meta, DistInfo, DistName, IdentitySource};
 use crate::state::read_bounded;
@@ -88,6 +89,22 @@ pub enum DistKind {
     Directory,
     /// An installed distribution in a library tree.
     Installed,
+}
+
+/// How an installed distribution was found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its own metadata: a tarball, a directory, cpanm's `.meta/<dist>`.
+    #[default]
+    Metadata,
+    /// A `.packlist` (and `perllocal.pod` for its version): installed by
+    /// ExtUtils::MakeMaker or Module::Build, e.g. through CPAN.pm or cpanm
+    /// from a file.
+    Packlist,
+    /// Its module files' content: a file the repository knows from a
+    /// tested tarball, before or after a patch.
+    Content,
 }
 
 /// Where the patch record was read from.
@@ -178,9 +195,41 @@ pub struct ScannedDist {
     pub problems: Vec<String>,
     /// Notes that are not findings.
     pub warnings: Vec<String>,
+    /// How it was found (installed dists).
+    pub found_by: FoundBy,
+    /// The module files of the library it owns (installed dists: from its
+    /// packlist, its record, cpanm's `provides`, or their content).
+    pub installed: Vec<InstalledFile>,
+}
+
+/// Everything one PATH holds.
+#[derive(Debug, Clone, Default)]
+pub struct PathScan {
+    /// The PATH, as given.
+    pub target: PathBuf,
+    /// The distributions, in a stable order.
+    pub dists: Vec<ScannedDist>,
+    /// The library, when PATH is an installed library.
+    pub library: Option<PathBuf>,
+    /// The same, escaped for display.
+    pub library_display: String,
+    /// Module files of the library that no distribution accounts for
+    /// (before [`super::content::attribute`]: also the ones it may yet
+    /// recognise by content).
+    pub unattributed: Vec<InstalledFile>,
+    /// Notes about the PATH as a whole (nothing found, a walk cut short).
+    pub warnings: Vec<String>,
 }
 
 impl ScannedDist {
+    /// An installed dist found otherwise than by its `.meta/` folder.
+    pub(crate) fn new_installed(target: &Path, location: &Path, found_by: FoundBy) -> ScannedDist {
+        let mut d = ScannedDist::new(target, DistKind::Installed, location);
+        d.location = printable(&d.location);
+        d.found_by = found_by;
+        d
+    }
+
     fn new(target: &Path, kind: DistKind, location: &Path) -> ScannedDist {
         ScannedDist {
             target: target.display().to_string(),
@@ -198,18 +247,35 @@ impl ScannedDist {
             tampered: Vec::new(),
             problems: Vec::new(),
             warnings: Vec::new(),
+            found_by: FoundBy::Metadata,
+            installed: Vec::new(),
         }
     }
 }
 
+/// Files only the top directory of an unpacked distribution has.
+const DIST_MARKERS: [&str; 7] = [
+    "META.json",
+    "META.yml",
+    "Makefile.PL",
+    "Build.PL",
+    "dist.ini",
+    "MANIFEST",
+    ".patchkit",
+];
+
 /// Decide what kind of PATH this is.
 ///
 /// A directory is a library when it has `lib/perl5/` (a cpanm/Carton
-/// `local/`; the library is then `lib/perl5`), when one of its children
-/// has a `.meta/` folder (a site library or `local/lib/perl5` itself), or
-/// when it has a `.meta/` folder itself (an `<archname>` directory; the
-/// library is its parent). Any other directory is an unpacked
-/// distribution; anything else is read as a tarball.
+/// `local/`, an `INSTALL_BASE`; the library is then `lib/perl5`), or when
+/// it has a `.meta/` folder itself (an `<archname>` directory; the library
+/// is its parent). It is an unpacked distribution when it has what only a
+/// distribution's top directory has (META.json, META.yml, Makefile.PL,
+/// Build.PL, dist.ini, MANIFEST or `.patchkit/`), or when its name is a
+/// release name (`Foo-Bar-1.23`) and it has no architecture directory.
+/// Any other directory is a library (a site library, CPAN.pm's
+/// `lib/perl5`, `local/lib/perl5`): a library is never taken for one
+/// distribution. Anything else is read as a tarball.
 pub fn classify(path: &Path) -> Result<PathKind, PathError> {
     let err = |reason: String| PathError {
         path: path.display().to_string(),
@@ -228,32 +294,66 @@ pub fn classify(path: &Path) -> Result<PathKind, PathError> {
             return Ok(PathKind::Library(parent.to_path_buf()));
         }
     }
-    let children = fs::read_dir(path).map_err(|e| err(io_reason(&e)))?;
-    for child in children.flatten() {
-        if child.path().join(".meta").is_dir() {
-            return Ok(PathKind::Library(path.to_path_buf()));
-        }
+    if DIST_MARKERS
+        .iter()
+        .any(|m| fs::symlink_metadata(path.join(m)).is_ok())
+    {
+        return Ok(PathKind::Directory(path.to_path_buf()));
     }
-    Ok(PathKind::Directory(path.to_path_buf()))
+    let children: Vec<PathBuf> = fs::read_dir(path)
+        .map_err(|e| err(io_reason(&e)))?
+        .flatten()
+        .map(|c| c.path())
+        .collect();
+    let has_arch = children
+        .iter()
+        .any(|c| c.is_dir() && lib_walk::is_arch_dir(c));
+    let name = fs::canonicalize(path)
+        .map(|p| dist::target_name(&p))
+        .unwrap_or_else(|_| dist::target_name(path));
+    if !has_arch && dist::split_file_name(&name).is_some() {
+        return Ok(PathKind::Directory(path.to_path_buf()));
+    }
+    Ok(PathKind::Library(path.to_path_buf()))
 }
 
-/// Scan one PATH: every distribution it holds.
-pub fn scan(path: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError> {
-    let mut dists = match classify(path)? {
-        PathKind::Tarball(p) => scan_tarball(path, &p, limits).map(|d| vec![d]),
-        PathKind::Directory(p) => scan_directory(path, &p, limits).map(|d| vec![d]),
-        PathKind::Library(lib) => scan_library(path, &lib, limits),
-    }?;
+/// Scan one PATH: every distribution it holds, and for a library the
+/// module files no distribution accounts for.
+pub fn scan(path: &Path, limits: &Limits) -> Result<PathScan, PathError> {
+    let mut out = match classify(path)? {
+        PathKind::Tarball(p) => PathScan {
+            target: path.to_path_buf(),
+            dists: vec![scan_tarball(path, &p, limits)?],
+            ..PathScan::default()
+        },
+        PathKind::Directory(p) => PathScan {
+            target: path.to_path_buf(),
+            dists: vec![scan_directory(path, &p, limits)?],
+            ..PathScan::default()
+        },
+        PathKind::Library(lib) => scan_library(path, &lib, limits)?,
+    };
+    let dists = &mut out.dists;
     // Problems and notes quote what the dist says about itself, and a
     // library's `.meta/<dist>` folder names are whatever was installed;
     // none of it may reach a terminal raw.
-    for d in &mut dists {
+    for d in dists.iter_mut() {
         for text in d.problems.iter_mut().chain(d.warnings.iter_mut()) {
             *text = printable(text);
         }
         d.location = printable(&d.location);
     }
-    Ok(dists)
+    for w in &mut out.warnings {
+        *w = printable(w);
+    }
+    // Installed file names are whatever was installed: shown escaped.
+    for f in &mut out.unattributed {
+        f.rel = printable(&f.rel);
+    }
+    if let Some(lib) = &out.library {
+        out.library_display = printable(&lib.display().to_string());
+    }
+    Ok(out)
 }
 
 /// Read a file that must be a regular file, at most `max` bytes. A FIFO,
@@ -574,7 +674,7 @@ struct MetaDir {
     path: PathBuf,
 }
 
-fn scan_library(target: &Path, lib: &Path, limits: &Limits) -> Result<Vec<ScannedDist>, PathError> {
+fn scan_library(target: &Path, lib: &Path, limits: &Limits) -> Result<PathScan, PathError> {
     let err = |p: &Path, e: &std::io::Error| PathError {
         path: target.display().to_string(),
         reason: format!("cannot list {}: {}", p.display(), io_reason(e)),
@@ -601,10 +701,119 @@ fn scan_library(target: &Path, lib: &Path, limits: &Limits) -> Result<Vec<Scanne
         }));
     }
     // Independent folders: read them in parallel, keep the sorted order.
-    Ok(metas
+    let scanned: Vec<(ScannedDist, Vec<String>)> = metas
         .par_iter()
         .map(|m| scan_installed(target, lib, m, limits))
-        .collect())
+        .collect();
+    let walk = lib_walk::walk(lib);
+    let mut by_module: BTreeMap<&str, Vec<&InstalledFile>> = BTreeMap::new();
+    for f in walk.modules.values() {
+        by_module.entry(f.module.as_str()).or_default().push(f);
+    }
+    let mut owned: BTreeSet<String> = BTreeSet::new();
+    let mut dists = Vec::with_capacity(scanned.len() + walk.packlists.len());
+    for (mut d, modules) in scanned {
+        for m in modules {
+            for f in by_module.get(m.as_str()).into_iter().flatten() {
+                if owned.insert(f.rel.clone()) {
+                    d.installed.push((*f).clone());
+                }
+            }
+        }
+        dists.push(d);
+    }
+    // Each packlist is a dist that ExtUtils::MakeMaker or Module::Build
+    // installed: the same dist as a `.meta/` one of the same name, else a
+    // dist of its own, named after its module, with perllocal.pod's version
+    // (or, lacking one, the version its main module declares).
+    for pl in &walk.packlists {
+        let files: Vec<&InstalledFile> = pl
+            .files
+            .iter()
+            .filter_map(|rel| walk.modules.get(rel))
+            .collect();
+        let dist_name = pl.module.replace("::", "-");
+        let same = dists.iter().position(|d: &ScannedDist| {
+            d.found_by == FoundBy::Metadata
+                && d.info
+                    .as_ref()
+                    .is_some_and(|i| i.name.as_str() == dist_name)
+        });
+        let i = match same {
+            Some(i) => i,
+            None => {
+                dists.push(packlist_dist(target, lib, pl, &dist_name, &walk, limits));
+                dists.len() - 1
+            }
+        };
+        for f in files {
+            if owned.insert(f.rel.clone()) {
+                dists[i].installed.push(f.clone());
+            }
+        }
+    }
+    let unattributed: Vec<InstalledFile> = walk
+        .modules
+        .values()
+        .filter(|f| !owned.contains(&f.rel))
+        .cloned()
+        .collect();
+    let mut warnings = walk.warnings;
+    if dists.is_empty() && unattributed.is_empty() {
+        warnings.push(format!(
+            "{}: no installed distribution and no module found (not a Perl library?)",
+            target.display()
+        ));
+    }
+    Ok(PathScan {
+        target: target.to_path_buf(),
+        dists,
+        library: Some(lib.to_path_buf()),
+        library_display: String::new(),
+        unattributed,
+        warnings,
+    })
+}
+
+/// A dist known from its packlist alone.
+fn packlist_dist(
+    target: &Path,
+    lib: &Path,
+    pl: &lib_walk::Packlist,
+    dist_name: &str,
+    walk: &lib_walk::Walk,
+    limits: &Limits,
+) -> ScannedDist {
+    let d = ScannedDist::new_installed(target, &pl.path, FoundBy::Packlist);
+    let mut d = d;
+    let main = format!("{}.pm", pl.module.replace("::", "/"));
+    let version = walk.perllocal.get(&pl.module).cloned().or_else(|| {
+        walk.modules
+            .values()
+            .find(|f| f.module == main)
+            .and_then(|f| read_regular(&f.path, limits.max_file_bytes).ok())
+            .or_else(|| read_regular(&lib.join(&main), limits.max_file_bytes).ok())
+            .and_then(|src| lib_walk::declared_version(&src))
+    });
+    let name = DistName::parse(dist_name).ok();
+    let version = version.as_deref().and_then(|v| CpanVersion::parse(v).ok());
+    match (name, version) {
+        (Some(name), Some(version)) => {
+            d.info = Some(DistInfo {
+                name,
+                version,
+                source: IdentitySource::FileName,
+                author: None,
+            })
+        }
+        _ => d.problems.push(format!(
+            "{}: cannot tell which version of {} is installed (no perllocal.pod entry, no \
+             $VERSION in {main})",
+            pl.path.display(),
+            excerpt(dist_name, EXCERPT)
+        )),
+    }
+    d
 }
 
 /// What cpanm writes in install.json (only the fields audit uses).
@@ -616,6 +825,9 @@ struct InstallJson {
     /// `A/AU/AUTHOR/Foo-Bar-1.23.tar.gz`.
     #[serde(default)]
     pathname: Option<String>,
+    /// Package → `{"file": "lib/Foo/Bar.pm", …}`: the modules it installed.
+    #[serde(default)]
+    provides: BTreeMap<String, serde_json::Value>,
 }
 
 /// The PAUSE author from a CPAN path (`A/AU/AUTHOR/Foo-1.0.tar.gz`, also
@@ -634,7 +846,33 @@ pub fn author_from_pathname(pathname: &str) -> Option<String> {
     ok.then(|| author.to_string())
 }
 
-fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> ScannedDist {
+/// One `.meta/<dist>` dist, and the module paths (`Foo/Bar.pm`) its
+/// install.json `provides` and its record say it installed.
+fn scan_installed(
+    target: &Path,
+    lib: &Path,
+    m: &MetaDir,
+    limits: &Limits,
+) -> (ScannedDist, Vec<String>) {
+    let mut modules = Vec::new();
+    let d = scan_installed_dist(target, lib, m, limits, &mut modules);
+    for p in &d.patches {
+        modules.extend(
+            p.files
+                .iter()
+                .filter_map(|f| f.path.strip_prefix("lib/").map(str::to_string)),
+        );
+    }
+    (d, modules)
+}
+
+fn scan_installed_dist(
+    target: &Path,
+    lib: &Path,
+    m: &MetaDir,
+    limits: &Limits,
+    modules: &mut Vec<String>,
+) -> ScannedDist {
     let mut d = ScannedDist::new(target, DistKind::Installed, &m.path);
     let folder = dist::target_name(&m.path);
     match fs::metadata(&m.path) {
@@ -678,6 +916,12 @@ fn scan_installed(target: &Path, lib: &Path, m: &MetaDir, limits: &Limits) -> Sc
         }
     };
     let install = install.unwrap_or_default();
+    modules.extend(install.provides.values().filter_map(|p| {
+        p.get("file")
+            .and_then(|f| f.as_str())
+            .and_then(|f| f.strip_prefix("lib/"))
+            .map(str::to_string)
+    }));
 
     // MYMETA.json: the identity as the build saw it, and x_patchkit.
     let mymeta = match read_regular(&m.path.join("MYMETA.json"), MAX_META_BYTES) {

@@ -4,8 +4,10 @@
 //! tarball says about itself").
 
 use super::scan::{DistKind, RecordSource, ScannedDist};
+use crate::applied::ChangedFile;
 use crate::catalog::claims::{check, Claim, Scope, Verdict};
 use crate::catalog::Catalog;
+use crate::tree::sha256_hex;
 
 /// The carried patches of `d` whose claim its content does not back, by
 /// index into `d.patches`, each with one sentence for the user.
@@ -42,5 +44,55 @@ pub fn refuted(d: &ScannedDist, catalog: &Catalog) -> Vec<(usize, String)> {
             )),
             _ => None,
         })
+        .collect()
+}
+
+/// For an installed distribution that carries no record (found by its
+/// packlist or its content, or a `.meta/` dist installed without one): the
+/// ids of the applicable patches its installed modules carry, judged as a
+/// record listing the modules as they are would be
+/// ([`crate::catalog::claims::check`], `Scope::Installed`: the verified
+/// diff's exact reverse applies to the installed `lib/` files, which
+/// [`super::content::attribute`] loaded into `d.content`).
+pub fn carried_by_content(d: &ScannedDist, catalog: &Catalog) -> Vec<String> {
+    if d.kind != DistKind::Installed || d.record_source.is_some() || !d.record_readable {
+        return Vec::new();
+    }
+    let Some(info) = &d.info else {
+        return Vec::new();
+    };
+    let Ok(matches) = catalog.matching(info) else {
+        return Vec::new();
+    };
+    let files: Vec<Vec<ChangedFile>> = matches
+        .apply
+        .iter()
+        .map(|e| {
+            e.parsed
+                .files
+                .iter()
+                .flat_map(|f| [&f.old_path, &f.new_path])
+                .map(|p| ChangedFile {
+                    path: p.to_string(),
+                    sha256: d.content.files.get(p).map(|f| sha256_hex(&f.data)),
+                })
+                .collect()
+        })
+        .collect();
+    let claims: Vec<Claim<'_>> = matches
+        .apply
+        .iter()
+        .zip(&files)
+        .map(|(e, files)| Claim {
+            id: e.record.id.as_str(),
+            patch_sha256: &e.patch_sha256,
+            files,
+        })
+        .collect();
+    check(&claims, catalog, &d.content, Scope::Installed)
+        .into_iter()
+        .zip(&matches.apply)
+        .filter(|(v, _)| *v == Verdict::Carried)
+        .map(|(_, e)| e.record.id.to_string())
         .collect()
 }

@@ -30,7 +30,7 @@ use super::{find_record, is_placeholder_title, Error};
 use crate::catalog::source;
 use crate::catalog::{Catalog, Entry, Origin, Problem};
 use crate::dist;
-use crate::patch::record::{Record, Tested};
+use crate::patch::record::{Record, Tested, TestedFile};
 use crate::patch::{ApplyOptions, Fuzz, Outcome};
 use crate::state::read_bounded;
 use crate::tarball::{Archive, Limits};
@@ -111,6 +111,10 @@ pub struct CheckResult {
     pub patched_tree: Option<String>,
     /// Whether it was written into the record's `[[tested]]`.
     pub recorded: bool,
+    /// The files the patch changes, sha256 before and after (clean and
+    /// offsets only): the `files` written into `[[tested]]`.
+    #[serde(skip)]
+    pub files: Vec<TestedFile>,
 }
 
 /// Whether to write results into the records.
@@ -485,6 +489,7 @@ fn check_against(
                 sha256: sha256.clone(),
                 patched_tree: None,
                 recorded: false,
+                files: Vec::new(),
             };
             match e.patched_tree_digest(pristine, &ApplyOptions::default()) {
                 Ok((applied, digest)) => match applied.outcome {
@@ -503,6 +508,14 @@ fn check_against(
                             row.detail = Some(moved.join(", "));
                         }
                         row.patched_tree = Some(digest);
+                        match e.tested_files(pristine, &ApplyOptions::default()) {
+                            Ok(files) => row.files = files,
+                            Err(err) => {
+                                row.status = CheckStatus::Failed;
+                                row.detail = Some(err.to_string());
+                                row.patched_tree = None;
+                            }
+                        }
                     }
                 },
                 Err(strict) => {
@@ -542,6 +555,7 @@ fn record(dir: &Path, report: &mut LintReport) -> Result<(), Error> {
                 tarball: Some(r.cpan_tarball.clone()),
                 sha256: r.sha256.clone(),
                 patched_tree,
+                files: r.files.clone(),
             };
             match tested
                 .iter_mut()
@@ -560,6 +574,27 @@ fn record(dir: &Path, report: &mut LintReport) -> Result<(), Error> {
             }
             table.insert("sha256", toml_edit::value(t.sha256.as_str()));
             table.insert("patched_tree", toml_edit::value(t.patched_tree.as_str()));
+            if !t.files.is_empty() {
+                let mut files = toml_edit::Array::new();
+                for f in &t.files {
+                    let mut inline = toml_edit::InlineTable::new();
+                    inline.insert("path", f.path.as_str().into());
+                    if let Some(h) = &f.before {
+                        inline.insert("before", h.as_str().into());
+                    }
+                    if let Some(h) = &f.after {
+                        inline.insert("after", h.as_str().into());
+                    }
+                    files.push(inline);
+                }
+                // One file per line: the hashes are long.
+                for v in files.iter_mut() {
+                    v.decor_mut().set_prefix("\n    ");
+                }
+                files.set_trailing("\n");
+                files.set_trailing_comma(true);
+                table.insert("files", toml_edit::value(files));
+            }
             tables.push(table);
         }
         doc.remove("tested");

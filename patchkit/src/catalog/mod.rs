@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::applied::RepositoryRef;
 use crate::dist::DistInfo;
-use crate::patch::record::{PatchId, Record};
+use crate::patch::record::{PatchId, Record, TestedFile};
 use crate::patch::{self, ApplyOptions, ParsedPatch};
 use crate::tree::{sha256_hex, Tree};
 
@@ -260,6 +260,34 @@ impl Entry {
         let applied = patch::apply(&mut alone, &self.parsed, engine)?;
         Ok((applied, alone.digest()))
     }
+
+    /// Apply this patch alone to a copy of `pristine` and list every file
+    /// it changes with its sha256 before and after: the `files` of a
+    /// `[[tested]]` entry (docs/formats.md), by which `audit` knows an
+    /// installed module's content. Empty when the tarball already carries
+    /// the patch.
+    ///
+    /// # Errors
+    /// The engine's [`patch::ApplyError`].
+    pub fn tested_files(
+        &self,
+        pristine: &Tree,
+        engine: &ApplyOptions,
+    ) -> Result<Vec<TestedFile>, patch::ApplyError> {
+        let mut alone = pristine.clone();
+        let applied = patch::apply(&mut alone, &self.parsed, engine)?;
+        let hash = |t: &Tree, p| t.files.get(p).map(|f| sha256_hex(&f.data));
+        Ok(applied
+            .touched
+            .iter()
+            .map(|p| TestedFile {
+                path: p.to_string(),
+                before: hash(pristine, p),
+                after: hash(&alone, p),
+            })
+            .filter(|f| f.before != f.after)
+            .collect())
+    }
 }
 
 impl Catalog {
@@ -451,6 +479,22 @@ impl Catalog {
                 .iter()
                 .any(|d| d == dist)),
         }
+    }
+
+    /// Every record of `dist`, whatever its range or status (a per-dist
+    /// catalog loads that dist's records).
+    ///
+    /// # Errors
+    /// [`LoadError`] as for [`Catalog::matching`].
+    pub fn of_dist(&self, dist: &str) -> Result<Vec<&Entry>, LoadError> {
+        let entries = match &self.per_dist {
+            None => &self.entries[..],
+            Some(p) => p.dist(&self.origin, dist)?,
+        };
+        Ok(entries
+            .iter()
+            .filter(|e| e.record.dist.as_str() == dist)
+            .collect())
     }
 
     /// Every record of a catalog built whole ([`Catalog::from_files`]: a

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, RepoArgs};
 use patchkit::audit::report::{self, DistAudit, Finding};
-use patchkit::audit::scan::{self, PathError};
+use patchkit::audit::scan::PathError;
 use patchkit::error::Error;
 
 /// Arguments of `audit`.
@@ -40,7 +40,8 @@ pub(crate) enum FailOn {
     Withdrawn,
     /// A carried patch has a newer published version.
     Superseded,
-    /// A carried patch is not in the repository.
+    /// A carried patch is not in the repository, or a module file of a
+    /// library that no distribution accounts for.
     Unknown,
     /// A patched file no longer has its recorded content.
     Tampered,
@@ -65,32 +66,54 @@ impl From<FailOn> for Finding {
 pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
     let catalog = load_catalog(ctx, &args.repo)?;
     let limits = ctx.config.archive.clone();
-    let scanned: Vec<Result<Vec<scan::ScannedDist>, PathError>> = args
-        .paths
-        .par_iter()
-        .map(|p| scan::scan(p, &limits))
-        .collect();
-    let mut errors = Vec::new();
+    let scanned = patchkit::audit::scan_paths(&args.paths, &limits, Some(&catalog));
+    let mut errors: Vec<PathError> = Vec::new();
     let mut audits: Vec<DistAudit> = Vec::new();
+    let mut libraries: Vec<output::LibraryNotes> = Vec::new();
     for r in scanned {
         match r {
-            Ok(dists) => audits.extend(
-                dists
-                    .par_iter()
-                    .map(|d| report::audit(d, &catalog))
-                    .collect::<Vec<_>>(),
-            ),
+            Ok(s) => {
+                audits.extend(
+                    s.dists
+                        .par_iter()
+                        .map(|d| report::audit(d, &catalog))
+                        .collect::<Vec<_>>(),
+                );
+                if s.library.is_some() {
+                    libraries.push(output::LibraryNotes {
+                        target: s.target.display().to_string(),
+                        library: s.library_display.clone(),
+                        unattributed: s
+                            .unattributed
+                            .iter()
+                            .map(|f| output::Unattributed {
+                                path: f.rel.clone(),
+                            })
+                            .collect(),
+                        warnings: s.warnings,
+                    });
+                }
+            }
             Err(e) => errors.push(e),
         }
     }
+    let unattributed: usize = libraries.iter().map(|l| l.unattributed.len()).sum();
     let fail_on: Vec<Finding> = args.fail_on.iter().map(|f| Finding::from(*f)).collect();
     let failing: Vec<Finding> = Finding::ALL
         .into_iter()
-        .filter(|f| fail_on.contains(f) && audits.iter().any(|a| a.findings.contains(f)))
+        .filter(|f| {
+            fail_on.contains(f)
+                && (audits.iter().any(|a| a.findings.contains(f))
+                    || (*f == Finding::Unknown && unattributed > 0))
+        })
         .collect();
-    let summary = report::summarize(&audits);
+    let mut summary = report::summarize(&audits);
+    if !libraries.is_empty() {
+        summary.unattributed = Some(unattributed);
+    }
     output::emit(
         ctx,
-        &output::Audit::new(&catalog.origin, fail_on, failing, summary, audits, errors),
+        &output::Audit::new(&catalog.origin, fail_on, failing, summary, audits, errors)
+            .with_libraries(libraries),
     )
 }

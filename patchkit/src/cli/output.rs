@@ -385,9 +385,43 @@ pub(crate) struct Audit<'a> {
     dists: Vec<DistAudit>,
     #[serde(serialize_with = "path_errors")]
     errors: Vec<PathError>,
+    /// Each audited library: what no distribution accounts for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    libraries: Vec<LibraryNotes>,
 }
 
+/// An audited library's module files that no distribution accounts for,
+/// and its notes.
+#[derive(Debug, Serialize)]
+pub(crate) struct LibraryNotes {
+    /// The PATH as given.
+    pub(crate) target: String,
+    /// The library directory it resolved to.
+    pub(crate) library: String,
+    /// Module files no packlist, install metadata or known content
+    /// attributes to a distribution.
+    pub(crate) unattributed: Vec<Unattributed>,
+    /// Notes (nothing found, a walk cut short).
+    pub(crate) warnings: Vec<String>,
+}
+
+/// One module file no distribution accounts for.
+#[derive(Debug, Serialize)]
+pub(crate) struct Unattributed {
+    /// Below the library (`Foo/Bar.pm`).
+    pub(crate) path: String,
+}
+
+/// How many unattributed files the text lists per library.
+const UNATTRIBUTED_SHOWN: usize = 20;
+
 impl<'a> Audit<'a> {
+    /// The libraries' unattributed files and notes.
+    pub(crate) fn with_libraries(mut self, libraries: Vec<LibraryNotes>) -> Self {
+        self.libraries = libraries;
+        self
+    }
+
     /// `failing`: the findings of `fail_on` that are present.
     pub(crate) fn new(
         repository: &'a Origin,
@@ -406,6 +440,7 @@ impl<'a> Audit<'a> {
             summary,
             dists,
             errors,
+            libraries: Vec::new(),
         }
     }
 }
@@ -432,6 +467,9 @@ impl Report for Audit<'_> {
             .iter()
             .map(|e| Diagnostic::Error(e.to_string()))
             .collect();
+        for l in &self.libraries {
+            lines.extend(l.warnings.iter().map(|w| Diagnostic::Warning(w.clone())));
+        }
         if json {
             for a in &self.dists {
                 for w in &a.warnings {
@@ -444,7 +482,7 @@ impl Report for Audit<'_> {
 
     fn render(&self, out: &mut dyn Write) -> io::Result<()> {
         use patchkit::audit::report::PatchStatus as S;
-        use patchkit::audit::scan::DistKind;
+        use patchkit::audit::scan::{DistKind, FoundBy};
 
         let mut last_target: Option<&str> = None;
         for a in &self.dists {
@@ -458,16 +496,26 @@ impl Report for Audit<'_> {
                 (Some(d), Some(v)) => format!("{d} {v}"),
                 _ => "? (unidentified)".into(),
             };
-            let place = match a.kind {
-                DistKind::Installed => {
+            let place = match (a.kind, a.found_by) {
+                (DistKind::Installed, FoundBy::Packlist) => {
+                    let rel = a
+                        .location
+                        .rsplit_once("/auto/")
+                        .map_or(a.location.as_str(), |(_, r)| r);
+                    format!("  installed, auto/{rel}")
+                }
+                (DistKind::Installed, FoundBy::Content) => {
+                    format!("  installed, known by content, {}", a.location)
+                }
+                (DistKind::Installed, FoundBy::Metadata) => {
                     let folder = Path::new(&a.location)
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
                     format!("  installed, .meta/{folder}")
                 }
-                DistKind::Tarball => format!("{}: tarball", a.target),
-                DistKind::Directory => format!("{}: directory", a.target),
+                (DistKind::Tarball, _) => format!("{}: tarball", a.target),
+                (DistKind::Directory, _) => format!("{}: directory", a.target),
             };
             let verdict = if a.findings.is_empty() {
                 if a.patches.is_empty() {
@@ -490,6 +538,7 @@ impl Report for Audit<'_> {
             writeln!(out, "{place}: {what}: {verdict}")?;
             for p in &a.patches {
                 let note = match p.status {
+                    S::Genuine if p.by_content => " (shown by the installed files)".into(),
                     S::Genuine => String::new(),
                     S::Superseded => format!(
                         " (carries {}, the repository now publishes {})",
@@ -568,16 +617,44 @@ impl Report for Audit<'_> {
                 writeln!(out, "{indent}note: {w}")?;
             }
         }
+        for l in &self.libraries {
+            if l.unattributed.is_empty() {
+                continue;
+            }
+            writeln!(
+                out,
+                "{} (library): {} module file{} no distribution accounts for (no packlist, no \
+                 install metadata, content the repository does not know):",
+                l.target,
+                l.unattributed.len(),
+                plural(l.unattributed.len(), "s")
+            )?;
+            for u in l.unattributed.iter().take(UNATTRIBUTED_SHOWN) {
+                writeln!(out, "    {:<40} UNKNOWN", u.path)?;
+            }
+            if l.unattributed.len() > UNATTRIBUTED_SHOWN {
+                writeln!(
+                    out,
+                    "    … and {} more (--json lists them all)",
+                    l.unattributed.len() - UNATTRIBUTED_SHOWN
+                )?;
+            }
+        }
         let s = &self.summary;
         let fixed = if s.fixed_otherwise > 0 {
             format!("; {} fixed by other means", s.fixed_otherwise)
         } else {
             String::new()
         };
+        let unattributed = s
+            .unattributed
+            .map(|n| format!("; {n} unattributed module file{}", plural(n, "s")))
+            .unwrap_or_default();
         writeln!(
             out,
             "{} distribution{} audited against {}: {} patched; {} genuine, {} superseded, \
-             {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged{fixed}",
+             {} withdrawn, {} unknown; {} tampered file{}; {} missing patch{}; {} damaged{fixed}\
+             {unattributed}",
             s.dists,
             plural(s.dists, "s"),
             self.repository,

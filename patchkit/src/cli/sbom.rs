@@ -3,10 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rayon::prelude::*;
 
 use super::{load_catalog, output, Context, RepoArgs};
-use patchkit::audit::scan;
 use patchkit::error::Error;
 use patchkit::sbom::{self, SpecVersion, Vex};
 
@@ -66,27 +64,34 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
         Err(e) => return Err(e),
     };
     let limits = ctx.config.archive.clone();
-    let scanned: Vec<Result<Vec<scan::ScannedDist>, scan::PathError>> = args
-        .paths
-        .par_iter()
-        .map(|p| scan::scan(p, &limits))
-        .collect();
+    let scanned = patchkit::audit::scan_paths(&args.paths, &limits, catalog.as_ref());
     let mut dists = Vec::new();
     let mut errors = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     for r in scanned {
         match r {
-            Ok(d) => dists.extend(d),
+            Ok(s) => {
+                warnings.extend(s.warnings);
+                if !s.unattributed.is_empty() {
+                    warnings.push(format!(
+                        "{}: {} module file{} that no distribution accounts for (no packlist, \
+                         no install metadata, content the repository does not know), left out: {}",
+                        s.target.display(),
+                        s.unattributed.len(),
+                        if s.unattributed.len() == 1 { "" } else { "s" },
+                        first_few(&s.unattributed)
+                    ));
+                }
+                dists.extend(s.dists);
+            }
             Err(e) => errors.push(e),
         }
     }
-    let mut warnings: Vec<String> = dists
-        .iter()
-        .flat_map(|d| {
-            d.problems
-                .iter()
-                .map(move |p| format!("{}: {p}", d.location))
-        })
-        .collect();
+    warnings.extend(dists.iter().flat_map(|d| {
+        d.problems
+            .iter()
+            .map(move |p| format!("{}: {p}", d.location))
+    }));
     // An empty component list must never pass silently: a library whose
     // dists left no install metadata, or a wrong path, would otherwise give
     // a valid-looking SBOM that vouches for nothing.
@@ -109,4 +114,13 @@ pub(super) fn run(ctx: &Context, args: &SbomArgs) -> Result<i32, Error> {
         ));
     }
     output::emit(ctx, &output::Sbom::new(&bom.document, warnings, errors))
+}
+
+/// The first few module paths of a list, for a one-line warning.
+fn first_few(files: &[patchkit::audit::library::InstalledFile]) -> String {
+    let mut names: Vec<String> = files.iter().take(5).map(|f| f.rel.clone()).collect();
+    if files.len() > 5 {
+        names.push(format!("and {} more", files.len() - 5));
+    }
+    names.join(", ")
 }

@@ -176,6 +176,27 @@ pub struct Tested {
     /// Tree digest (see `Tree::digest`) of that tarball's tree with this
     /// patch alone applied, before patchkit writes its own record.
     pub patched_tree: String,
+    /// Every file the patch changes in that tarball, with its sha256
+    /// before and after: what lets `audit` recognise an installed module
+    /// by its content when no install metadata names its distribution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<TestedFile>,
+}
+
+/// One file a patch changes in a tested tarball.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestedFile {
+    /// The path below the distribution's top directory (`lib/Foo/Bar.pm`).
+    pub path: String,
+    /// sha256 of the file in the pristine tarball (absent: the patch
+    /// creates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// sha256 of the file with this patch alone applied (absent: the
+    /// patch deletes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// The record as written in TOML, before validation.
@@ -416,6 +437,31 @@ impl TryFrom<RawRecord> for Record {
                     "tested",
                     "sha256 and patched_tree must be 64 hex digits",
                 ));
+            }
+            for f in &t.files {
+                if crate::tree::InTreePath::parse(&f.path).is_err() {
+                    return Err(field(
+                        "tested",
+                        format!(
+                            "files: {} is not a path inside the distribution",
+                            excerpt(&f.path, EXCERPT)
+                        ),
+                    ));
+                }
+                let hashes = [&f.before, &f.after];
+                if hashes.iter().all(|h| h.is_none())
+                    || hashes
+                        .iter()
+                        .any(|h| h.as_ref().is_some_and(|h| !is_hex64(h)))
+                {
+                    return Err(field(
+                        "tested",
+                        format!(
+                            "files: {} needs before or after, each 64 hex digits",
+                            excerpt(&f.path, EXCERPT)
+                        ),
+                    ));
+                }
             }
         }
         Ok(Record {
