@@ -12,6 +12,7 @@ mod apply;
 mod archives;
 mod attacks;
 mod audit;
+mod audit_installed;
 mod bins;
 mod bundle;
 mod check;

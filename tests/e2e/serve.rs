@@ -202,9 +202,15 @@ fn cpan_pm_installs_the_patched_dist_through_serve_checking_checksums() {
         "5",
         "the fix is installed"
     );
-    // CPAN.pm (with MakeMaker) leaves no per-dist metadata in the library
-    // (cpanm's `.meta/` is what `audit LIB` reads), so the audit reads the
-    // tree CPAN.pm built and installed from.
+    // CPAN.pm leaves no per-dist metadata (cpanm's `.meta/`) in the
+    // library: audit finds the dist by the packlist MakeMaker wrote, and
+    // the installed module shows the fix.
+    let d = audit_buggy(&env, &lib);
+    assert_eq!(d["found_by"], "packlist", "{d:#}");
+    assert_eq!(d["patches"][0]["id"], "PK-2026-0001", "{d:#}");
+    assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
+    assert_eq!(d["findings"], serde_json::json!([]), "{d:#}");
+    // So does the tree CPAN.pm built and installed from.
     let build = cpan_build_dir(&conf, "Acme-Buggy-1.0");
     let d = audit_buggy(&env, &build);
     assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
