@@ -19,7 +19,6 @@
 //! Reads are bounded by the archive limits' per-file size.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::library::InstalledFile;
 use super::scan::{DistKind, FoundBy, PathScan, ScannedDist};
@@ -138,9 +137,8 @@ pub fn attribute(scan: &mut PathScan, catalog: &Catalog, limits: &Limits) {
     }
     scan.unattributed = left;
     scan.dists.extend(found.into_values());
-    let library = scan.library.clone();
     for d in &mut scan.dists {
-        load_content(d, library.as_deref(), catalog, limits);
+        load_content(d, catalog, limits);
     }
 }
 
@@ -182,7 +180,7 @@ fn recognise(
 
 /// Read the installed modules the applicable patches of an installed dist
 /// without a record change.
-fn load_content(d: &mut ScannedDist, library: Option<&Path>, catalog: &Catalog, limits: &Limits) {
+fn load_content(d: &mut ScannedDist, catalog: &Catalog, limits: &Limits) {
     if d.kind != DistKind::Installed || d.record_source.is_some() || !d.record_readable {
         return;
     }
@@ -200,7 +198,7 @@ fn load_content(d: &mut ScannedDist, library: Option<&Path>, catalog: &Catalog, 
                 if d.content.files.contains_key(p) {
                     continue;
                 }
-                let Some(data) = installed_module(d, library, module, limits) else {
+                let Some(data) = installed_module(d, module, limits) else {
                     continue;
                 };
                 let sha = sha256_hex(&data);
@@ -227,35 +225,20 @@ fn load_content(d: &mut ScannedDist, library: Option<&Path>, catalog: &Catalog, 
 }
 
 /// The bytes of `module` (`Foo/Bar.pm`) as installed for `d`: one of the
-/// files it owns, else below the library or its architecture directory.
-fn installed_module(
-    d: &ScannedDist,
-    library: Option<&Path>,
-    module: &str,
-    limits: &Limits,
-) -> Option<Vec<u8>> {
-    let mut candidates: Vec<std::path::PathBuf> = d
-        .installed
+/// files it owns (its packlist, cpanm's `provides`, its record, or the
+/// file its content was known by). A file it does not own may be
+/// another dist's, or another release's: it shows nothing about `d`.
+fn installed_module(d: &ScannedDist, module: &str, limits: &Limits) -> Option<Vec<u8>> {
+    d.installed
         .iter()
         .filter(|f| f.module == module)
-        .map(|f| f.path.clone())
-        .collect();
-    if let Some(lib) = library {
-        candidates.push(lib.join(module));
-    }
-    if d.found_by == FoundBy::Metadata {
-        // `<lib>/<archname>/.meta/<dist>`.
-        if let Some(arch) = Path::new(&d.location).parent().and_then(Path::parent) {
-            candidates.push(arch.join(module));
-        }
-    }
-    candidates.into_iter().find_map(|c| {
-        let md = std::fs::symlink_metadata(&c).ok()?;
-        if !md.is_file() {
-            return None;
-        }
-        read_bounded(&c, limits.max_file_bytes).ok()
-    })
+        .find_map(|f| {
+            let md = std::fs::symlink_metadata(&f.path).ok()?;
+            if !md.is_file() {
+                return None;
+            }
+            read_bounded(&f.path, limits.max_file_bytes).ok()
+        })
 }
 
 #[cfg(test)]

@@ -25,8 +25,11 @@ pub(crate) struct AuditArgs {
     pub(crate) fail_on: Vec<FailOn>,
 
     /// Distribution tarballs, unpacked distribution directories, or Perl
-    /// library trees (a cpanm/Carton `local/`, a site library, any
-    /// directory holding `<archname>/.meta/`). The kind is detected.
+    /// library trees (a cpanm/Carton `local/`, an INSTALL_BASE, a site
+    /// library, CPAN.pm's `lib/perl5`). The kind is detected. In a library,
+    /// dists are found by cpanm's `.meta/`, by `.packlist` and
+    /// `perllocal.pod`, and by their modules' content; a module none of
+    /// them accounts for is reported as unknown.
     #[arg(value_name = "PATH", required = true)]
     pub(crate) paths: Vec<PathBuf>,
 }
