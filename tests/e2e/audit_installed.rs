@@ -89,7 +89,7 @@ fn audit_json(env: &TestEnv, args: &[&str], code: i32) -> serde_json::Value {
     env.run_code(&all, code).json()
 }
 
-fn buggy<'a>(doc: &'a serde_json::Value) -> &'a serde_json::Value {
+fn buggy(doc: &serde_json::Value) -> &serde_json::Value {
     doc["dists"]
         .as_array()
         .unwrap()

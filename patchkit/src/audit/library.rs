@@ -309,10 +309,15 @@ fn is_module_name(m: &str) -> bool {
 pub fn declared_version(source: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(source);
     for line in text.lines().take(2000) {
-        let Some(at) = line.find("$VERSION") else {
+        // `$VERSION`, or `$Foo::Bar::VERSION`.
+        let Some(at) = line
+            .match_indices("VERSION")
+            .map(|(i, _)| i)
+            .find(|&i| matches!(line[..i].chars().last(), Some('$' | ':')))
+        else {
             continue;
         };
-        let rest = &line[at + "$VERSION".len()..];
+        let rest = &line[at + "VERSION".len()..];
         let Some(rest) = rest.trim_start().strip_prefix('=') else {
             continue;
         };

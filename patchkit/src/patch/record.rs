@@ -553,6 +553,32 @@ aliases = ["CVE-2025-40908", "GHSA-2x3f-8ww2-c9xj"]
     }
 
     #[test]
+    fn tested_files_are_checked() {
+        let h = "a".repeat(64);
+        let tested = |files: &str| {
+            format!(
+                "{GOOD}[[tested]]\nsha256 = \"{h}\"\npatched_tree = \"{h}\"\nfiles = [{files}]\n"
+            )
+        };
+        let ok = tested(&format!(
+            "{{ path = \"lib/Foo.pm\", before = \"{h}\", after = \"{h}\" }}"
+        ));
+        let (r, _) = Record::from_toml(&ok).unwrap();
+        assert_eq!(r.tested[0].files[0].path, "lib/Foo.pm");
+        for bad in [
+            format!("{{ path = \"../Foo.pm\", after = \"{h}\" }}"),
+            "{ path = \"lib/Foo.pm\" }".to_string(),
+            "{ path = \"lib/Foo.pm\", after = \"xyz\" }".to_string(),
+        ] {
+            let err = Record::from_toml(&tested(&bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("tested") && err.contains("files"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_reported_not_fatal() {
         let (_, unknown) = Record::from_toml(&format!("{GOOD}sevrity = \"high\"\n")).unwrap();
         assert_eq!(unknown, vec!["sevrity".to_string()]);
