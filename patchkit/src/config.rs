@@ -1,5 +1,6 @@
 //! The settings of one run: every limit on untrusted input and the
-//! network, and the patches `apply` skips, each from one of four places,
+//! network, the patches `apply` skips, and the defaults of `check`/`apply`
+//! (`fuzz`, `partial`) and `audit` (`fail_on`), each from one of four places,
 //! later ones winning: the built-in default, the home's `config.toml`, the
 //! environment (`PATCHKIT_LIMITS_<KEY>`, `PATCHKIT_APPLY_SKIP`), and the
 //! command line ([`Config::set`]).
@@ -12,6 +13,9 @@
 //! http_stall = "30s"        # seconds: a number, or a number and s/m/h
 //! [apply]
 //! skip = ["PK-2025-0001"]
+//! partial = true
+//! [audit]
+//! fail_on = ["missing", "tampered"]
 //! ```
 //!
 //! Unknown sections and keys are refused, naming the file and the key (a
@@ -273,9 +277,18 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Patch ids `apply` skips (`[apply] skip`).
     pub skip: Vec<PatchId>,
+    /// `check`/`apply`'s `--fuzz` when not given (`[apply] fuzz`).
+    pub fuzz: usize,
+    /// `check`/`apply`'s `--partial` when not given (`[apply] partial`).
+    pub partial: bool,
+    /// `audit`'s `--fail-on` when not given (`[audit] fail_on`), as the
+    /// names of [`FINDINGS`].
+    pub fail_on: Vec<String>,
     /// Where each limit (by index in [`LIMITS`]) came from.
     sources: Vec<Source>,
     skip_source: Source,
+    /// Where each of [`DEFAULTS`] came from, in its order.
+    default_sources: [Source; 3],
     /// The file read, when there was one.
     file: Option<PathBuf>,
 }
@@ -287,8 +300,12 @@ impl Default for Config {
             metadata: updater::Limits::default(),
             timeouts: Timeouts::default(),
             skip: Vec::new(),
+            fuzz: 0,
+            partial: false,
+            fail_on: Vec::new(),
             sources: vec![Source::Default; LIMITS.len()],
             skip_source: Source::Default,
+            default_sources: [Source::Default; 3],
             file: None,
         }
     }
@@ -356,13 +373,16 @@ impl Config {
                         self.put(spec, n, Source::File);
                     }
                 }
-                "apply" => {
+                "apply" | "audit" => {
                     for (key, value) in body {
-                        if key != "skip" {
-                            return Err(Error::file(
-                                path,
-                                format!("unknown key apply.{} (known: skip)", shown_key(key)),
-                            ));
+                        let full = format!("{section}.{}", shown_key(key));
+                        if section == "audit" || key != "skip" {
+                            let text = toml_text(value).ok_or_else(|| {
+                                Error::file(path, format!("{full} has a value of the wrong kind"))
+                            })?;
+                            self.put_default(&full, &text, Source::File)
+                                .map_err(|reason| Error::file(path, reason))?;
+                            continue;
                         }
                         let ids = value
                             .as_array()
@@ -386,7 +406,7 @@ impl Config {
                     return Err(Error::file(
                         path,
                         format!(
-                            "unknown section [{}] (known: [limits], [apply])",
+                            "unknown section [{}] (known: [limits], [apply], [audit])",
                             shown_key(other)
                         ),
                     ))
@@ -415,6 +435,9 @@ impl Config {
             self.skip = parse_ids(value)
                 .ok_or_else(|| env_err("must be patch ids separated by commas".to_string()))?;
             self.skip_source = Source::Environment;
+        } else if let Some(d) = DEFAULTS.iter().find(|d| d.env == name) {
+            self.put_default(d.key, value, Source::Environment)
+                .map_err(env_err)?;
         }
         Ok(())
     }
@@ -439,10 +462,22 @@ impl Config {
             self.skip_source = Source::CommandLine;
             return Ok(());
         }
-        let spec = key
-            .strip_prefix("limits.")
-            .and_then(find)
-            .ok_or_else(|| arg_err(format!("unknown key (known: apply.skip, {})", known_full())))?;
+        if DEFAULTS.iter().any(|d| d.key == key) {
+            return self
+                .put_default(key, value, Source::CommandLine)
+                .map_err(arg_err);
+        }
+        let spec = key.strip_prefix("limits.").and_then(find).ok_or_else(|| {
+            arg_err(format!(
+                "unknown key (known: apply.skip, {}, {})",
+                DEFAULTS
+                    .iter()
+                    .map(|d| d.key)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known_full()
+            ))
+        })?;
         let n = parse_value(spec.unit, value)
             .filter(|n| *n > 0)
             .ok_or_else(|| arg_err(bad_value(key, spec.unit)))?;
@@ -461,6 +496,58 @@ impl Config {
         if let Some(i) = LIMITS.iter().position(|s| std::ptr::eq(s, spec)) {
             self.sources[i] = source;
         }
+    }
+
+    /// Sets one of [`DEFAULTS`] (`key` as written: `apply.fuzz`) from its
+    /// text; the error is the sentence's reason.
+    fn put_default(&mut self, key: &str, text: &str, source: Source) -> Result<(), String> {
+        let i = DEFAULTS.iter().position(|d| d.key == key).ok_or_else(|| {
+            format!(
+                "unknown key {key} (known: apply.skip, {})",
+                DEFAULTS
+                    .iter()
+                    .map(|d| d.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        let text = text.trim();
+        match i {
+            0 => {
+                self.fuzz = text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= MAX_FUZZ)
+                    .ok_or_else(|| {
+                        format!("{key} must be a number of lines from 0 to {MAX_FUZZ}")
+                    })?
+            }
+            1 => {
+                self.partial = match text {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(format!("{key} must be true or false")),
+                }
+            }
+            _ => {
+                let names: Vec<String> = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect();
+                if let Some(bad) = names.iter().find(|n| !FINDINGS.contains(&n.as_str())) {
+                    return Err(format!(
+                        "{key} names an unknown finding {} (known: {})",
+                        shown_key(bad),
+                        FINDINGS.join(", ")
+                    ));
+                }
+                self.fail_on = names;
+            }
+        }
+        self.default_sources[i] = source;
+        Ok(())
     }
 
     /// Where `apply.skip` came from, as a report names a skip request:
@@ -508,6 +595,26 @@ impl Config {
             source: self.skip_source,
             about: "patch ids apply leaves out",
         });
+        let values = [
+            self.fuzz.to_string(),
+            self.partial.to_string(),
+            format!(
+                "[{}]",
+                self.fail_on
+                    .iter()
+                    .map(|f| format!("\"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ];
+        for ((d, value), source) in DEFAULTS.iter().zip(values).zip(self.default_sources) {
+            out.push(Shown {
+                key: d.key.into(),
+                value,
+                source,
+                about: d.about,
+            });
+        }
         out
     }
 }
@@ -549,6 +656,63 @@ fn bad_value(key: &str, unit: Unit) -> String {
         Unit::Seconds => "a duration above zero, such as 30 or \"30s\" or \"5m\"",
     };
     format!("{key} must be {what}")
+}
+
+/// A command's default that the file, the environment or `config --set`
+/// may change; the command's own flag still wins.
+struct Default_ {
+    key: &'static str,
+    env: &'static str,
+    about: &'static str,
+}
+
+/// The commands' defaults, in the order [`Config::shown`] lists them.
+const DEFAULTS: [Default_; 3] = [
+    Default_ {
+        key: "apply.fuzz",
+        env: "PATCHKIT_APPLY_FUZZ",
+        about: "context lines check/apply may ignore when --fuzz is not given",
+    },
+    Default_ {
+        key: "apply.partial",
+        env: "PATCHKIT_APPLY_PARTIAL",
+        about: "whether check/apply act as with --partial",
+    },
+    Default_ {
+        key: "audit.fail_on",
+        env: "PATCHKIT_AUDIT_FAIL_ON",
+        about: "findings that make audit exit 1 when --fail-on is not given",
+    },
+];
+
+/// The findings `audit --fail-on` names.
+pub const FINDINGS: [&str; 6] = [
+    "missing",
+    "withdrawn",
+    "superseded",
+    "unknown",
+    "tampered",
+    "damaged",
+];
+
+/// The most context lines a default fuzz may ignore (GNU patch's own
+/// default is 2; more makes a misplaced hunk likely).
+const MAX_FUZZ: usize = 3;
+
+/// A TOML value as the text the environment would give: numbers and
+/// booleans as written, a list of strings joined by commas.
+fn toml_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(",")),
+        _ => None,
+    }
 }
 
 fn parse_ids(value: &str) -> Option<Vec<PatchId>> {

@@ -1,5 +1,6 @@
 //! `HOME/config.toml`, the environment and `patchkit config`.
 
+use crate::support::server::PubRepo;
 use crate::support::*;
 
 fn write_config(env: &TestEnv, text: &str) {
@@ -88,4 +89,30 @@ fn config_refuses_an_unknown_key_naming_the_file_and_key() {
             out.stderr
         );
     }
+}
+
+#[test]
+fn config_lists_the_repositories_in_their_precedence() {
+    let env = TestEnv::new();
+    let none = env.run_ok(&["config"]);
+    assert!(
+        none.stdout.contains("repositories: none"),
+        "{}",
+        none.stdout
+    );
+    let repo = PubRepo::new(&env, &[]);
+    let url = format!("file://{}", repo.out().display());
+    // Added in this order: "zeta" first, so precedence is not by name.
+    env.run_ok(&["repo", "add", "zeta", &url, "--root", &repo.root1()]);
+    env.run_ok(&["repo", "add", "alpha", &url, "--root", &repo.root1()]);
+    let doc = env.run_ok(&["config", "--json"]).json();
+    let repos = doc["repositories"].as_array().unwrap();
+    assert_eq!(repos.len(), 2, "{doc:#}");
+    assert_eq!(repos[0]["name"], "zeta");
+    assert_eq!(repos[0]["precedence"], 1);
+    assert_eq!(repos[1]["name"], "alpha");
+    assert!(repos[1]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("config.toml"));
 }

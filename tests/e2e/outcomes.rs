@@ -610,3 +610,66 @@ fn a_patch_that_changes_debian_is_refused_in_a_debian_source_tree() {
     );
     assert!(snapshot_dir(&tree) == before, "nothing written");
 }
+
+#[test]
+fn config_defaults_for_partial_and_fail_on_hold_unless_a_flag_is_given() {
+    let env = TestEnv::new();
+    source(&env);
+    std::fs::create_dir_all(env.home()).unwrap();
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[apply]\npartial = true\n[audit]\nfail_on = [\"missing\"]\n",
+    )
+    .unwrap();
+    // PK-0001's context is gone: with the config's partial, PK-0002 is
+    // still applied and the target is partial (exit 1 all the same).
+    let tb = dist()
+        .file(
+            "lib/Acme/Vuln.pm",
+            &VULN_PM.replace("my ($arg) = @_;", "my ($arg) = shift;"),
+        )
+        .tarball(&env.path("in"));
+    let doc = run(&env, &["apply", "-o", "out", tb.to_str().unwrap()], 1);
+    assert_eq!(doc["targets"][0]["result"], "partial", "{doc:#}");
+    let out = env.path("out/Acme-Vuln-1.0.tar.gz");
+    assert!(out.exists());
+
+    // The config's fail_on makes the missing PK-0001 fail the audit…
+    let a = run(&env, &["audit", out.to_str().unwrap()], 1);
+    assert_eq!(a["dists"][0]["missing"][0]["id"], "PK-0001", "{a:#}");
+    // …and a --fail-on on the command line replaces it.
+    run(
+        &env,
+        &["audit", "--fail-on", "tampered", out.to_str().unwrap()],
+        0,
+    );
+
+    // `patchkit config` says where each default came from.
+    let shown = env.run_ok(&["config", "--json"]).json();
+    let setting = |key: &str| {
+        shown["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("no {key}: {shown:#}"))
+            .clone()
+    };
+    assert_eq!(setting("apply.partial")["value"], "true");
+    assert_eq!(setting("apply.partial")["source"], "config file");
+    assert_eq!(setting("audit.fail_on")["value"], "[\"missing\"]");
+    assert_eq!(setting("apply.fuzz")["source"], "default");
+
+    // A finding the audit does not know is refused, naming file and key.
+    std::fs::write(
+        env.home().join("config.toml"),
+        "[audit]\nfail_on = [\"misisng\"]\n",
+    )
+    .unwrap();
+    let bad = env.run_code(&["config"], 2);
+    assert!(
+        bad.stderr.contains("config.toml") && bad.stderr.contains("audit.fail_on"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -63,10 +63,12 @@ pub(super) fn run(
     }
     let opts = Options {
         mode,
-        engine: ApplyOptions { fuzz: args.fuzz() },
+        engine: ApplyOptions {
+            fuzz: args.fuzz(&ctx.config),
+        },
         out_dir: out.map(Path::to_path_buf),
         skip: args.skip(&ctx.config),
-        on_failure: args.on_failure(),
+        on_failure: args.on_failure(&ctx.config),
         limits: ctx.config.archive.clone(),
     };
     // Targets are independent: patch them in parallel, report in order.

@@ -19,8 +19,9 @@ pub(crate) struct AuditArgs {
     pub(crate) repo: RepoArgs,
 
     /// Exit with status 1 when any of these findings is present
-    /// (comma-separated; repeatable). Without it, findings are reported
-    /// and the exit status is 0.
+    /// (comma-separated; repeatable). Without it, the config's
+    /// audit.fail_on (`patchkit config`); when that is empty too, findings
+    /// are reported and the exit status is 0.
     #[arg(long, value_name = "FINDING,...", value_delimiter = ',')]
     pub(crate) fail_on: Vec<FailOn>,
 
@@ -101,7 +102,18 @@ pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
         }
     }
     let unattributed: usize = libraries.iter().map(|l| l.unattributed.len()).sum();
-    let fail_on: Vec<Finding> = args.fail_on.iter().map(|f| Finding::from(*f)).collect();
+    // `--fail-on`, else the config's `audit.fail_on` (names it checked
+    // against the same list: config::FINDINGS).
+    let fail_on: Vec<Finding> = if args.fail_on.is_empty() {
+        ctx.config
+            .fail_on
+            .iter()
+            .filter_map(|name| FailOn::from_str(name, true).ok())
+            .map(Finding::from)
+            .collect()
+    } else {
+        args.fail_on.iter().map(|f| Finding::from(*f)).collect()
+    };
     let failing: Vec<Finding> = Finding::ALL
         .into_iter()
         .filter(|f| {

@@ -21,5 +21,12 @@ pub(super) fn run(ctx: &Context, args: &ConfigArgs) -> Result<i32, Error> {
     for assignment in &args.set {
         config.set(assignment)?;
     }
-    output::emit(ctx, &output::Settings::new(&ctx.home, &config))
+    let repositories = patchkit::client::store::names(&ctx.home)?
+        .iter()
+        .map(|name| patchkit::client::store::config(&ctx.home, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    output::emit(
+        ctx,
+        &output::Settings::new(&ctx.home, &config, repositories),
+    )
 }

@@ -251,10 +251,11 @@ pub(crate) struct TargetArgs {
     pub(crate) repo: RepoArgs,
 
     /// Allow up to N context lines to be ignored at each end of a hunk, as
-    /// GNU patch's --fuzz does. Default 0: context must match exactly
-    /// (hunks may still move; the offset is reported).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub(crate) fuzz: usize,
+    /// GNU patch's --fuzz does. Default 0 (or the config's apply.fuzz):
+    /// context must match exactly (hunks may still move; the offset is
+    /// reported).
+    #[arg(long, value_name = "N")]
+    pub(crate) fuzz: Option<usize>,
 
     /// Do not apply this patch (a record id, or a CVE / GHSA id it
     /// resolves); repeatable. The patch is reported and recorded as
@@ -264,7 +265,8 @@ pub(crate) struct TargetArgs {
 
     /// When a patch does not apply, still apply the target's other patches
     /// and record the failure (exit status stays 1). Default: all or
-    /// nothing, the target is left untouched.
+    /// nothing, the target is left untouched (the config's apply.partial
+    /// can change it).
     #[arg(long)]
     pub(crate) partial: bool,
 
@@ -289,9 +291,9 @@ pub(crate) struct ApplyArgs {
 }
 
 impl TargetArgs {
-    /// The engine's fuzz setting.
-    pub(crate) fn fuzz(&self) -> Fuzz {
-        match self.fuzz {
+    /// The engine's fuzz setting: `--fuzz`, else the config's `apply.fuzz`.
+    pub(crate) fn fuzz(&self, config: &Config) -> Fuzz {
+        match self.fuzz.unwrap_or(config.fuzz) {
             0 => Fuzz::None,
             n => Fuzz::Lines(n),
         }
@@ -316,9 +318,9 @@ impl TargetArgs {
             .collect()
     }
 
-    /// All or nothing, or `--partial`.
-    pub(crate) fn on_failure(&self) -> patchkit::apply::OnFailure {
-        if self.partial {
+    /// All or nothing, or `--partial` (or the config's `apply.partial`).
+    pub(crate) fn on_failure(&self, config: &Config) -> patchkit::apply::OnFailure {
+        if self.partial || config.partial {
             patchkit::apply::OnFailure::Partial
         } else {
             patchkit::apply::OnFailure::AllOrNothing

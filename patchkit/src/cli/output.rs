@@ -1382,6 +1382,19 @@ pub(crate) struct Settings {
     /// Whether it exists.
     file_exists: bool,
     settings: Vec<Setting>,
+    /// The configured repositories, in precedence order (`repo add`).
+    repositories: Vec<RepoSetting>,
+}
+
+/// One repository of [`Settings`].
+#[derive(Debug, Serialize)]
+struct RepoSetting {
+    /// 1 for the first consulted.
+    precedence: usize,
+    name: String,
+    url: String,
+    /// Its `config.toml` in the home (written by `repo add`).
+    source: String,
 }
 
 /// One setting of [`Settings`].
@@ -1394,9 +1407,29 @@ struct Setting {
 }
 
 impl Settings {
-    pub(crate) fn new(home: &patchkit::state::Home, config: &patchkit::config::Config) -> Settings {
+    pub(crate) fn new(
+        home: &patchkit::state::Home,
+        config: &patchkit::config::Config,
+        repositories: Vec<patchkit::client::store::RepoConfig>,
+    ) -> Settings {
         let file = home.root().join(patchkit::config::FILE_NAME);
+        let repositories = repositories
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| RepoSetting {
+                precedence: i + 1,
+                source: home
+                    .repos_dir()
+                    .join(&r.name)
+                    .join("config.toml")
+                    .display()
+                    .to_string(),
+                name: r.name,
+                url: r.url,
+            })
+            .collect();
         Settings {
+            repositories,
             command: "config",
             file_exists: config.file().is_some(),
             file: file.display().to_string(),
@@ -1431,6 +1464,24 @@ impl Report for Settings {
                 "{:key_width$}  {:value_width$}  {:12}  {}",
                 s.key, s.value, s.source, s.about
             )?;
+        }
+        if self.repositories.is_empty() {
+            writeln!(
+                out,
+                "repositories: none (patchkit repo add NAME URL --root FILE)"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "repositories (consulted in this order; the first to publish an id wins):"
+            )?;
+            for r in &self.repositories {
+                writeln!(
+                    out,
+                    "  {}. {}  {}  (repo add: {})",
+                    r.precedence, r.name, r.url, r.source
+                )?;
+            }
         }
         Ok(())
     }
