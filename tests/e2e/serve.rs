@@ -332,6 +332,61 @@ fn mirror_writes_what_serve_serves_and_a_second_run_rewrites_only_what_changed()
 }
 
 #[test]
+fn mirror_rebuilds_only_the_dists_whose_records_changed_in_a_new_version() {
+    // Two patched dists; a new repository version changes the records of
+    // one. The other's cached tarball is kept (its cache key is what the
+    // repository holds for its dist, not the repository's version).
+    let env = TestEnv::new();
+    let _serve = scene(&env, &[]);
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-2026-0004",
+        "Acme-Dep",
+        "<= 1.0",
+        &udiff(
+            "lib/Acme/Dep.pm",
+            "package Acme::Dep;\nour $VERSION = '1.0';\nsub here { 'dep' }\n1;\n",
+            "package Acme::Dep;\nour $VERSION = '1.0';\nsub here { 'dep, fixed' }\n1;\n",
+        ),
+    );
+    publish(&env, &[]);
+    let doc = env
+        .run_ok(&["mirror", "--json", "upstream", "static"])
+        .json();
+    assert_eq!(doc["patched"].as_array().unwrap().len(), 2, "{doc:#}");
+    let dep = format!("{AUTHOR_DIR}/Acme-Dep-1.0.tar.gz");
+    let before = files_below(&env.path("static"));
+    assert!(before.contains_key(&dep), "{:?}", before.keys());
+
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-2026-0003",
+        "Acme-Buggy",
+        "<= 1.0",
+        &udiff(
+            "t/add.t",
+            "use Test::More tests => 1;\nuse Acme::Buggy;\nis(Acme::Buggy::add(2, 3), 5);\n",
+            "use Test::More tests => 1;\nuse Acme::Buggy;\nis(Acme::Buggy::add(2, 3), 5, 'adds');\n",
+        ),
+    );
+    publish(&env, &[]);
+    let doc = env
+        .run_ok(&["mirror", "--json", "upstream", "static"])
+        .json();
+    let written: Vec<String> = doc["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        written.contains(&format!("{AUTHOR_DIR}/Acme-Buggy-1.0.tar.gz")),
+        "{doc:#}"
+    );
+    assert!(!written.contains(&dep), "Acme-Dep was rebuilt: {doc:#}");
+    let after = files_below(&env.path("static"));
+    assert_eq!(before[&dep], after[&dep]);
+}
+
+#[test]
 fn mirror_in_place_patches_a_vendor_cache() {
     let env = TestEnv::new();
     patch_source(&env, false);

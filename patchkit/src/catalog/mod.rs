@@ -481,6 +481,37 @@ impl Catalog {
         }
     }
 
+    /// A digest of everything this catalog holds for `dist`, in every
+    /// layer: each record whole and its patch's digest, and the
+    /// repositories' names (not their versions). Equal digests mean a build of one of the dist's tarballs
+    /// gives the same patches: the mirror's cache key, so that a new
+    /// repository version rebuilds only the dists whose records changed.
+    ///
+    /// # Errors
+    /// [`LoadError`] as for [`Catalog::of_dist`].
+    pub fn dist_digest(&self, dist: &str) -> Result<String, LoadError> {
+        let mut text = String::new();
+        for layer in std::iter::once(self).chain(&self.layers) {
+            let name = match &layer.origin {
+                Origin::Signed { name, .. } => format!("signed:{name}"),
+                Origin::Unsigned { dir } => format!("unsigned:{dir}"),
+            };
+            text.push_str(&name);
+            text.push('\n');
+            for e in layer.of_dist(dist)? {
+                // The whole record (its title and aliases end up in the
+                // tarball's applied.json too), and the patch by digest.
+                text.push_str(&format!(
+                    "{}\0{}\0{}\n",
+                    e.record_file,
+                    e.patch_sha256,
+                    serde_json::to_string(&e.record).unwrap_or_default()
+                ));
+            }
+        }
+        Ok(sha256_hex(text.as_bytes()))
+    }
+
     /// Every record of `dist`, whatever its range or status (a per-dist
     /// catalog loads that dist's records).
     ///

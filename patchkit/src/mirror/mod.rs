@@ -38,7 +38,7 @@
 pub mod checksums;
 pub mod tree;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -261,12 +261,33 @@ fn fingerprint(catalog: &Catalog) -> String {
 
 /// The cache key of one upstream tarball under one catalog: everything
 /// that decides the bytes served (module docs).
-pub fn cache_key(upstream_sha256: &str, patches: &Patches, opts: &Options) -> String {
+///
+/// The catalog enters by what it holds for the dist the file name names
+/// ([`Catalog::dist_digest`]), not by its version: a new repository
+/// version rebuilds only the tarballs of dists whose records changed (a
+/// tarball built earlier keeps the version it was verified at in its
+/// `applied.json`). A tarball whose META names another dist is matched
+/// against that dist's records too; the cache entry keeps that dist's
+/// digest and is rebuilt when it changes ([`CacheEntry::also`]).
+pub fn cache_key(
+    upstream_sha256: &str,
+    file_name: &str,
+    patches: &Patches,
+    opts: &Options,
+) -> String {
+    let holds = match dist::split_file_name(file_name) {
+        Some((d, _)) => patches
+            .catalog
+            .dist_digest(d.as_str())
+            // Unreadable records: a key no entry has, so the build runs
+            // and reports the failure.
+            .unwrap_or_else(|e| format!("unloadable: {e}")),
+        None => patches.fingerprint.clone(),
+    };
     let mut h = Sha256::new();
     h.update(format!(
-        "patchkit {}\0{upstream_sha256}\0{}\0{:?}\0{:?}",
+        "patchkit {}\0{upstream_sha256}\0{holds}\0{:?}\0{:?}",
         env!("CARGO_PKG_VERSION"),
-        patches.fingerprint,
         opts.fuzz,
         opts.on_failure
     ));
@@ -334,6 +355,11 @@ struct CacheEntry {
     ids: Vec<String>,
     /// sha256 of the patched tarball, checked on every read.
     sha256: Option<String>,
+    /// Dists other than the file name's whose records the build matched
+    /// (META named another dist), with [`Catalog::dist_digest`] of each
+    /// then: the entry is stale when one of them changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    also: BTreeMap<String, String>,
 }
 
 /// One answer kept in memory, with the upstream bytes it was made from.
@@ -581,8 +607,13 @@ impl Mirror {
         bytes: Vec<u8>,
         patches: &Patches,
     ) -> Result<Served, Error> {
-        let key = cache_key(&hex::encode(Sha256::digest(&bytes)), patches, &self.opts);
-        if let Some(hit) = self.read_cache(&key, &bytes)? {
+        let key = cache_key(
+            &hex::encode(Sha256::digest(&bytes)),
+            name,
+            patches,
+            &self.opts,
+        );
+        if let Some(hit) = self.read_cache(&key, &bytes, patches)? {
             return Ok(hit);
         }
         let flight = {
@@ -591,7 +622,7 @@ impl Mirror {
         };
         let result = {
             let _one = flight.lock().unwrap_or_else(PoisonError::into_inner);
-            match self.read_cache(&key, &bytes)? {
+            match self.read_cache(&key, &bytes, patches)? {
                 Some(hit) => Ok(hit),
                 None => self.build(path, name, bytes, &key, patches),
             }
@@ -613,7 +644,12 @@ impl Mirror {
 
     /// A finished cache entry, or `None`. An entry whose tarball does not
     /// match its recorded sha256 is treated as absent (and rebuilt).
-    fn read_cache(&self, key: &str, upstream: &[u8]) -> Result<Option<Served>, Error> {
+    fn read_cache(
+        &self,
+        key: &str,
+        upstream: &[u8],
+        patches: &Patches,
+    ) -> Result<Option<Served>, Error> {
         let (tar_path, entry_path) = self.cache_paths(key);
         let Ok(text) = std::fs::read(&entry_path) else {
             return Ok(None);
@@ -621,6 +657,13 @@ impl Mirror {
         let Ok(entry) = serde_json::from_slice::<CacheEntry>(&text) else {
             return Ok(None);
         };
+        if entry
+            .also
+            .iter()
+            .any(|(d, digest)| patches.catalog.dist_digest(d).ok().as_ref() != Some(digest))
+        {
+            return Ok(None);
+        }
         if entry.result == "original" {
             return Ok(Some(Served {
                 body: Arc::new(upstream.to_vec()),
@@ -684,6 +727,17 @@ impl Mirror {
         let report = apply::run(&Target::Tarball(input), &patches.catalog, &opts);
         let ids: Vec<String> = report.patches.iter().map(|p| p.id.clone()).collect();
         let (tar_path, entry_path) = self.cache_paths(key);
+        // META named another dist than the file name: its records were
+        // matched too, so the entry depends on them (cache_key).
+        let also: BTreeMap<String, String> = report
+            .dist
+            .iter()
+            .filter(|d| dist::split_file_name(name).is_none_or(|(f, _)| f.as_str() != d.as_str()))
+            .filter_map(|d| {
+                let digest = patches.catalog.dist_digest(d).ok()?;
+                Some((d.clone(), digest))
+            })
+            .collect();
         match report.result {
             TargetResult::Patched => {
                 let out = tmp.path().join("out").join(name);
@@ -695,6 +749,7 @@ impl Mirror {
                         result: "patched".into(),
                         ids: ids.clone(),
                         sha256: Some(hex::encode(Sha256::digest(&body))),
+                        also,
                     },
                 )?;
                 Ok(Served {
@@ -709,6 +764,7 @@ impl Mirror {
                         result: "original".into(),
                         ids: Vec::new(),
                         sha256: None,
+                        also,
                     },
                 )?;
                 Ok(Served {
