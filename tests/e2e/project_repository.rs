@@ -204,3 +204,88 @@ fn python_tuf_verifies_the_project_repository() {
     );
     assert!(out.stdout.contains("PK-2026-0001.patch"), "{}", out.stdout);
 }
+
+#[test]
+fn project_repository_knows_html_stripscripts_by_content() {
+    // A library holding only HTML/StripScripts.pm — no packlist, no
+    // perllocal.pod, no .meta/ — is identified from the project's signed
+    // repository alone: the module's sha256 is a `before` of PK-2026-0004's
+    // `[[tested]] files` for the shipped example tarball (the fix MISSING),
+    // and once the repository's patch is applied, an `after` (genuine).
+    let env = TestEnv::new();
+    let root = project();
+    let repo = root.join("repository");
+    env.run_ok(&[
+        "repo",
+        "add",
+        "project",
+        repo.to_str().unwrap(),
+        "--root",
+        repo.join("metadata/1.root.json").to_str().unwrap(),
+    ]);
+    env.run_ok(&["update", "project"]);
+    let example = root.join("examples/HTML-StripScripts-1.06.tar.gz");
+    let member = "HTML-StripScripts-1.06/lib/HTML/StripScripts.pm";
+    let install = |tarball: &Path, lib: &str| -> Vec<u8> {
+        let (pm, _) = tarball_files(tarball)
+            .remove(member)
+            .unwrap_or_else(|| panic!("no {member} in {}", tarball.display()));
+        let dir = env.path(lib).join("lib/perl5/HTML");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("StripScripts.pm"), &pm).unwrap();
+        pm
+    };
+    let dist = |doc: &serde_json::Value| -> serde_json::Value {
+        doc["dists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dist"] == "HTML-StripScripts")
+            .unwrap_or_else(|| panic!("no HTML-StripScripts in {doc:#}"))
+            .clone()
+    };
+
+    // The pristine module: the fix is MISSING, and the gate fails.
+    let pristine = install(&example, "vuln");
+    let out = env.run_code(&["audit", "--fail-on", "missing", "vuln"], 1);
+    assert!(
+        out.stdout.contains("known by content")
+            && out.stdout.contains("PK-2026-0004")
+            && out.stdout.contains("MISSING"),
+        "{}",
+        out.stdout
+    );
+    let doc = env
+        .run_code(&["audit", "--json", "--fail-on", "missing", "vuln"], 1)
+        .json();
+    let d = dist(&doc);
+    assert_eq!(d["found_by"], "content", "{d:#}");
+    assert_eq!(d["version"], "1.06", "{d:#}");
+    assert_eq!(d["missing"][0]["id"], "PK-2026-0004", "{d:#}");
+    assert_eq!(doc["summary"]["unattributed"], 0, "{doc:#}");
+
+    // The module of the tarball the repository's patch was applied to:
+    // PK-2026-0004 is carried, genuine, shown by the installed file.
+    env.run_ok(&["apply", "-o", "patched", example.to_str().unwrap()]);
+    let patched = install(&env.path("patched/HTML-StripScripts-1.06.tar.gz"), "fixed");
+    assert_ne!(pristine, patched, "apply changed StripScripts.pm");
+    let doc = env
+        .run_code(
+            &[
+                "audit",
+                "--json",
+                "--fail-on",
+                "missing,unknown,damaged",
+                "fixed",
+            ],
+            0,
+        )
+        .json();
+    let d = dist(&doc);
+    assert_eq!(d["found_by"], "content", "{d:#}");
+    assert_eq!(d["patches"][0]["id"], "PK-2026-0004", "{d:#}");
+    assert_eq!(d["patches"][0]["status"], "genuine", "{d:#}");
+    assert_eq!(d["patches"][0]["by_content"], true, "{d:#}");
+    assert_eq!(d["missing"], serde_json::json!([]), "{d:#}");
+    assert_eq!(d["findings"], serde_json::json!([]), "{d:#}");
+}
