@@ -407,7 +407,7 @@ fn long_names(members: &[Member], template: &[u8; BLOCK]) -> LongNames {
 }
 
 /// Bytes of file content [`Archive::read_lean`] holds while reading.
-pub const HOLD_BYTES: u64 = 16 * 1024 * 1024;
+pub const HOLD_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The read buffer between the decompressor and the walk.
 const STREAM_BUFFER: usize = 256 * 1024;
@@ -842,7 +842,6 @@ fn walk<R: Read>(
             _ => &[],
         };
 
-
         // Extension blocks: remember what they say about the next member.
         if matches!(typeflag, b'L' | b'K' | b'x' | b'g') && size64 > limits.max_extension_bytes {
             return Err(refuse(
@@ -867,7 +866,9 @@ fn walk<R: Read>(
                 }
                 *slot = Some(trim_nul(body_bytes).to_vec());
                 pending.start.get_or_insert(pos);
-                pending.start_name.get_or_insert_with(|| header_name.clone());
+                pending
+                    .start_name
+                    .get_or_insert_with(|| header_name.clone());
                 pending.exts.push(Ext {
                     kind,
                     header: pos,
@@ -920,7 +921,9 @@ fn walk<R: Read>(
                 }
                 pending.pax = true;
                 pending.start.get_or_insert(pos);
-                pending.start_name.get_or_insert_with(|| header_name.clone());
+                pending
+                    .start_name
+                    .get_or_insert_with(|| header_name.clone());
                 pending.exts.push(Ext {
                     kind: ExtKind::Pax,
                     header: pos,
@@ -1108,15 +1111,19 @@ fn walk<R: Read>(
                 if !seen.insert(p.clone()) {
                     return Err(problem(EntryProblem::Duplicate));
                 }
-                let link_raw: Vec<u8> = pending.pax_linkpath.as_deref().or(pending.long_link.as_deref()).map_or_else(
-                    || {
-                        header
-                            .link_name_bytes()
-                            .map(Cow::into_owned)
-                            .unwrap_or_default()
-                    },
-                    <[u8]>::to_vec,
-                );
+                let link_raw: Vec<u8> = pending
+                    .pax_linkpath
+                    .as_deref()
+                    .or(pending.long_link.as_deref())
+                    .map_or_else(
+                        || {
+                            header
+                                .link_name_bytes()
+                                .map(Cow::into_owned)
+                                .unwrap_or_default()
+                        },
+                        <[u8]>::to_vec,
+                    );
                 match t {
                     T::Dir => {
                         tree.dirs.insert(p.clone());

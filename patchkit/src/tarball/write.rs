@@ -288,9 +288,8 @@ impl Archive {
                     }
                     let is_non_dir = |a: &str| {
                         added.contains(a)
-                            || InTreePath::parse(a).is_ok_and(|a| {
-                                tree.has_file(&a) || tree.symlinks.contains_key(&a)
-                            })
+                            || InTreePath::parse(a)
+                                .is_ok_and(|a| tree.has_file(&a) || tree.symlinks.contains_key(&a))
                     };
                     if ancestors(path).any(is_non_dir) {
                         return Err(refuse(path, ChangeProblem::BelowNonDir));
