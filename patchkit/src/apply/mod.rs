@@ -422,9 +422,9 @@ impl Loaded {
 }
 
 /// The files whose content a run reads: [`ALWAYS_HELD`], every path the
-/// matching patches name, and for the record the target carries, the
-/// files it lists and the paths of the diffs it claims
-/// (`believed_record` checks them).
+/// matching patches name, MANIFEST, the files below `debian/` and `.pc/`,
+/// and for the record the target carries, the files it lists and the
+/// paths of the diffs it claims (`believed_record` checks them).
 fn held_paths(
     matches: &crate::catalog::Matches<'_>,
     tree: &Tree,
@@ -434,6 +434,14 @@ fn held_paths(
         .iter()
         .filter_map(|p| InTreePath::parse(p).ok())
         .collect();
+    // MANIFEST (`update_manifest`), and a Debian source tree's quilt
+    // files (`debian.rs`, `coexist::fixed_otherwise`).
+    keep.extend(InTreePath::parse(manifest::MANIFEST).ok());
+    keep.extend(
+        tree.file_paths()
+            .filter(|p| p.as_str().starts_with("debian/") || p.as_str().starts_with(".pc/"))
+            .cloned(),
+    );
     let mut add = |parsed: &patch::ParsedPatch| {
         for f in &parsed.files {
             keep.insert(f.old_path.clone());

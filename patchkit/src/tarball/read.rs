@@ -175,7 +175,7 @@ impl Archive {
             Compression::Bzip2
         } else if compressed.starts_with(&super::xz::MAGIC) {
             Compression::Xz
-        } else if super::zip::is_zip(compressed) {
+        } else if super::zip::is_zip(&compressed) {
             Compression::Zip
         } else if compressed.get(257..262) == Some(b"ustar".as_slice()) {
             Compression::None
