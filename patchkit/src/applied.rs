@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::dist::meta;
-use crate::tree::{sha256_hex, Change, FileEntry, InTreePath, Tree};
+use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
 /// Directory of the record inside the top directory.
 pub const RECORD_DIR: &str = ".patchkit";
@@ -242,7 +242,7 @@ pub fn record_changes(
             .iter()
             .map(|p| ChangedFile {
                 path: p.to_string(),
-                sha256: patched.files.get(p).map(|f| sha256_hex(&f.data)),
+                sha256: patched.file_sha256(p),
             })
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -263,8 +263,8 @@ pub fn record_changes(
     for p in &mut applied.patches {
         for f in &mut p.files {
             if let Ok(ip) = InTreePath::parse(&f.path) {
-                if let Some(entry) = patched.files.get(&ip) {
-                    f.sha256 = Some(sha256_hex(&entry.data));
+                if let Some(sha256) = patched.file_sha256(&ip) {
+                    f.sha256 = Some(sha256);
                 }
             }
         }
@@ -290,8 +290,13 @@ pub fn record_changes(
 }
 
 fn upsert(tree: &Tree, p: InTreePath, data: Vec<u8>) -> Change {
-    match tree.files.get(&p) {
-        Some(f) => Change::Modify(p, FileEntry { data, mode: f.mode }),
+    let mode = match (tree.files.get(&p), tree.unloaded.get(&p)) {
+        (Some(f), _) => Some(f.mode),
+        (None, Some(u)) => Some(u.mode),
+        (None, None) => None,
+    };
+    match mode {
+        Some(mode) => Change::Modify(p, FileEntry { data, mode }),
         None => Change::Add(p, FileEntry { data, mode: 0o644 }),
     }
 }

@@ -143,11 +143,40 @@ impl FileEntry {
     }
 }
 
+/// A regular file whose content a [`Tree`] does not hold: what the tree
+/// digest and the existence checks need, nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unloaded {
+    /// Unix permission bits, as in [`FileEntry::mode`].
+    pub mode: u32,
+    /// SHA-256 of the content.
+    pub sha256: [u8; 32],
+    /// Length of the content in bytes.
+    pub len: u64,
+}
+
+impl Unloaded {
+    /// The git-style mode, as [`FileEntry::git_mode`].
+    pub fn git_mode(&self) -> u32 {
+        if self.mode & 0o111 != 0 {
+            0o100755
+        } else {
+            0o100644
+        }
+    }
+}
+
 /// A distribution's content below its top directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tree {
-    /// Regular files.
+    /// Regular files, with their content.
     pub files: BTreeMap<InTreePath, FileEntry>,
+    /// Regular files whose content is not held (a path is in `files` or
+    /// here, never both). Only a tarball read for `apply` leaves files
+    /// here (`Archive::read_lean`), to bound its memory; the files a
+    /// caller reads are loaded first (`Archive::load`). Every other tree
+    /// has this empty.
+    pub unloaded: BTreeMap<InTreePath, Unloaded>,
     /// Symbolic links, already checked to stay inside the tree. Patches may
     /// not modify them; they count in the tree digest.
     pub symlinks: BTreeMap<InTreePath, String>,
@@ -176,6 +205,51 @@ impl Change {
 }
 
 impl Tree {
+    /// Whether `path` is a regular file, its content held or not.
+    pub fn has_file(&self, path: &InTreePath) -> bool {
+        self.files.contains_key(path) || self.unloaded.contains_key(path)
+    }
+
+    /// Every regular file's path, held or not (not in path order).
+    pub fn file_paths(&self) -> impl Iterator<Item = &InTreePath> {
+        self.files.keys().chain(self.unloaded.keys())
+    }
+
+    /// Lowercase hex SHA-256 of the regular file at `path`, held or not.
+    pub fn file_sha256(&self, path: &InTreePath) -> Option<String> {
+        match self.files.get(path) {
+            Some(f) => Some(sha256_hex(&f.data)),
+            None => self.unloaded.get(path).map(|u| hex::encode(u.sha256)),
+        }
+    }
+
+    /// Keep the content of the files in `keep` only: every other file is
+    /// dropped to its hash, mode and length ([`Tree::unloaded`]), hashed
+    /// over all cores. The digest does not change.
+    pub fn hold_only(&mut self, keep: &BTreeSet<InTreePath>) {
+        use rayon::prelude::*;
+        let drop: Vec<(&InTreePath, &FileEntry)> = self
+            .files
+            .iter()
+            .filter(|(p, _)| !keep.contains(*p))
+            .collect();
+        let hashed: Vec<(InTreePath, Unloaded)> = drop
+            .par_iter()
+            .map(|(p, f)| {
+                let unloaded = Unloaded {
+                    mode: f.mode,
+                    sha256: Sha256::digest(&f.data).into(),
+                    len: f.data.len() as u64,
+                };
+                ((*p).clone(), unloaded)
+            })
+            .collect();
+        for (path, unloaded) in hashed {
+            self.files.remove(&path);
+            self.unloaded.insert(path, unloaded);
+        }
+    }
+
     /// The changes that turn `original` into `self`, looking only at `paths`
     /// (the files a patch engine touched), in path order. Passing the
     /// touched set keeps the cost proportional to what the patches change,
@@ -209,6 +283,14 @@ impl Tree {
         let mut lines: BTreeMap<&InTreePath, String> = BTreeMap::new();
         for (path, file) in &self.files {
             let line = format!("{:o} {} {path}\n", file.git_mode(), sha256_hex(&file.data));
+            lines.insert(path, line);
+        }
+        for (path, file) in &self.unloaded {
+            let line = format!(
+                "{:o} {} {path}\n",
+                file.git_mode(),
+                hex::encode(file.sha256)
+            );
             lines.insert(path, line);
         }
         for (path, target) in &self.symlinks {

@@ -380,19 +380,92 @@ impl TargetReport {
     }
 }
 
-/// The input, read into memory.
+/// The input, read into memory: a tarball holds the content of its
+/// first files and of [`ALWAYS_HELD`] only ([`Archive::read_lean`]), until
+/// [`Loaded::hold_only`] says which files the patches need.
 enum Loaded {
-    Tarball { archive: Archive, bytes: Vec<u8> },
+    Tarball { archive: Archive },
     Dir { tree: Tree },
 }
+
+/// The files identification and the carried record read, held from the
+/// start.
+const ALWAYS_HELD: [&str; 3] = ["META.json", "META.yml", applied::APPLIED_JSON];
 
 impl Loaded {
     fn tree(&self) -> &Tree {
         match self {
-            Loaded::Tarball { archive, .. } => archive.tree(),
+            Loaded::Tarball { archive } => archive.tree(),
             Loaded::Dir { tree } => tree,
         }
     }
+
+    /// Hold the content of `paths` too (a directory holds everything).
+    fn load(&mut self, paths: &BTreeSet<InTreePath>) -> Result<(), Error> {
+        match self {
+            Loaded::Tarball { archive } => Ok(archive.load(paths)?),
+            Loaded::Dir { .. } => Ok(()),
+        }
+    }
+
+    /// Hold the content of exactly `keep`, so that the working copies
+    /// cost what the patches touch, not the size of the distribution.
+    fn hold_only(&mut self, keep: &BTreeSet<InTreePath>) -> Result<(), Error> {
+        match self {
+            Loaded::Tarball { archive } => Ok(archive.hold_only(keep)?),
+            Loaded::Dir { tree } => {
+                tree.hold_only(keep);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The files whose content a run reads: [`ALWAYS_HELD`], every path the
+/// matching patches name, MANIFEST, the files below `debian/` and `.pc/`,
+/// and for the record the target carries, the files it lists and the
+/// paths of the diffs it claims (`believed_record` checks them).
+fn held_paths(
+    matches: &crate::catalog::Matches<'_>,
+    tree: &Tree,
+    catalog: &Catalog,
+) -> BTreeSet<InTreePath> {
+    let mut keep: BTreeSet<InTreePath> = ALWAYS_HELD
+        .iter()
+        .filter_map(|p| InTreePath::parse(p).ok())
+        .collect();
+    // MANIFEST (`update_manifest`), and a Debian source tree's quilt
+    // files (`debian.rs`, `coexist::fixed_otherwise`).
+    keep.extend(InTreePath::parse(manifest::MANIFEST).ok());
+    keep.extend(
+        tree.file_paths()
+            .filter(|p| p.as_str().starts_with("debian/") || p.as_str().starts_with(".pc/"))
+            .cloned(),
+    );
+    let mut add = |parsed: &patch::ParsedPatch| {
+        for f in &parsed.files {
+            keep.insert(f.old_path.clone());
+            keep.insert(f.new_path.clone());
+        }
+    };
+    for entry in &matches.apply {
+        add(&entry.parsed);
+    }
+    if let Ok(Some(carried)) = applied::read_applied(tree) {
+        for p in &carried.patches {
+            if let Ok(Some(entry)) = catalog.get(&p.id) {
+                add(&entry.parsed);
+            }
+        }
+        keep.extend(
+            carried
+                .patches
+                .iter()
+                .flat_map(|p| &p.files)
+                .filter_map(|f| InTreePath::parse(&f.path).ok()),
+        );
+    }
+    keep
 }
 
 /// Process one target: check or apply every matching record.
@@ -429,7 +502,14 @@ fn run_inner(
             ));
         }
     }
-    let loaded = load(target, &opts.limits, report)?;
+    let mut loaded = load(target, &opts.limits, report)?;
+    // Only when a hard link hid them from the first read.
+    loaded.load(
+        &ALWAYS_HELD
+            .iter()
+            .filter_map(|p| InTreePath::parse(p).ok())
+            .collect(),
+    )?;
     let ids = dist::identities(&target.file_name(), loaded.tree())?;
     report.warnings.extend(ids.warnings.iter().cloned());
     let info = ids.info.clone();
@@ -448,6 +528,8 @@ fn run_inner(
             by.record.id, by.origin, hidden.origin, by.origin
         ));
     }
+    let keep = held_paths(&matches, loaded.tree(), catalog);
+    loaded.hold_only(&keep)?;
     let pristine = loaded.tree();
     // The record the target carries, believed only where its content backs
     // it (a claim, never proof; see `believed_record`).
@@ -757,8 +839,8 @@ fn load(target: &Target, limits: &Limits, report: &mut TargetReport) -> Result<L
                 }
             })?;
             report.input_sha256 = Some(sha256_hex(&bytes));
-            let archive = Archive::read(&name, &bytes, limits)?;
-            Ok(Loaded::Tarball { archive, bytes })
+            let archive = Archive::read_lean(&name, bytes, limits, &ALWAYS_HELD)?;
+            Ok(Loaded::Tarball { archive })
         }
         Target::Dir(path) => Ok(Loaded::Dir {
             tree: tarball::read_dir(path, limits)?,
@@ -812,7 +894,8 @@ fn write_output(
     report: &mut TargetReport,
 ) -> Result<(), Error> {
     match (target, loaded) {
-        (Target::Tarball(input), Loaded::Tarball { archive, bytes }) => {
+        (Target::Tarball(input), Loaded::Tarball { archive }) => {
+            let bytes = archive.input();
             let Some(out_dir) = &opts.out_dir else {
                 return Err(Error::Usage(format!(
                     "{}: apply needs -o DIR to write a patched tarball",

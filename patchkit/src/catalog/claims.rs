@@ -34,7 +34,7 @@
 use super::Catalog;
 use crate::applied::ChangedFile;
 use crate::patch::{self, Operation, ParsedPatch};
-use crate::tree::{sha256_hex, InTreePath, Tree};
+use crate::tree::{InTreePath, Tree};
 
 /// Which files of a distribution the content check can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +128,7 @@ fn check_one(
         if !in_scope(&p, scope) || (scope == Scope::Installed && f.sha256.is_none()) {
             continue;
         }
-        let now = content.files.get(&p).map(|e| sha256_hex(&e.data));
+        let now = content.file_sha256(&p);
         if now != f.sha256 {
             return Verdict::Tampered(format!("{p} no longer has the content the record lists"));
         }

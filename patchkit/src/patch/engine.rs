@@ -288,9 +288,11 @@ pub fn apply_after(
     for (path, entry) in changes {
         match entry {
             Some(entry) => {
+                tree.unloaded.remove(&path);
                 tree.files.insert(path.clone(), entry);
             }
             None => {
+                tree.unloaded.remove(&path);
                 tree.files.remove(&path);
             }
         }
@@ -489,6 +491,16 @@ impl Stage<'_> {
         }
     }
 
+    /// Whether a regular file is at `path`, its content held or not
+    /// (the content of every file a patch names is held: see
+    /// [`Tree::unloaded`]).
+    fn exists(&self, path: &InTreePath) -> bool {
+        match self.changes.get(path) {
+            Some(change) => change.is_some(),
+            None => self.tree.has_file(path),
+        }
+    }
+
     fn put(&mut self, path: InTreePath, entry: FileEntry) {
         self.changes.insert(path, Some(entry));
     }
@@ -519,7 +531,7 @@ impl Stage<'_> {
     /// Check that a new file may be written at `path`.
     fn check_creatable(&self, path: &InTreePath) -> Result<(), ApplyError> {
         self.check_no_symlink(path)?;
-        if self.file(path).is_some() {
+        if self.exists(path) {
             return Err(ApplyError::Exists { path: path.clone() });
         }
         if self.tree.dirs.contains(path) || self.has_entries_under(path) {
@@ -527,7 +539,7 @@ impl Stage<'_> {
         }
         let mut parent = path.parent();
         while let Some(p) = parent {
-            if self.file(&p).is_some() {
+            if self.exists(&p) {
                 return Err(ApplyError::ParentIsFile {
                     path: path.clone(),
                     parent: p,
@@ -551,7 +563,14 @@ impl Stage<'_> {
             .range::<InTreePath, _>(range)
             .map(|(k, _)| k)
             .take_while(|k| k.as_str() < upper.as_str())
-            .any(|k| below(k) && self.file(k).is_some());
+            .any(|k| below(k) && self.exists(k));
+        let unloaded = self
+            .tree
+            .unloaded
+            .range::<InTreePath, _>(range)
+            .map(|(k, _)| k)
+            .take_while(|k| k.as_str() < upper.as_str())
+            .any(|k| below(k) && self.exists(k));
         let staged = self
             .changes
             .range::<InTreePath, _>(range)
@@ -563,7 +582,7 @@ impl Stage<'_> {
             .range::<InTreePath, _>(range)
             .take_while(|(k, _)| k.as_str() < upper.as_str())
             .any(|(k, _)| below(k));
-        in_tree || staged || links
+        in_tree || unloaded || staged || links
     }
 
     /// For a plain diff whose two names differ (`x.orig` / `x`), pick the
@@ -583,7 +602,7 @@ impl Stage<'_> {
                 p.as_str().len(),
             )
         };
-        match (self.file(old).is_some(), self.file(new).is_some()) {
+        match (self.exists(old), self.exists(new)) {
             (true, false) => Ok(old.clone()),
             (false, true) => Ok(new.clone()),
             (true, true) if rank(new) < rank(old) => Ok(new.clone()),

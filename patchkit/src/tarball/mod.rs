@@ -58,7 +58,7 @@ mod tests;
 
 pub use dir::{read_dir, recover_dir, write_dir, Recovered, JOURNAL};
 pub use limits::Limits;
-pub use read::Archive;
+pub use read::{Archive, HOLD_BYTES};
 pub use write::Written;
 
 /// How an archive is compressed; the output is compressed the same way.

@@ -1,5 +1,7 @@
-//! Reading an archive: detect the compression, decompress once through a
-//! bounded reader, then walk the tar members over the in-memory buffer.
+//! Reading an archive: detect the compression, then walk the tar members
+//! as they come out of a bounded decompressing reader, one pass, without
+//! holding the tar: extension blocks (bounded by the limits) and the file
+//! contents the caller holds are kept, every other file is only hashed.
 //!
 //! The walk is written here rather than with `tar::Archive::entries`
 //! because the writer needs the exact byte span of every member *including*
@@ -9,14 +11,16 @@
 //! [`tar::Header`] (octal and base-256 numbers, the ustar prefix).
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
-use std::io::Read;
+use std::io::{self, BufReader, Read};
+
+use sha2::{Digest, Sha256};
 
 use super::{
     ancestors, check_symlink, show, Compression, EntryProblem, Error, InputProblem, Limits,
 };
-use crate::tree::{FileEntry, InTreePath, PathError, Tree};
+use crate::tree::{FileEntry, InTreePath, PathError, Tree, Unloaded};
 
 /// The tar block size.
 pub(super) const BLOCK: usize = 512;
@@ -128,11 +132,38 @@ impl fmt::Debug for Archive {
 }
 
 impl Archive {
-    /// Read and check a compressed distribution tarball.
+    /// Read and check a compressed distribution tarball, holding the
+    /// content of every file.
     ///
     /// `name` is the file name for messages (e.g. `"Foo-Bar-1.23.tar.gz"`);
     /// the format is detected from magic bytes, not the name.
     pub fn read(name: &str, compressed: &[u8], limits: &Limits) -> Result<Archive, Error> {
+        Self::read_holding(name, compressed.to_vec(), limits, u64::MAX, &[])
+    }
+
+    /// [`Archive::read`] with bounded memory, for `apply`: takes the
+    /// compressed bytes without a copy, and holds the content of files in
+    /// archive order until [`HOLD_BYTES`] are held, plus the files named
+    /// in `always` (paths below the top directory, such as `META.json`);
+    /// every other file is kept as its hash, mode and length
+    /// ([`Tree::unloaded`]). [`Archive::hold_only`] then holds exactly the
+    /// files a caller reads. The tree digest is the same either way.
+    pub fn read_lean(
+        name: &str,
+        compressed: Vec<u8>,
+        limits: &Limits,
+        always: &[&str],
+    ) -> Result<Archive, Error> {
+        Self::read_holding(name, compressed, limits, HOLD_BYTES, always)
+    }
+
+    fn read_holding(
+        name: &str,
+        compressed: Vec<u8>,
+        limits: &Limits,
+        hold: u64,
+        always: &[&str],
+    ) -> Result<Archive, Error> {
         let input_err = |problem, near| Error::Input {
             input: name.to_string(),
             problem,
@@ -144,7 +175,7 @@ impl Archive {
             Compression::Bzip2
         } else if compressed.starts_with(&super::xz::MAGIC) {
             Compression::Xz
-        } else if super::zip::is_zip(compressed) {
+        } else if super::zip::is_zip(&compressed) {
             Compression::Zip
         } else if compressed.get(257..262) == Some(b"ustar".as_slice()) {
             Compression::None
@@ -159,43 +190,31 @@ impl Archive {
                 None,
             ));
         }
-        let tar = match compression {
-            Compression::Zip => super::zip::to_tar(name, compressed, limits)?,
-            _ => decompress(name, compression, compressed, limits)?,
+        let hold = Hold {
+            bytes: hold,
+            always,
         };
-        let walked = walk(name, &tar, limits)?;
+        // A zip becomes the tar stream it stands for, which the archive
+        // then keeps as its input: the writer copies unchanged members
+        // from it.
+        let input = match compression {
+            Compression::Zip => super::zip::to_tar(name, &compressed, limits)?,
+            _ => compressed,
+        };
+        let (walked, tar_len) = walk_stream(name, compression, &input, limits, &hold)?;
         let template = walked
-            .members
-            .iter()
-            .position(|m| matches!(m.kind, Kind::TopDir))
-            .or_else(|| {
-                walked
-                    .members
-                    .iter()
-                    .position(|m| !matches!(m.kind, Kind::Global | Kind::Unnamed))
-            })
+            .template
             .ok_or_else(|| input_err(InputProblem::Empty, None))?;
-        let long_names = long_names(&tar, &walked.members, template);
+        let long_names = long_names(&walked.members, &template);
         let has_dir_entries = walked
             .members
             .iter()
             .any(|m| matches!(m.kind, Kind::TopDir | Kind::Dir(_)));
-        let template = walked
-            .members
-            .get(template)
-            .and_then(|m| tar.get(m.header..m.header + BLOCK))
-            .and_then(|b| <[u8; BLOCK]>::try_from(b).ok())
-            .unwrap_or([0; BLOCK]);
         Ok(Archive {
             name: name.to_string(),
             compression,
-            // A zip keeps the tar stream it stands for: the writer copies
-            // unchanged members from it.
-            input: match compression {
-                Compression::Zip => tar.clone(),
-                _ => compressed.to_vec(),
-            },
-            tar_len: tar.len(),
+            input,
+            tar_len,
             members: walked.members,
             members_end: walked.members_end,
             top_dir: walked.top_dir,
@@ -204,6 +223,141 @@ impl Archive {
             template: Box::new(template),
             has_dir_entries,
         })
+    }
+
+    /// The compressed input, exactly as given.
+    pub fn input(&self) -> &[u8] {
+        &self.input
+    }
+
+    /// Hold the content of exactly the files in `keep` that exist (paths
+    /// below the top directory), with the hard links among them and
+    /// their targets, which share their content: files not held yet are
+    /// read in one more pass over the input (only when there are some),
+    /// every other file is dropped to its hash, mode and length. The tree
+    /// digest does not change.
+    pub fn hold_only(&mut self, keep: &BTreeSet<InTreePath>) -> Result<(), Error> {
+        let keep = self.with_links(keep);
+        self.load_exact(&keep)?;
+        self.tree.hold_only(&keep);
+        Ok(())
+    }
+
+    /// Hold the content of the files in `paths` that exist, as
+    /// [`Archive::hold_only`] does, without dropping any other.
+    pub fn load(&mut self, paths: &BTreeSet<InTreePath>) -> Result<(), Error> {
+        let paths = self.with_links(paths);
+        self.load_exact(&paths)
+    }
+
+    /// `keep` with the hard links among it and their targets.
+    fn with_links(&self, keep: &BTreeSet<InTreePath>) -> BTreeSet<InTreePath> {
+        let mut keep = keep.clone();
+        let links: Vec<(&InTreePath, &InTreePath)> = self
+            .members
+            .iter()
+            .filter_map(|m| match &m.kind {
+                Kind::HardLink(p, t) => Some((p, t)),
+                _ => None,
+            })
+            .collect();
+        // Targets only ever are regular files, so two steps close the set.
+        for (p, t) in &links {
+            if keep.contains(*p) {
+                keep.insert((*t).clone());
+            }
+        }
+        for (p, t) in &links {
+            if keep.contains(*t) {
+                keep.insert((*p).clone());
+            }
+        }
+        keep
+    }
+
+    /// Read the content of the files of `keep` not held yet, in one pass.
+    fn load_exact(&mut self, keep: &BTreeSet<InTreePath>) -> Result<(), Error> {
+        let target_of: BTreeMap<&InTreePath, &InTreePath> = self
+            .members
+            .iter()
+            .filter_map(|m| match &m.kind {
+                Kind::HardLink(p, t) => Some((p, t)),
+                _ => None,
+            })
+            .collect();
+        // Which member's data each missing file takes its content from.
+        let mut wanted: BTreeMap<&InTreePath, Vec<InTreePath>> = BTreeMap::new();
+        for p in keep.iter().filter(|p| self.tree.unloaded.contains_key(*p)) {
+            let source = target_of.get(p).copied().unwrap_or(p);
+            wanted.entry(source).or_default().push(p.clone());
+        }
+        let mut loaded: Vec<(InTreePath, FileEntry)> = Vec::new();
+        let mut fill = |data: &[u8], dests: &[InTreePath], tree: &Tree| {
+            for d in dests {
+                if let Some(u) = tree.unloaded.get(d) {
+                    loaded.push((
+                        d.clone(),
+                        FileEntry {
+                            data: data.to_vec(),
+                            mode: u.mode,
+                        },
+                    ));
+                }
+            }
+        };
+        // A source already held (a link was dropped, not its target).
+        wanted.retain(|source, dests| match self.tree.files.get(*source) {
+            Some(held) => {
+                fill(&held.data, dests, &self.tree);
+                false
+            }
+            None => true,
+        });
+        if !wanted.is_empty() {
+            let corrupt = |why: String| Error::Input {
+                input: self.name.clone(),
+                problem: InputProblem::CompressedCorrupt(why),
+                near: None,
+            };
+            let mut src = BufReader::with_capacity(
+                STREAM_BUFFER,
+                decoder(self.compression, &self.input).take(self.tar_len as u64),
+            );
+            let mut pos = 0usize;
+            for member in &self.members {
+                let Kind::File(q) = &member.kind else {
+                    continue;
+                };
+                let Some(dests) = wanted.get(q) else {
+                    continue;
+                };
+                let Some(want) = self.tree.unloaded.get(q) else {
+                    continue;
+                };
+                let at = member.header + BLOCK;
+                io::copy(&mut (&mut src).take((at - pos) as u64), &mut io::sink())
+                    .map_err(|e| corrupt(e.to_string()))?;
+                let mut data = Vec::with_capacity(usize::try_from(want.len).unwrap_or(0));
+                (&mut src)
+                    .take(want.len)
+                    .read_to_end(&mut data)
+                    .map_err(|e| corrupt(e.to_string()))?;
+                pos = at + data.len();
+                let sha: [u8; 32] = Sha256::digest(&data).into();
+                if sha != want.sha256 {
+                    return Err(corrupt(format!(
+                        "entry \"{}/{q}\" read differently the second time",
+                        show(self.top_dir.as_bytes())
+                    )));
+                }
+                fill(&data, dests, &self.tree);
+            }
+        }
+        for (path, entry) in loaded {
+            self.tree.unloaded.remove(&path);
+            self.tree.files.insert(path, entry);
+        }
+        Ok(())
     }
 
     /// The archive's file name, as given to [`Archive::read`].
@@ -235,7 +389,7 @@ impl Archive {
 
 /// GNU style if the archive already uses GNU long names or a GNU-format
 /// header as template; PAX otherwise (what POSIX and modern tars write).
-fn long_names(tar: &[u8], members: &[Member], template: usize) -> LongNames {
+fn long_names(members: &[Member], template: &[u8; BLOCK]) -> LongNames {
     let exts = members.iter().flat_map(|m| m.exts.iter());
     let mut pax = members.iter().any(|m| matches!(m.kind, Kind::Global));
     for ext in exts {
@@ -244,10 +398,7 @@ fn long_names(tar: &[u8], members: &[Member], template: usize) -> LongNames {
             ExtKind::Pax => pax = true,
         }
     }
-    let is_gnu_header = members
-        .get(template)
-        .and_then(|m| tar.get(m.header + 257..m.header + 265))
-        == Some(b"ustar  \0".as_slice());
+    let is_gnu_header = &template[257..265] == b"ustar  \0";
     if !pax && is_gnu_header {
         LongNames::Gnu
     } else {
@@ -255,56 +406,218 @@ fn long_names(tar: &[u8], members: &[Member], template: usize) -> LongNames {
     }
 }
 
-/// Decompress all of `compressed`, stopping as soon as the output passes
-/// the unpacked limit or the ratio limit. The data is read to the end of
-/// the compressed stream so that a truncated or corrupt trailer (CRC,
-/// length) is noticed even if the tar inside looks complete.
-fn decompress(
+/// Bytes of file content [`Archive::read_lean`] holds while reading.
+pub const HOLD_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The read buffer between the decompressor and the walk.
+const STREAM_BUFFER: usize = 256 * 1024;
+
+/// Which file contents the walk keeps.
+struct Hold<'a> {
+    /// Content bytes to hold, in archive order, before only hashing.
+    bytes: u64,
+    /// Paths below the top directory whose content is always held.
+    always: &'a [&'a str],
+}
+
+/// The decompressed tar as a stream: counts what came out, stops at the
+/// unpacked and ratio limits, and remembers why it stopped.
+struct Stream<R> {
+    inner: R,
+    cap: u64,
+    got: u64,
+    /// What to report past `cap`.
+    over: InputProblem,
+    failure: Option<InputProblem>,
+    /// The name of the last member whose header was read, for messages.
+    last: Option<String>,
+}
+
+impl<R: Read> Read for Stream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failure.is_some() {
+            return Err(io::Error::other("the decompressed stream stopped"));
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.got += n as u64;
+                if self.got > self.cap {
+                    self.failure = Some(self.over.clone());
+                    return Err(io::Error::other("over the limit"));
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.failure = Some(if e.kind() == io::ErrorKind::UnexpectedEof {
+                    InputProblem::CompressedTruncated
+                } else {
+                    InputProblem::CompressedCorrupt(e.to_string())
+                });
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<R: Read> Stream<R> {
+    /// The refusal for a stream that stopped (corrupt, cut short, over a
+    /// limit).
+    fn stopped(&self, name: &str) -> Error {
+        Error::Input {
+            input: name.to_string(),
+            problem: self
+                .failure
+                .clone()
+                .unwrap_or(InputProblem::CompressedTruncated),
+            near: self.last.clone(),
+        }
+    }
+
+    /// Read until `buf` is full or the stream ends; the count read.
+    fn fill(&mut self, name: &str, buf: &mut [u8]) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(self.stopped(name)),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Read `n` bytes into `out` in pieces; false if the stream ends first.
+    fn pass(
+        &mut self,
+        name: &str,
+        mut n: usize,
+        scratch: &mut [u8],
+        mut out: impl FnMut(&[u8]),
+    ) -> Result<bool, Error> {
+        while n > 0 {
+            let want = n.min(scratch.len());
+            let got = self.fill(name, &mut scratch[..want])?;
+            out(&scratch[..got]);
+            if got < want {
+                return Ok(false);
+            }
+            n -= got;
+        }
+        Ok(true)
+    }
+}
+
+/// What the walk kept of a member's data.
+enum Body {
+    Held(Vec<u8>),
+    Hashed([u8; 32]),
+    Skipped,
+}
+
+/// How to read a member's data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    Hold,
+    Hash,
+    Skip,
+}
+
+/// Read `size` bytes of data and the padding after it; `None` if the
+/// stream ends first.
+fn read_body<R: Read>(
+    name: &str,
+    src: &mut Stream<R>,
+    size: usize,
+    how: How,
+    scratch: &mut [u8],
+) -> Result<Option<Body>, Error> {
+    let body = match how {
+        How::Hold => {
+            // Grown as the data comes, never reserved on the header's say-so.
+            let mut data = Vec::with_capacity(size.min(1 << 20));
+            if !src.pass(name, size, scratch, |d| data.extend_from_slice(d))? {
+                return Ok(None);
+            }
+            Body::Held(data)
+        }
+        How::Hash => {
+            let mut sha = Sha256::new();
+            if !src.pass(name, size, scratch, |d| sha.update(d))? {
+                return Ok(None);
+            }
+            Body::Hashed(sha.finalize().into())
+        }
+        How::Skip => {
+            if !src.pass(name, size, scratch, |_| {})? {
+                return Ok(None);
+            }
+            Body::Skipped
+        }
+    };
+    let padding = padded(size).map_or(0, |p| p - size);
+    if !src.pass(name, padding, scratch, |_| {})? {
+        return Ok(None);
+    }
+    Ok(Some(body))
+}
+
+/// Walk the tar as it is decompressed, stopping as soon as the output
+/// passes the unpacked limit or the ratio limit. The stream is read to its
+/// end so that a truncated or corrupt trailer (CRC, length) is noticed
+/// even if the tar inside looks complete; a stream that is corrupt, cut
+/// short or over a limit is refused as such whatever the walk found first
+/// (as if it had been decompressed whole before the walk). Returns the
+/// walk and the length of the tar.
+fn walk_stream(
     name: &str,
     compression: Compression,
     compressed: &[u8],
     limits: &Limits,
-) -> Result<Vec<u8>, Error> {
+    hold: &Hold<'_>,
+) -> Result<(Walked, usize), Error> {
     let by_ratio = limits
         .max_ratio
         .saturating_mul(compressed.len() as u64)
         .max(limits.ratio_free_bytes);
     let cap = limits.unpacked_cap().min(by_ratio);
-    let reader = decoder(compression, compressed);
-    // Most dists compress 4-10 times; start there to avoid regrowth, but
-    // never reserve more than the cap on the attacker's say-so.
-    let guess = (compressed.len() as u64).saturating_mul(6).min(cap);
-    let mut out = Vec::with_capacity(usize::try_from(guess).unwrap_or(0));
-    let result = reader.take(cap.saturating_add(1)).read_to_end(&mut out);
-    let fail = |problem, out: &[u8]| Error::Input {
-        input: name.to_string(),
-        problem,
-        near: last_entry(out),
+    let over = if cap == limits.max_unpacked_bytes {
+        InputProblem::UnpackedTooLarge {
+            limit: limits.max_unpacked_bytes,
+        }
+    } else if cap == limits.unpacked_cap() {
+        InputProblem::MemoryTooLarge {
+            limit: limits.max_memory_bytes,
+            cap,
+        }
+    } else {
+        InputProblem::RatioTooHigh {
+            ratio: limits.max_ratio,
+        }
     };
-    match result {
-        Ok(_) if out.len() as u64 > cap => {
-            let problem = if cap == limits.max_unpacked_bytes {
-                InputProblem::UnpackedTooLarge {
-                    limit: limits.max_unpacked_bytes,
-                }
-            } else if cap == limits.unpacked_cap() {
-                InputProblem::MemoryTooLarge {
-                    limit: limits.max_memory_bytes,
-                    cap,
-                }
-            } else {
-                InputProblem::RatioTooHigh {
-                    ratio: limits.max_ratio,
-                }
-            };
-            Err(fail(problem, &out))
+    let mut src = Stream {
+        inner: BufReader::with_capacity(STREAM_BUFFER, decoder(compression, compressed)),
+        cap,
+        got: 0,
+        over,
+        failure: None,
+        last: None,
+    };
+    let walked = walk(name, &mut src, limits, hold);
+    if walked.is_err() && src.failure.is_none() {
+        let mut scratch = vec![0u8; 64 * 1024];
+        while let Ok(n) = src.fill(name, &mut scratch) {
+            if n < scratch.len() {
+                break;
+            }
         }
-        Ok(_) => Ok(out),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(fail(InputProblem::CompressedTruncated, &out))
-        }
-        Err(e) => Err(fail(InputProblem::CompressedCorrupt(e.to_string()), &out)),
     }
+    if src.failure.is_some() {
+        return Err(src.stopped(name));
+    }
+    let tar_len = usize::try_from(src.got).map_err(|_| src.stopped(name))?;
+    walked.map(|w| (w, tar_len))
 }
 
 /// A streaming decoder of `compressed`. Multi-member decoders: pigz and
@@ -318,39 +631,6 @@ pub(super) fn decoder(compression: Compression, compressed: &[u8]) -> Box<dyn Re
         // A plain tar, or the tar stream a zip was turned into.
         Compression::None | Compression::Zip => Box::new(compressed),
     }
-}
-
-/// The name of the last member whose header is in `tar`, for messages
-/// about a stream that stopped (or was stopped) part-way. Best effort.
-fn last_entry(tar: &[u8]) -> Option<String> {
-    let mut pos = 0;
-    let mut last = None;
-    let mut long: Option<Vec<u8>> = None;
-    while let Some(block) = tar.get(pos..pos + BLOCK) {
-        if block.iter().all(|&b| b == 0) {
-            break;
-        }
-        let header = to_header(block)?;
-        let size = usize::try_from(header.entry_size().ok()?).ok()?;
-        let data = tar.get(pos + BLOCK..).unwrap_or_default();
-        match block[156] {
-            b'L' => long = data.get(..size).map(|d| trim_nul(d).to_vec()),
-            b'x' => {
-                long = data
-                    .get(..size)
-                    .and_then(pax_records)
-                    .and_then(|r| r.into_iter().find(|(k, _)| *k == b"path"))
-                    .map(|(_, v)| v.to_vec())
-            }
-            b'K' | b'g' => {}
-            _ => {
-                let name = long.take().unwrap_or_else(|| header.path_bytes().to_vec());
-                last = Some(show(&name));
-            }
-        }
-        pos = (pos + BLOCK).checked_add(padded(size)?)?;
-    }
-    last
 }
 
 /// A header block as a [`tar::Header`] (copied: 512 bytes).
@@ -410,15 +690,17 @@ fn checksum_ok(block: &[u8], stored: u32) -> bool {
 
 /// Extension data seen since the last member, waiting for its member.
 #[derive(Default)]
-struct Pending<'a> {
+struct Pending {
     start: Option<usize>,
     exts: Vec<Ext>,
-    long_name: Option<&'a [u8]>,
-    long_link: Option<&'a [u8]>,
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
     pax: bool,
-    pax_path: Option<&'a [u8]>,
-    pax_linkpath: Option<&'a [u8]>,
+    pax_path: Option<Vec<u8>>,
+    pax_linkpath: Option<Vec<u8>>,
     pax_size: Option<u64>,
+    /// The stored name of the first extension block, for messages.
+    start_name: Option<Vec<u8>>,
 }
 
 /// What the walk found.
@@ -427,10 +709,19 @@ struct Walked {
     members_end: usize,
     top_dir: String,
     tree: Tree,
+    /// The header block new members copy (the top directory's, else the
+    /// first member's).
+    template: Option<[u8; BLOCK]>,
 }
 
-/// Walk every member of `tar`, refusing at the first hostile one.
-fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
+/// Walk every member of the tar stream `src`, refusing at the first
+/// hostile one.
+fn walk<R: Read>(
+    name: &str,
+    src: &mut Stream<R>,
+    limits: &Limits,
+    hold: &Hold<'_>,
+) -> Result<Walked, Error> {
     let refuse = |entry: &[u8], problem: EntryProblem| Error::Entry {
         input: name.to_string(),
         entry: show(entry),
@@ -448,27 +739,42 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
     // member, so the limit means the same for every archiver.
     let mut entries = 0usize;
     let mut pos = 0usize;
+    let mut hold_left = hold.bytes;
+    // The top directory's header, else the first member's.
+    let mut template: Option<[u8; BLOCK]> = None;
+    let mut first_template: Option<[u8; BLOCK]> = None;
+    let mut block = [0u8; BLOCK];
+    let mut scratch = vec![0u8; 64 * 1024];
     let members_end = loop {
         // A stream that ends without the two zero blocks is accepted:
         // the compressed stream's own checksum already proved it whole,
         // and several old archivers omit them.
-        let Some(rest) = tar.get(pos..).filter(|r| !r.is_empty()) else {
+        let n = src.fill(name, &mut block)?;
+        if n == 0 {
             break pos;
-        };
-        let Some(block) = rest.get(..BLOCK) else {
-            if rest.iter().all(|&b| b == 0) {
+        }
+        if n < BLOCK {
+            if block[..n].iter().all(|&b| b == 0) {
                 break pos;
             }
             return Err(Error::Input {
                 input: name.to_string(),
                 problem: InputProblem::TarTruncated,
-                near: last_entry(tar),
+                near: src.last.clone(),
             });
-        };
+        }
         if block.iter().all(|&b| b == 0) {
             // End of archive. Only zero padding may follow: anything else
             // is data some other tool (with ignore-zeros) would unpack.
-            if !rest.iter().all(|&b| b == 0) {
+            let mut zeros = true;
+            loop {
+                let n = src.fill(name, &mut scratch)?;
+                zeros &= scratch[..n].iter().all(|&b| b == 0);
+                if n < scratch.len() {
+                    break;
+                }
+            }
+            if !zeros {
                 return Err(Error::Input {
                     input: name.to_string(),
                     problem: InputProblem::TrailingGarbage,
@@ -477,14 +783,20 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
             }
             break pos;
         }
+        let block = &block;
         let header = to_header(block)
             .ok_or_else(|| refuse(b"?", EntryProblem::CorruptHeader("short block".into())))?;
         let header_name = header.path_bytes().into_owned();
-        let shown_name = |p: &Pending<'_>| -> Vec<u8> {
+        let shown_name = |p: &Pending| -> Vec<u8> {
             p.pax_path
-                .or(p.long_name)
+                .as_deref()
+                .or(p.long_name.as_deref())
                 .map_or_else(|| header_name.clone(), <[u8]>::to_vec)
         };
+        let typeflag = block[156];
+        if !matches!(typeflag, b'L' | b'K' | b'x' | b'g') {
+            src.last = Some(show(&shown_name(&pending)));
+        }
         let corrupt =
             |e: std::io::Error| refuse(&header_name, EntryProblem::CorruptHeader(e.to_string()));
         let stored = header.cksum().map_err(corrupt)?;
@@ -494,20 +806,41 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 EntryProblem::CorruptHeader("checksum mismatch".into()),
             ));
         }
-        // The member's span must lie wholly inside the buffer, padding
+        // The member's span must lie wholly inside the stream, padding
         // included: a member cut short is the "truncated tar" attack, where
         // tools that pad with zeros and tools that stop see different files.
         let size64 = header.entry_size().map_err(corrupt)?;
         let data = pos + BLOCK;
-        let (size, end) = match usize::try_from(size64)
+        let Some((size, end)) = usize::try_from(size64)
             .ok()
             .and_then(|size| Some((size, data.checked_add(padded(size)?)?)))
-        {
-            Some((size, end)) if end <= tar.len() => (size, end),
-            _ => return Err(refuse(&shown_name(&pending), EntryProblem::Truncated)),
+        else {
+            return Err(refuse(&shown_name(&pending), EntryProblem::Truncated));
         };
-        let body = &tar[data..data + size];
-        let typeflag = block[156];
+        // What to keep of the data: extension blocks within their limit;
+        // a regular file's content while the hold lasts (or always, for
+        // the files the caller names), else its hash; nothing of what is
+        // refused below anyway.
+        let how = if matches!(typeflag, b'L' | b'K' | b'x' | b'g') {
+            if size64 <= limits.max_extension_bytes {
+                How::Hold
+            } else {
+                How::Skip
+            }
+        } else if size64 > limits.max_file_bytes {
+            How::Skip
+        } else if size64 <= hold_left || always_held(&shown_name(&pending), hold.always) {
+            How::Hold
+        } else {
+            How::Hash
+        };
+        let Some(body) = read_body(name, src, size, how, &mut scratch)? else {
+            return Err(refuse(&shown_name(&pending), EntryProblem::Truncated));
+        };
+        let body_bytes: &[u8] = match &body {
+            Body::Held(data) => data,
+            _ => &[],
+        };
 
         // Extension blocks: remember what they say about the next member.
         if matches!(typeflag, b'L' | b'K' | b'x' | b'g') && size64 > limits.max_extension_bytes {
@@ -531,8 +864,11 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                         EntryProblem::BadExtension("two GNU long names for one entry"),
                     ));
                 }
-                *slot = Some(trim_nul(body));
+                *slot = Some(trim_nul(body_bytes).to_vec());
                 pending.start.get_or_insert(pos);
+                pending
+                    .start_name
+                    .get_or_insert_with(|| header_name.clone());
                 pending.exts.push(Ext {
                     kind,
                     header: pos,
@@ -548,7 +884,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                         EntryProblem::BadExtension("two PAX headers for one entry"),
                     ));
                 }
-                let records = pax_records(body).ok_or_else(|| {
+                let records = pax_records(body_bytes).ok_or_else(|| {
                     refuse(
                         &header_name,
                         EntryProblem::BadExtension("malformed PAX record"),
@@ -563,7 +899,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                             } else {
                                 &mut pending.pax_linkpath
                             };
-                            if slot.replace(value).is_some() {
+                            if slot.replace(value.to_vec()).is_some() {
                                 return Err(bad("a PAX path record appears twice"));
                             }
                         }
@@ -585,6 +921,9 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 }
                 pending.pax = true;
                 pending.start.get_or_insert(pos);
+                pending
+                    .start_name
+                    .get_or_insert_with(|| header_name.clone());
                 pending.exts.push(Ext {
                     kind: ExtKind::Pax,
                     header: pos,
@@ -604,7 +943,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 }
                 // Readers disagree on whether a global path or size applies
                 // to the following members; refuse rather than guess.
-                let records = pax_records(body).ok_or_else(|| {
+                let records = pax_records(body_bytes).ok_or_else(|| {
                     refuse(
                         &header_name,
                         EntryProblem::BadExtension("malformed PAX record"),
@@ -670,7 +1009,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
         // also refuses names too long for the ustar header (prefix and
         // name), which such readers cannot see whole; no CPAN dist needs
         // them.
-        if let Some(pax) = pending.pax_path {
+        if let Some(pax) = pending.pax_path.as_deref() {
             if !same_name(pax, &header_name) {
                 return Err(problem(EntryProblem::PaxDiffers {
                     record: "path",
@@ -678,7 +1017,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 }));
             }
         }
-        if let Some(pax) = pending.pax_linkpath {
+        if let Some(pax) = pending.pax_linkpath.as_deref() {
             let own = header
                 .link_name_bytes()
                 .map(Cow::into_owned)
@@ -772,15 +1111,19 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                 if !seen.insert(p.clone()) {
                     return Err(problem(EntryProblem::Duplicate));
                 }
-                let link_raw: Vec<u8> = pending.pax_linkpath.or(pending.long_link).map_or_else(
-                    || {
-                        header
-                            .link_name_bytes()
-                            .map(Cow::into_owned)
-                            .unwrap_or_default()
-                    },
-                    <[u8]>::to_vec,
-                );
+                let link_raw: Vec<u8> = pending
+                    .pax_linkpath
+                    .as_deref()
+                    .or(pending.long_link.as_deref())
+                    .map_or_else(
+                        || {
+                            header
+                                .link_name_bytes()
+                                .map(Cow::into_owned)
+                                .unwrap_or_default()
+                        },
+                        <[u8]>::to_vec,
+                    );
                 match t {
                     T::Dir => {
                         tree.dirs.insert(p.clone());
@@ -788,13 +1131,29 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                     }
                     T::File => {
                         let mode = header.mode().map_err(corrupt)? & 0o7777;
-                        tree.files.insert(
-                            p.clone(),
-                            FileEntry {
-                                data: body.to_vec(),
-                                mode,
-                            },
-                        );
+                        match body {
+                            Body::Held(data) => {
+                                hold_left = hold_left.saturating_sub(size64);
+                                tree.files.insert(p.clone(), FileEntry { data, mode });
+                            }
+                            Body::Hashed(sha256) => {
+                                tree.unloaded.insert(
+                                    p.clone(),
+                                    Unloaded {
+                                        mode,
+                                        sha256,
+                                        len: size64,
+                                    },
+                                );
+                            }
+                            // Only the data of a file over the limit is
+                            // skipped, and that was refused above.
+                            Body::Skipped => {
+                                return Err(problem(EntryProblem::FileTooLarge {
+                                    limit: limits.max_file_bytes,
+                                }))
+                            }
+                        }
                         regular.insert(p.clone());
                         Kind::File(p)
                     }
@@ -831,13 +1190,36 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
                             })
                             .filter(|t| regular.contains(t))
                             .ok_or_else(bad)?;
-                        let content = tree.files.get(&target).cloned().ok_or_else(bad)?;
-                        tree.files.insert(p.clone(), content);
+                        // The link's content is its target's: held while
+                        // the hold lasts, else kept as its hash.
+                        if let Some(content) = tree.files.get(&target) {
+                            let len = content.data.len() as u64;
+                            if len <= hold_left || always_held(&full_raw, hold.always) {
+                                hold_left = hold_left.saturating_sub(len);
+                                let content = content.clone();
+                                tree.files.insert(p.clone(), content);
+                            } else {
+                                let unloaded = Unloaded {
+                                    mode: content.mode,
+                                    sha256: Sha256::digest(&content.data).into(),
+                                    len,
+                                };
+                                tree.unloaded.insert(p.clone(), unloaded);
+                            }
+                        } else {
+                            let unloaded = *tree.unloaded.get(&target).ok_or_else(bad)?;
+                            tree.unloaded.insert(p.clone(), unloaded);
+                        }
                         Kind::HardLink(p, target)
                     }
                 }
             }
         };
+        if matches!(kind, Kind::TopDir) {
+            template = Some(*block);
+        } else if template.is_none() {
+            first_template.get_or_insert(*block);
+        }
         members.push(Member {
             start: pending.start.unwrap_or(pos),
             header: pos,
@@ -848,12 +1230,8 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
         pending = Pending::default();
         pos = end;
     };
-    if let Some(start) = pending.start {
-        let raw = tar
-            .get(start..start + BLOCK)
-            .and_then(to_header)
-            .map(|h| h.path_bytes().into_owned())
-            .unwrap_or_default();
+    if pending.start.is_some() {
+        let raw = pending.start_name.take().unwrap_or_default();
         return Err(refuse(
             &raw,
             EntryProblem::BadExtension("an extended header has no entry after it"),
@@ -875,6 +1253,7 @@ fn walk(name: &str, tar: &[u8], limits: &Limits) -> Result<Walked, Error> {
         members_end,
         top_dir,
         tree,
+        template: template.or(first_template),
     })
 }
 
@@ -901,8 +1280,7 @@ fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Resul
         problem,
     })?;
     let non_dirs: BTreeSet<&str> = tree
-        .files
-        .keys()
+        .file_paths()
         .chain(tree.symlinks.keys())
         .map(InTreePath::as_str)
         .collect();
@@ -928,4 +1306,21 @@ fn check_layout(name: &str, top: &str, members: &[Member], tree: &Tree) -> Resul
         }
     }
     Ok(())
+}
+
+/// Whether the member named `raw` (top directory included) is one of the
+/// files below the top directory whose content is always held.
+fn always_held(raw: &[u8], always: &[&str]) -> bool {
+    if always.is_empty() {
+        return false;
+    }
+    std::str::from_utf8(raw)
+        .ok()
+        .and_then(|full| InTreePath::parse(full).ok())
+        .and_then(|p| {
+            p.as_str()
+                .split_once('/')
+                .map(|(_, rest)| always.contains(&rest))
+        })
+        .unwrap_or(false)
 }

@@ -589,6 +589,40 @@ fn hard_link_is_materialised_and_kept_raw() {
 }
 
 #[test]
+fn a_lean_read_holds_what_is_asked_and_keeps_digest_and_output() {
+    // 7 MiB held, then past the hold: `a` (and its hard link `b`) only
+    // hashed, META.json held all the same, as `apply` asks.
+    let mib = 1024 * 1024;
+    let first: Vec<u8> = (0..7 * mib).map(|i| (i % 251) as u8).collect();
+    let second: Vec<u8> = (0..2 * mib).map(|i| (i % 241) as u8).collect();
+    let meta = [b"{}\n".as_slice(), &vec![b' '; 2 * mib]].concat();
+    let tar = Raw::default()
+        .dir("Foo-Bar-1.23/")
+        .file("Foo-Bar-1.23/first", &first)
+        .file("Foo-Bar-1.23/a", &second)
+        .entry("Foo-Bar-1.23/b", b'1', b"", "Foo-Bar-1.23/a")
+        .file("Foo-Bar-1.23/META.json", &meta)
+        .end();
+    let compressed = gz(&tar);
+    let full = Archive::read(NAME, &compressed, &Limits::default()).unwrap();
+    let mut lean =
+        Archive::read_lean(NAME, compressed, &Limits::default(), &["META.json"]).unwrap();
+    let t = lean.tree();
+    assert!(t.files.contains_key(&p("first")) && t.files.contains_key(&p("META.json")));
+    assert!(t.unloaded.contains_key(&p("a")) && t.unloaded.contains_key(&p("b")));
+    assert_eq!(t.digest(), full.tree().digest());
+    // Holding `a` reads it (and its link) again; `first` is dropped.
+    lean.hold_only(&[p("a")].into_iter().collect()).unwrap();
+    let t = lean.tree();
+    assert_eq!(t.files[&p("a")].data, second);
+    assert_eq!(t.files[&p("b")].data, second);
+    assert!(t.unloaded.contains_key(&p("first")) && t.unloaded.contains_key(&p("META.json")));
+    assert_eq!(t.digest(), full.tree().digest());
+    let change = [Change::Modify(p("a"), file(b"new", 0o644))];
+    assert_eq!(lean.write(&change).unwrap(), full.write(&change).unwrap());
+}
+
+#[test]
 fn pax_global_header_is_kept() {
     // What `git archive` writes first.
     let tar = Raw::default()

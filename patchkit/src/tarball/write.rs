@@ -197,7 +197,12 @@ impl Archive {
                         Kind::HardLink(_, target) if plan.contains_key(target) => {
                             match self.tree.files.get(p) {
                                 Some(f) => Action::Rewrite(f),
-                                None => Action::Copy,
+                                // `hold_only` holds a link with its target.
+                                None => {
+                                    return Err(io::Error::other(format!(
+                                        "the content of hard link {p} is not held"
+                                    )))
+                                }
                             }
                         }
                         _ => Action::Copy,
@@ -268,14 +273,14 @@ impl Archive {
                 {
                     return Err(refuse(path, ChangeProblem::TooLarge));
                 }
-                Change::Modify(..) | Change::Delete(_) if !tree.files.contains_key(*path) => {
+                Change::Modify(..) | Change::Delete(_) if !tree.has_file(path) => {
                     return Err(refuse(path, ChangeProblem::NotAFile));
                 }
                 Change::Add(..) if !self.name_fits(path) => {
                     return Err(refuse(path, ChangeProblem::NameTooLong));
                 }
                 Change::Add(..) => {
-                    if tree.files.contains_key(*path)
+                    if tree.has_file(path)
                         || tree.symlinks.contains_key(*path)
                         || dirs.contains(path.as_str())
                     {
@@ -283,9 +288,8 @@ impl Archive {
                     }
                     let is_non_dir = |a: &str| {
                         added.contains(a)
-                            || InTreePath::parse(a).is_ok_and(|a| {
-                                tree.files.contains_key(&a) || tree.symlinks.contains_key(&a)
-                            })
+                            || InTreePath::parse(a)
+                                .is_ok_and(|a| tree.has_file(&a) || tree.symlinks.contains_key(&a))
                     };
                     if ancestors(path).any(is_non_dir) {
                         return Err(refuse(path, ChangeProblem::BelowNonDir));
@@ -494,8 +498,7 @@ impl Archive {
 /// Every directory of `tree`: those with their own entry and every parent
 /// of a file, symlink or directory.
 fn existing_dirs(tree: &Tree) -> BTreeSet<&str> {
-    tree.files
-        .keys()
+    tree.file_paths()
         .chain(tree.symlinks.keys())
         .chain(tree.dirs.iter())
         .flat_map(ancestors)

@@ -8,9 +8,10 @@
 //!   role (`tests/tuf/make_repo.py`), and our [`update`] verifies it and
 //!   fetches every target;
 //! - both again with succinct hash bins (TAP 15): ngclient follows the 256
-//!   bins publish writes for 100 records, first cold then after one more
-//!   record, and our client follows bins python-tuf's `SuccinctRoles`
-//!   wrote (`make_repo.py --bins`).
+//!   bins publish writes for 100 records, and for 10,000 (every target
+//!   looked up in its bin, one in 40 downloaded), first cold then after
+//!   one more record, and our client follows bins python-tuf's
+//!   `SuccinctRoles` wrote (`make_repo.py --bins`).
 //!
 //! python-tuf is required: when `import tuf` fails these tests fail, saying
 //! to `pip install tuf`; they never skip.
@@ -140,14 +141,32 @@ fn ngclient(
     work: &Path,
     targets: &BTreeMap<String, Vec<u8>>,
 ) -> serde_json::Value {
+    ngclient_every(root, base, work, targets, 1)
+}
+
+/// [`ngclient`] looking every target up but downloading only every
+/// `every`-th (in name order); the list goes through a file.
+fn ngclient_every(
+    root: &Path,
+    base: &str,
+    work: &Path,
+    targets: &BTreeMap<String, Vec<u8>>,
+    every: usize,
+) -> serde_json::Value {
+    let list: String = targets
+        .iter()
+        .map(|(name, bytes)| format!("{name}={}\n", sha256_hex(bytes)))
+        .collect();
+    let list_file = work.with_extension("list");
+    std::fs::create_dir_all(work).unwrap();
+    std::fs::write(&list_file, list).unwrap();
     let mut cmd = Command::new("python3");
     cmd.arg(script("ngclient_refresh.py"))
         .arg(root)
         .arg(base)
-        .arg(work);
-    for (name, bytes) in targets {
-        cmd.arg(format!("{name}={}", sha256_hex(bytes)));
-    }
+        .arg(work)
+        .arg(format!("@{}", list_file.display()))
+        .arg(every.to_string());
     let output = cmd.output().unwrap();
     assert!(
         output.status.success(),
@@ -203,6 +222,56 @@ fn python_ngclient_follows_the_hash_bins_publish_wrote() {
         report["downloaded"].as_object().unwrap().len(),
         targets.len()
     );
+}
+
+/// The same at the scale of CPAN (issue 13): 10,000 records (20,000
+/// targets) in 256 bins, over 50 dists (few folders for publish to sync,
+/// so the test costs seconds, not the disk). ngclient fetches and verifies
+/// every bin and looks every target up in it (hash and length from the
+/// signed bin); it downloads one target in 40, to keep the test's cost
+/// to a few seconds. Then one more record, incrementally.
+#[test]
+fn python_ngclient_follows_the_hash_bins_at_10000_records() {
+    require_python_tuf();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let keys = Keys::new();
+    let now = Utc::now();
+    let mut targets = sample_targets();
+    for i in 0..10_000 {
+        let dist = format!("Dist-{}", i % 50);
+        targets.insert(
+            format!("{dist}/CPANSEC-2026-{i:05}.toml"),
+            format!("id = \"CPANSEC-2026-{i:05}\"\n").into_bytes(),
+        );
+        targets.insert(
+            format!("{dist}/CPANSEC-2026-{i:05}.patch"),
+            format!("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-{i}\n+{i}!\n").into_bytes(),
+        );
+    }
+    publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
+    let (base, server) = serve(out.clone());
+    let work = tmp.path().join("ngclient");
+    let root = out.join("metadata/1.root.json");
+    let report = ngclient_every(&root, &base, &work, &targets, 40);
+    assert_eq!(report["looked_up"], targets.len());
+    assert_eq!(
+        report["downloaded"].as_object().unwrap().len(),
+        targets.len().div_ceil(40)
+    );
+    targets.insert("New-Dist/CPANSEC-2026-99999.toml".into(), b"new".to_vec());
+    targets.insert(
+        "New-Dist/CPANSEC-2026-99999.patch".into(),
+        b"new patch".to_vec(),
+    );
+    let r = publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
+    assert_eq!(r.targets_version, 1, "top-level targets unchanged");
+    let report = ngclient_every(&root, &base, &work, &targets, 40);
+    server.unblock();
+    assert_eq!(report["timestamp_version"], 2);
+    assert_eq!(report["looked_up"], targets.len());
+    // The new record's files are looked up, so found in their bin.
+    assert!(report["downloaded"].as_object().unwrap().len() > 1);
 }
 
 #[test]
