@@ -268,7 +268,7 @@ fn fingerprint(catalog: &Catalog) -> String {
 /// tarball built earlier keeps the version it was verified at in its
 /// `applied.json`). A tarball whose META names another dist is matched
 /// against that dist's records too; the cache entry keeps that dist's
-/// digest and is rebuilt when it changes ([`CacheEntry::also`]).
+/// digest and is rebuilt when it changes.
 pub fn cache_key(
     upstream_sha256: &str,
     file_name: &str,
