@@ -673,3 +673,43 @@ fn config_defaults_for_partial_and_fail_on_hold_unless_a_flag_is_given() {
         bad.stderr
     );
 }
+
+#[test]
+fn vex_says_resolved_for_a_fix_by_other_means_and_how_it_is_known() {
+    let env = TestEnv::new();
+    source(&env);
+    // Upstream already carries PK-0001's code fix (not its test).
+    let tb = dist()
+        .file("lib/Acme/Vuln.pm", VULN_PM_FIXED)
+        .tarball(&env.path("in"));
+    let doc = run(&env, &["apply", "-o", "out", tb.to_str().unwrap()], 0);
+    let t = &doc["targets"][0];
+    assert_eq!(
+        status(t, "PK-0001")["status"],
+        "fixed_by_other_means",
+        "{t:#}"
+    );
+    let out = env.path("out/Acme-Vuln-1.0.tar.gz");
+    let bom = run(&env, &["sbom", "--vex", out.to_str().unwrap()], 0);
+    crate::vex::assert_valid(&bom, bom["specVersion"].as_str().unwrap());
+    let vuln = |id: &str| {
+        bom["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {bom:#}"))
+            .clone()
+    };
+    let other = vuln("CVE-2025-1111");
+    assert_eq!(other["analysis"]["state"], "resolved", "{other:#}");
+    let detail = other["analysis"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("fixed by other means") && detail.contains("PK-0001"),
+        "{detail}"
+    );
+    assert_eq!(
+        vuln("CVE-2025-2222")["analysis"]["state"],
+        "resolved_with_pedigree"
+    );
+}

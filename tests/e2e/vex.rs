@@ -15,7 +15,7 @@ const B_OLD: &str = "sub b { 1 }\n";
 const B_NEW: &str = "sub b { 2 }\n";
 
 /// Validate `doc` as CycloneDX `spec` with the real validator.
-fn assert_valid(doc: &serde_json::Value, spec: &str) {
+pub(crate) fn assert_valid(doc: &serde_json::Value, spec: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("bom.json");
     std::fs::write(&file, serde_json::to_vec_pretty(doc).unwrap()).unwrap();

@@ -23,7 +23,8 @@ pub(crate) struct SbomArgs {
 
     /// Add CycloneDX VEX `vulnerabilities`: per CVE/GHSA id and
     /// distribution, `resolved_with_pedigree` (a verified patch it carries
-    /// fixes it), `exploitable` (a published patch for it is MISSING) or
+    /// fixes it), `resolved` (fixed by other means, re-checked against the
+    /// content), `exploitable` (a published patch for it is MISSING) or
     /// `in_triage` (the patch it carries was withdrawn, superseded, is
     /// unknown, or its files changed). Needs a repository. See
     /// docs/auditing.md.

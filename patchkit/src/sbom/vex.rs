@@ -17,10 +17,16 @@
 //! - `in_triage`: a carried patch lists the id but can no longer be
 //!   vouched for: withdrawn, superseded by another diff, unknown to the
 //!   repository, or files changed since it was applied.
+//! - `resolved`: a published patch lists the id and the distribution does
+//!   not carry it, but its fix is there by other means (a distribution's
+//!   patch naming the CVE, or the patch's code changes already present),
+//!   as `audit` re-checked against the content (`fixed_otherwise`); the
+//!   detail says how it is known. Not `resolved_with_pedigree`: the
+//!   component's pedigree does not hold the fix.
 //!
 //! When one id has several states in one distribution (two patches for
 //! one CVE, one missing), the least reassuring wins: exploitable, then
-//! in_triage, then resolved_with_pedigree. Nothing here reads a clock; the
+//! in_triage, then resolved, then resolved_with_pedigree. Nothing here reads a clock; the
 //! output is sorted, so it is deterministic.
 
 use std::collections::BTreeMap;
@@ -37,6 +43,7 @@ use crate::catalog::Catalog;
 enum State {
     Exploitable,
     InTriage,
+    ResolvedOtherwise,
     Resolved,
 }
 
@@ -45,6 +52,7 @@ impl State {
         match self {
             State::Exploitable => "exploitable",
             State::InTriage => "in_triage",
+            State::ResolvedOtherwise => "resolved",
             State::Resolved => "resolved_with_pedigree",
         }
     }
@@ -124,6 +132,23 @@ pub(super) fn vulnerabilities(
                         detail: why.clone(),
                         responses: Vec::new(),
                         title: p.title.clone(),
+                    },
+                );
+            }
+        }
+        for f in &audited.fixed_otherwise {
+            let detail = format!(
+                "fixed by other means: patch {} is not carried, and {}",
+                f.id, f.reason
+            );
+            for alias in &f.aliases {
+                note(
+                    alias,
+                    Analysis {
+                        state: State::ResolvedOtherwise,
+                        detail: detail.clone(),
+                        responses: Vec::new(),
+                        title: Some(f.title.clone()),
                     },
                 );
             }
