@@ -660,25 +660,25 @@ fn bad_value(key: &str, unit: Unit) -> String {
 
 /// A command's default that the file, the environment or `config --set`
 /// may change; the command's own flag still wins.
-struct Default_ {
+struct CommandDefault {
     key: &'static str,
     env: &'static str,
     about: &'static str,
 }
 
 /// The commands' defaults, in the order [`Config::shown`] lists them.
-const DEFAULTS: [Default_; 3] = [
-    Default_ {
+const DEFAULTS: [CommandDefault; 3] = [
+    CommandDefault {
         key: "apply.fuzz",
         env: "PATCHKIT_APPLY_FUZZ",
         about: "context lines check/apply may ignore when --fuzz is not given",
     },
-    Default_ {
+    CommandDefault {
         key: "apply.partial",
         env: "PATCHKIT_APPLY_PARTIAL",
         about: "whether check/apply act as with --partial",
     },
-    Default_ {
+    CommandDefault {
         key: "audit.fail_on",
         env: "PATCHKIT_AUDIT_FAIL_ON",
         about: "findings that make audit exit 1 when --fail-on is not given",
