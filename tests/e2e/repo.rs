@@ -117,6 +117,18 @@ fn layered_repositories_first_wins_and_each_patch_names_its_repository() {
             ("PK-7".to_string(), "alpha".to_string())
         ]
     );
+    // audit names every repository it judged against, in order.
+    let out = env.run_ok(&["audit", "--offline", "out/Foo-1.0.tar.gz"]);
+    assert!(
+        out.stdout
+            .contains("audited against zeta (version 1) + alpha (version 2)"),
+        "{}",
+        out.stdout
+    );
+    let doc = env
+        .run_ok(&["audit", "--offline", "--json", "out/Foo-1.0.tar.gz"])
+        .json();
+    assert_eq!(doc["repositories"][1]["name"], "alpha", "{doc:#}");
     // --repo, repeated: the order given decides.
     let out = env.run_ok(&[
         "apply",

@@ -128,7 +128,7 @@ pub(super) fn run(ctx: &Context, args: &AuditArgs) -> Result<i32, Error> {
     }
     output::emit(
         ctx,
-        &output::Audit::new(&catalog.origin, fail_on, failing, summary, audits, errors)
+        &output::Audit::new(catalog.origins(), fail_on, failing, summary, audits, errors)
             .with_libraries(libraries),
     )
 }

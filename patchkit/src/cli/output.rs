@@ -378,6 +378,9 @@ impl Report for Targets<'_> {
 pub(crate) struct Audit<'a> {
     command: &'static str,
     repository: &'a Origin,
+    /// Every repository consulted, in precedence order (layered).
+    #[serde(skip_serializing_if = "one_origin")]
+    repositories: Vec<&'a Origin>,
     ok: bool,
     fail_on: Vec<Finding>,
     failing: Vec<Finding>,
@@ -415,6 +418,12 @@ pub(crate) struct Unattributed {
 /// How many unattributed files the text lists per library.
 const UNATTRIBUTED_SHOWN: usize = 20;
 
+/// Whether a list of repositories is just the one `repository` names
+/// (the JSON then leaves `repositories` out, as before layering).
+fn one_origin(origins: &[&Origin]) -> bool {
+    origins.len() <= 1
+}
+
 impl<'a> Audit<'a> {
     /// The libraries' unattributed files and notes.
     pub(crate) fn with_libraries(mut self, libraries: Vec<LibraryNotes>) -> Self {
@@ -424,7 +433,7 @@ impl<'a> Audit<'a> {
 
     /// `failing`: the findings of `fail_on` that are present.
     pub(crate) fn new(
-        repository: &'a Origin,
+        repositories: Vec<&'a Origin>,
         fail_on: Vec<Finding>,
         failing: Vec<Finding>,
         summary: Summary,
@@ -433,7 +442,8 @@ impl<'a> Audit<'a> {
     ) -> Audit<'a> {
         Audit {
             command: "audit",
-            repository,
+            repository: repositories[0],
+            repositories,
             ok: errors.is_empty() && failing.is_empty(),
             fail_on,
             failing,
@@ -657,7 +667,11 @@ impl Report for Audit<'_> {
              {unattributed}",
             s.dists,
             plural(s.dists, "s"),
-            self.repository,
+            self.repositories
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" + "),
             s.patched,
             s.genuine,
             s.superseded,
@@ -1745,7 +1759,7 @@ mod tests {
             reason: "No such file or directory".into(),
         }];
         let report = Audit::new(
-            &origin,
+            vec![&origin],
             Vec::new(),
             Vec::new(),
             Summary::default(),
