@@ -176,6 +176,23 @@ fn ngclient_every(
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// `count` generated records (a record and its patch each), spread over
+/// `dists` dists, numbered with `width` digits.
+fn add_records(targets: &mut BTreeMap<String, Vec<u8>>, count: usize, dists: usize, width: usize) {
+    for i in 0..count {
+        let dist = format!("Dist-{}", i % dists);
+        let id = format!("CPANSEC-2026-{i:0width$}");
+        targets.insert(
+            format!("{dist}/{id}.toml"),
+            format!("id = \"{id}\"\n").into_bytes(),
+        );
+        targets.insert(
+            format!("{dist}/{id}.patch"),
+            format!("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-{i}\n+{i}!\n").into_bytes(),
+        );
+    }
+}
+
 #[test]
 fn python_ngclient_follows_the_hash_bins_publish_wrote() {
     require_python_tuf();
@@ -186,17 +203,7 @@ fn python_ngclient_follows_the_hash_bins_publish_wrote() {
     // 100 records (200 targets): past the threshold, so publish delegates
     // to 256 succinct hash bins, as for the largest repositories.
     let mut targets = sample_targets();
-    for i in 0..100 {
-        let dist = format!("Dist-{}", i % 40);
-        targets.insert(
-            format!("{dist}/CPANSEC-2026-{i:04}.toml"),
-            format!("id = \"CPANSEC-2026-{i:04}\"\n").into_bytes(),
-        );
-        targets.insert(
-            format!("{dist}/CPANSEC-2026-{i:04}.patch"),
-            format!("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-{i}\n+{i}!\n").into_bytes(),
-        );
-    }
+    add_records(&mut targets, 100, 40, 4);
     publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
     assert!(out.join("metadata/1.bins-ff.json").is_file());
     let (base, server) = serve(out.clone());
@@ -238,17 +245,7 @@ fn python_ngclient_follows_the_hash_bins_at_10000_records() {
     let keys = Keys::new();
     let now = Utc::now();
     let mut targets = sample_targets();
-    for i in 0..10_000 {
-        let dist = format!("Dist-{}", i % 50);
-        targets.insert(
-            format!("{dist}/CPANSEC-2026-{i:05}.toml"),
-            format!("id = \"CPANSEC-2026-{i:05}\"\n").into_bytes(),
-        );
-        targets.insert(
-            format!("{dist}/CPANSEC-2026-{i:05}.patch"),
-            format!("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-{i}\n+{i}!\n").into_bytes(),
-        );
-    }
+    add_records(&mut targets, 10_000, 50, 5);
     publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
     let (base, server) = serve(out.clone());
     let work = tmp.path().join("ngclient");
