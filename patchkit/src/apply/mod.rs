@@ -561,7 +561,7 @@ fn run_inner(
     let mut first_failure: Option<Error> = None;
     for entry in &matches.apply {
         let rec = &entry.record;
-        let aliases: Vec<String> = rec.aliases.iter().map(|a| a.as_str().to_string()).collect();
+        let aliases: Vec<String> = rec.alias_strings();
         let mut pr = PatchReport {
             id: rec.id.to_string(),
             title: rec.title.clone(),
@@ -695,12 +695,7 @@ fn run_inner(
             outcomes.push(applied::Outcome {
                 id: w.id.clone(),
                 title: e.record.title.clone(),
-                aliases: e
-                    .record
-                    .aliases
-                    .iter()
-                    .map(|a| a.as_str().to_string())
-                    .collect(),
+                aliases: e.record.alias_strings(),
                 patch_sha256: e.patch_sha256.clone(),
                 status: OutcomeStatus::Withdrawn,
                 reason: format!("withdrawn on {}: {}", w.date, w.reason),

@@ -261,12 +261,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
             patches.push(AuditedPatch {
                 id,
                 title: Some(e.record.title.clone()),
-                aliases: e
-                    .record
-                    .aliases
-                    .iter()
-                    .map(|a| a.as_str().to_string())
-                    .collect(),
+                aliases: e.record.alias_strings(),
                 status: PatchStatus::Genuine,
                 patch_sha256: e.patch_sha256.clone(),
                 published_sha256: Some(e.patch_sha256.clone()),
@@ -302,12 +297,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
                             fixed_otherwise.push(FixedPatch {
                                 id: id.to_string(),
                                 title: e.record.title.clone(),
-                                aliases: e
-                                    .record
-                                    .aliases
-                                    .iter()
-                                    .map(|a| a.as_str().to_string())
-                                    .collect(),
+                                aliases: e.record.alias_strings(),
                                 status: o.status,
                                 reason: o.reason.clone(),
                             });
@@ -320,12 +310,7 @@ pub fn audit(d: &ScannedDist, catalog: &Catalog) -> DistAudit {
                 missing.push(MissingPatch {
                     id: e.record.id.to_string(),
                     title: e.record.title.clone(),
-                    aliases: e
-                        .record
-                        .aliases
-                        .iter()
-                        .map(|a| a.as_str().to_string())
-                        .collect(),
+                    aliases: e.record.alias_strings(),
                     versions: e.record.versions.clone(),
                     reason,
                 });
@@ -404,12 +389,7 @@ fn shown(
         ));
     }
     // The verified record's aliases, never the claim's.
-    let aliases: Vec<String> = entry
-        .record
-        .aliases
-        .iter()
-        .map(|a| a.as_str().to_string())
-        .collect();
+    let aliases: Vec<String> = entry.record.alias_strings();
     let distribution = match d.kind {
         DistKind::Directory => coexist::Distribution::Debian,
         _ => coexist::Distribution::Ignored,

@@ -319,6 +319,15 @@ pub struct Record {
 }
 
 impl Record {
+    /// The CVE / GHSA ids as text, in the record's order (for reports and
+    /// the applied record).
+    pub fn alias_strings(&self) -> Vec<String> {
+        self.aliases
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect()
+    }
+
     /// Parse a record from TOML text.
     pub fn from_toml(text: &str) -> Result<(Record, Vec<String>), Error> {
         let raw: RawRecord = toml::from_str(text).map_err(|e| Error::Toml(one_line(&e)))?;
