@@ -250,17 +250,18 @@ impl Archive {
         self.load_exact(&paths)
     }
 
+    /// Each hard link member, as (its path, the path it links to).
+    fn hard_links(&self) -> impl Iterator<Item = (&InTreePath, &InTreePath)> {
+        self.members.iter().filter_map(|m| match &m.kind {
+            Kind::HardLink(p, t) => Some((p, t)),
+            _ => None,
+        })
+    }
+
     /// `keep` with the hard links among it and their targets.
     fn with_links(&self, keep: &BTreeSet<InTreePath>) -> BTreeSet<InTreePath> {
         let mut keep = keep.clone();
-        let links: Vec<(&InTreePath, &InTreePath)> = self
-            .members
-            .iter()
-            .filter_map(|m| match &m.kind {
-                Kind::HardLink(p, t) => Some((p, t)),
-                _ => None,
-            })
-            .collect();
+        let links: Vec<(&InTreePath, &InTreePath)> = self.hard_links().collect();
         // Targets only ever are regular files, so two steps close the set.
         for (p, t) in &links {
             if keep.contains(*p) {
@@ -277,14 +278,7 @@ impl Archive {
 
     /// Read the content of the files of `keep` not held yet, in one pass.
     fn load_exact(&mut self, keep: &BTreeSet<InTreePath>) -> Result<(), Error> {
-        let target_of: BTreeMap<&InTreePath, &InTreePath> = self
-            .members
-            .iter()
-            .filter_map(|m| match &m.kind {
-                Kind::HardLink(p, t) => Some((p, t)),
-                _ => None,
-            })
-            .collect();
+        let target_of: BTreeMap<&InTreePath, &InTreePath> = self.hard_links().collect();
         // Which member's data each missing file takes its content from.
         let mut wanted: BTreeMap<&InTreePath, Vec<InTreePath>> = BTreeMap::new();
         for p in keep.iter().filter(|p| self.tree.unloaded.contains_key(*p)) {
