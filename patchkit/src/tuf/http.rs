@@ -285,18 +285,8 @@ impl Transport for HttpTransport {
 /// # Errors
 /// [`TransportError::Other`] for other schemes or malformed URLs.
 pub fn transport_for(url: &str, timeouts: &Timeouts) -> Result<Box<dyn Transport>, TransportError> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(Box::new(HttpTransport::with_timeouts(url, timeouts)?))
-    } else if url.starts_with("file:") {
-        Ok(Box::new(FilesystemTransport::from_url(url)?))
-    } else if url.contains("://") {
-        Err(TransportError::Other {
-            path: url.chars().take(80).collect(),
-            reason: "has an unsupported scheme (http, https, file or a directory path)".into(),
-        })
-    } else {
-        Ok(Box::new(FilesystemTransport::new(url)))
-    }
+    // The same choice as a shareable upstream; callers here need no Send.
+    Ok(upstream_for(url, timeouts)?)
 }
 
 /// The transport for an upstream CPAN mirror (`serve --upstream`): like
