@@ -38,7 +38,7 @@
 pub mod checksums;
 pub mod tree;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -226,8 +226,8 @@ impl Patches {
 
 /// What identifies a catalog's content for the cache: each signed
 /// repository's name and version, in precedence order (the signed metadata
-/// fixes every byte of it); for an unsigned tree, a digest of every record
-/// and patch.
+/// fixes every byte of it); for an unsigned tree, a digest of what it
+/// holds for every dist.
 fn fingerprint(catalog: &Catalog) -> String {
     match &catalog.origin {
         Origin::Signed { .. } => catalog
@@ -240,19 +240,16 @@ fn fingerprint(catalog: &Catalog) -> String {
             .collect::<Vec<_>>()
             .join("+"),
         Origin::Unsigned { .. } => {
+            // Every dist's digest, as the cache key takes it
+            // (Catalog::dist_digest); a tree catalog holds all its entries.
+            let dists: BTreeSet<&str> = catalog
+                .entries()
+                .iter()
+                .map(|e| e.record.dist.as_str())
+                .collect();
             let mut h = Sha256::new();
-            for e in catalog.entries() {
-                let r = &e.record;
-                h.update(format!(
-                    "{}\0{}\0{}\0{}\0{}\0{}\0{:?}\0",
-                    e.record_file,
-                    e.patch_sha256,
-                    r.versions,
-                    r.strip,
-                    r.order,
-                    r.withdrawn.is_some(),
-                    r.tested.iter().map(|t| &t.patched_tree).collect::<Vec<_>>()
-                ));
+            for d in dists {
+                h.update(catalog.dist_digest(d).unwrap_or_default());
             }
             format!("unsigned:{}", hex::encode(h.finalize()))
         }
