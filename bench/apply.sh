@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `patchkit apply` against the shell pipeline (tar xzf; patch
 # -p1 --fuzz=0; tar czf) and the bare `gzip -dc | gzip -c` round trip, per
-# tarball and in total, on one core and on all; output size against
+# tarball and in total, on one core and on all (and every tarball in one
+# call: throughput on one core against all); output size against
 # gzip -6; peak memory on the largest tarballs. All from one run.
 #
 #   bash bench/apply.sh                 # builds --release, makes a corpus

@@ -137,6 +137,24 @@ def main():
             ctot["apply"], ctot["apply1"], ctot["shell"], ctot["gzip"], ctot["apply"] / ctot["gzip"],
             ctot["apply"] / ctot["shell"]))
         print("outputs identical on 1 core and all cores: %s" % all(r["same"] for r in rows))
+        # Throughput: every tarball in one `apply` call, which spreads the
+        # targets over the cores, on one core against all (median of RUNS,
+        # alternating), and the outputs compared byte for byte.
+        batch = {k: os.path.join(work, "batch-" + k) for k in ("1", "all")}
+        all_tb = " ".join(tarballs)
+        bcmd = {k: "%s%s --home %s apply --source %s/patches -o %s %s" % (
+            one_core if k == "1" else "", args.bin, home, corpus, d, all_tb) for k, d in batch.items()}
+        btimes = {k: [] for k in bcmd}
+        for _ in range(max(args.runs, 3)):
+            for k, c in bcmd.items():
+                shutil.rmtree(batch[k], ignore_errors=True)
+                os.makedirs(batch[k])
+                btimes[k].append(run(c, env1 if k == "1" else None))
+        bsame = all(open(os.path.join(batch["1"], n), "rb").read() == open(os.path.join(batch["all"], n), "rb").read()
+                    for n in os.listdir(batch["all"]))
+        b1, ball = statistics.median(btimes["1"]), statistics.median(btimes["all"])
+        print("batch (%d tarballs in one call): 1 core %.0f ms, all %d cores %.0f ms: throughput %.2fx; "
+              "outputs identical: %s" % (len(tarballs), b1 * 1e3, os.cpu_count(), ball * 1e3, b1 / ball, bsame))
         big = sorted(glob.glob(os.path.join(corpus, "big", "*.tar.gz")))
         for tb in [tarballs[-1]] + big:
             unpacked = int(subprocess.run("gzip -dc %s | wc -c" % tb, shell=True, capture_output=True,

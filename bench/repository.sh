@@ -96,3 +96,28 @@ for n in $SIZES; do
   printf '| %s | %s | %s KB | %s, %s requests, %s KB | %s, %s / %s bytes | %s ms | %s ms | %s ms |\n' \
     "$n" "$publish" "$meta_kb" "$cold" "$cold_req" "$cold_kb" "$inc" "$inc_gz" "$inc_plain" "$same" "$off" "$on"
 done
+
+# `check --offline` of one tarball, the smallest repository against the
+# largest, interleaved (A B A B …, 51 pairs) so that both see the same
+# machine: medians in ms and the median of the per-pair ratios.
+set -- $SIZES
+if [ $# -ge 2 ]; then
+  small=$1; eval "large=\${$#}"
+  python3 - "$BIN" "$W/n$small" "$W/n$large" "$small" "$large" <<'PY'
+import statistics, subprocess, sys, time
+bin_, small, large, ns, nl = sys.argv[1:]
+def run(d):
+    t = time.perf_counter()
+    subprocess.run([bin_, "--home", d + "/home-gz", "check", "--offline", d + "/tb/Dist-0-1.0.tar.gz"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - t) * 1000
+for _ in range(3):
+    run(small); run(large)
+a, b = [], []
+for _ in range(51):
+    a.append(run(small)); b.append(run(large))
+ratio = statistics.median(y / x for x, y in zip(a, b))
+print(f"check --offline, interleaved: {ns} records {statistics.median(a):.2f} ms, "
+      f"{nl} records {statistics.median(b):.2f} ms, ratio {ratio:.3f}")
+PY
+fi

@@ -61,7 +61,9 @@ use crate::state::{self, commit as journal, write_atomic, Home, LockKind};
 use crate::tree::sha256_hex;
 use crate::tuf::metadata::{tuf_time, Envelope, Role, Root, TargetFile, Targets};
 use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
-use crate::tuf::updater::{self, Limits, LoadedBin, TrustedState, Verified, VerifyError};
+use crate::tuf::updater::{
+    self, BinScope, Limits, LoadedBin, LookupBin, TrustedState, Verified, VerifyError,
+};
 
 /// `config.toml` of one repository.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -653,7 +655,14 @@ fn refresh(
     progress.start("verifying hash bins", wanted.len() as u64);
     let bins = par_map(&wanted, |(bin, version)| {
         let cached = std::fs::read(bin_file(trusted, bin, *version)).ok();
-        let loaded = verified.load_bin(bin, cached.as_deref(), transport, now, limits);
+        let loaded = verified.load_bin(
+            bin,
+            cached.as_deref(),
+            transport,
+            now,
+            limits,
+            BinScope::EveryTarget,
+        );
         progress.advance(1);
         loaded
     })
@@ -1114,7 +1123,7 @@ struct StoreSource {
     verified: Verified,
     now: DateTime<Utc>,
     index: IndexView,
-    bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<BTreeMap<String, TargetFile>>>>,
+    bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<LookupBin>>>,
     /// Where a damaged cached target is fetched again (online opens only).
     repair: Option<Box<dyn Transport>>,
     /// Download limits.
@@ -1142,7 +1151,7 @@ impl StoreSource {
         }
     }
 
-    fn bin(&self, bin: &str) -> Result<std::sync::Arc<BTreeMap<String, TargetFile>>, LoadError> {
+    fn bin(&self, bin: &str) -> Result<std::sync::Arc<LookupBin>, LoadError> {
         if let Some(b) = self.bins.lock().ok().and_then(|m| m.get(bin).cloned()) {
             return Ok(b);
         }
@@ -1154,7 +1163,7 @@ impl StoreSource {
         let cached = std::fs::read(bin_file(&self.trusted, bin, version)).ok();
         let loaded = self
             .verified
-            .load_bin(
+            .lookup_bin(
                 bin,
                 cached.as_deref(),
                 self.repair.as_deref().unwrap_or(&NoTransport),
@@ -1162,7 +1171,7 @@ impl StoreSource {
                 &self.limits,
             )
             .map_err(|e| self.unverified(e))?;
-        let targets = std::sync::Arc::new(loaded.targets);
+        let targets = std::sync::Arc::new(loaded);
         if let Ok(mut m) = self.bins.lock() {
             m.insert(bin.to_string(), targets.clone());
         }
@@ -1173,7 +1182,10 @@ impl StoreSource {
         let role = self.verified.role_for_target(target);
         let found = match role.as_deref() {
             Some("targets") => self.verified.targets().get(target).cloned(),
-            Some(bin) => self.bin(bin)?.get(target).cloned(),
+            Some(bin) => self
+                .bin(bin)?
+                .target(target)
+                .map_err(|e| self.unverified(e))?,
             None => None,
         };
         found.ok_or_else(|| {
@@ -1203,6 +1215,21 @@ impl DistSource for StoreSource {
         let Some(entry) = shard.get(dist) else {
             return Ok(BTreeMap::new());
         };
+        // The bins that list the dist's files (about one per file), verified
+        // side by side: each is a signature check and a parse that would
+        // otherwise run one after another.
+        let bins: std::collections::BTreeSet<String> = entry
+            .targets
+            .iter()
+            .filter_map(|t| self.verified.role_for_target(t))
+            .filter(|role| role != Role::Targets.as_str())
+            .collect();
+        if bins.len() > 1 {
+            use rayon::prelude::*;
+            bins.par_iter()
+                .map(|bin| self.bin(bin).map(|_| ()))
+                .collect::<Result<(), LoadError>>()?;
+        }
         let mut files = BTreeMap::new();
         for target in &entry.targets {
             let info = self.info(target)?;
@@ -1314,7 +1341,14 @@ fn all_targets(
         let bins = par_map(&names, |bin| {
             let version = meta.get(&format!("{bin}.json")).map_or(0, |m| m.version);
             let cached = std::fs::read(bin_file(trusted, bin, version)).ok();
-            verified.load_bin(bin, cached.as_deref(), transport, now, limits)
+            verified.load_bin(
+                bin,
+                cached.as_deref(),
+                transport,
+                now,
+                limits,
+                BinScope::EveryTarget,
+            )
         });
         for b in bins {
             let b = b.map_err(|source| Error::Verify {
@@ -1465,7 +1499,14 @@ pub(crate) fn cached_repository(
                 .map_or(0, |m| m.version);
             let cached = std::fs::read(bin_file(&trusted, &bin, version)).ok();
             let b = verified
-                .load_bin(&bin, cached.as_deref(), &NoTransport, now, limits)
+                .load_bin(
+                    &bin,
+                    cached.as_deref(),
+                    &NoTransport,
+                    now,
+                    limits,
+                    BinScope::EveryTarget,
+                )
                 .map_err(verify_err)?;
             let path = if consistent {
                 format!("metadata/{version}.{bin}.json")

@@ -28,7 +28,7 @@ use super::sha256_hex;
 use super::tests::update;
 use super::tests::{sample_targets, Keys};
 use super::transport::FilesystemTransport;
-use super::updater::Limits;
+use super::updater::{BinScope, Limits};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -297,7 +297,14 @@ fn our_client_verifies_hash_bins_python_tuf_wrote() {
     let mut found = BTreeMap::new();
     for bin in bins.bin_names() {
         let loaded = report
-            .load_bin(&bin, None, &transport, Utc::now(), &Limits::default())
+            .load_bin(
+                &bin,
+                None,
+                &transport,
+                Utc::now(),
+                &Limits::default(),
+                BinScope::EveryTarget,
+            )
             .unwrap();
         for (name, info) in &loaded.targets {
             let bytes =

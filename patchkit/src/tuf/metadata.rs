@@ -562,6 +562,102 @@ role_metadata!(Timestamp, "timestamp");
 role_metadata!(Snapshot, "snapshot");
 role_metadata!(Targets, "targets");
 
+/// Whether this client reads `spec_version` `spec`: TUF 1.x, written as
+/// `1`, `1.N` or `1.N.M` (what [`Envelope::parse_signed`] accepts).
+pub fn spec_version_supported(spec: &str) -> bool {
+    let mut parts = spec.split('.');
+    let major_ok = parts.next() == Some("1");
+    let rest_ok = parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    major_ok && rest_ok && spec.split('.').count() <= 3
+}
+
+/// A hash bin as sent, for a lookup of a few of its targets: the
+/// signatures, and the exact bytes of `signed` — checked against the
+/// signatures *as they are*, without building the canonical form — with
+/// each target's description kept as its JSON text, parsed only when it is
+/// looked up ([`BinAsSent::target`]).
+///
+/// Why this is as strong as the canonical check: TUF signers sign the
+/// canonical JSON of `signed`, and a publisher that writes `signed` in that
+/// form (patchkit's `publish` does, for bins) sends those very bytes; when
+/// the signatures verify over the bytes as read, what is parsed is exactly
+/// what the keys signed. When they do not (a publisher that indents, or
+/// orders keys otherwise), [`BinAsSent::read`] gives `None` and the caller
+/// takes the canonical path ([`Envelope`]), which also words every refusal.
+#[derive(Debug)]
+pub struct BinAsSent {
+    /// `version` as signed.
+    pub version: u64,
+    /// `expires` as signed.
+    pub expires: DateTime<Utc>,
+    /// Whether `signed` has a `delegations` field.
+    pub delegates: bool,
+    targets: BTreeMap<String, Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeAsSent<'a> {
+    signatures: Vec<Signature>,
+    #[serde(borrow)]
+    signed: &'a serde_json::value::RawValue,
+}
+
+#[derive(Deserialize)]
+struct BinFields {
+    #[serde(rename = "_type")]
+    type_: String,
+    spec_version: String,
+    version: u64,
+    #[serde(with = "tuf_time")]
+    expires: DateTime<Utc>,
+    targets: BTreeMap<String, Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    delegations: Option<serde::de::IgnoredAny>,
+}
+
+impl BinAsSent {
+    /// Reads `bytes` as a targets role signed by a threshold of `keys`
+    /// over `signed` exactly as written: `None` unless the envelope parses,
+    /// the signatures verify over those bytes, `_type` is `targets`,
+    /// `spec_version` is supported and `version` is at least 1.
+    pub fn read(
+        bytes: &[u8],
+        keys: &BTreeMap<KeyId, patchkit_signing::PublicKey>,
+        threshold: u32,
+    ) -> Option<BinAsSent> {
+        let env: EnvelopeAsSent<'_> = serde_json::from_slice(bytes).ok()?;
+        let signed = env.signed.get();
+        patchkit_signing::verify_threshold(keys, threshold, &env.signatures, signed.as_bytes())
+            .ok()?;
+        let fields: BinFields = serde_json::from_str(signed).ok()?;
+        let ok = fields.type_ == Targets::TYPE
+            && spec_version_supported(&fields.spec_version)
+            && fields.version >= 1;
+        ok.then_some(BinAsSent {
+            version: fields.version,
+            expires: fields.expires,
+            delegates: fields.delegations.is_some(),
+            targets: fields.targets,
+        })
+    }
+
+    /// The description of target `name`, parsed now.
+    ///
+    /// # Errors
+    /// [`MetadataError::Malformed`] if its entry is not a target description.
+    pub fn target(&self, name: &str) -> Result<Option<TargetFile>, MetadataError> {
+        let Some(raw) = self.targets.get(name) else {
+            return Ok(None);
+        };
+        serde_json::from_str(raw.get())
+            .map(Some)
+            .map_err(|e| MetadataError::Malformed {
+                role: Targets::TYPE.to_string(),
+                reason: format!("target {}: {e}", name.chars().take(120).collect::<String>()),
+            })
+    }
+}
+
 /// A metadata file: the raw `signed` object and its signatures.
 ///
 /// `signed` stays a [`Value`] so that signatures are checked over exactly
@@ -647,10 +743,7 @@ impl Envelope {
             reason: e.to_string(),
         })?;
         let spec = parsed.spec_version();
-        let mut parts = spec.split('.');
-        let major_ok = parts.next() == Some("1");
-        let rest_ok = parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-        if !major_ok || !rest_ok || spec.split('.').count() > 3 {
+        if !spec_version_supported(spec) {
             return Err(MetadataError::SpecVersion {
                 role: role.to_string(),
                 found: spec.chars().take(40).collect(),

@@ -13,7 +13,7 @@ use patchkit_signing::{canonical_json, sign, SigningKey};
 use serde_json::{json, Value};
 
 use super::transport::{FilesystemTransport, Transport};
-use super::updater::{self, Limits, TrustedState, Verified, VerifyError};
+use super::updater::{self, BinScope, Limits, LookupBin, TrustedState, Verified, VerifyError};
 
 /// What the tests call an update: the pure updater from a trusted
 /// directory, then the changed role files written back to it, the way the
@@ -1117,6 +1117,7 @@ fn load_bins(f: &Fixture, report: &Verified) -> Result<Vec<LoadedBin>, VerifyErr
                 &f.transport(),
                 t("2000-01-02T00:00:00Z"),
                 &Limits::default(),
+                BinScope::EveryTarget,
             )
         })
         .collect()
@@ -1336,12 +1337,134 @@ fn update_refuses_target_listed_in_the_wrong_bin() {
                 None,
                 &f.transport(),
                 t("2000-01-02T00:00:00Z"),
-                &Limits::default()
+                &Limits::default(),
+                BinScope::EveryTarget,
             )
             .unwrap_err()
             .to_string(),
         format!("{wrong}: lists target {name}, which belongs to {right}")
     );
+}
+
+#[test]
+fn a_bin_read_for_a_lookup_skips_the_entry_scan_only_from_the_cache() {
+    // The same validly signed bin that claims another bin's target: read
+    // from the cache for a lookup it loads (a lookup only ever reads a
+    // target through the bin its path hashes to, so the foreign entry is
+    // never consulted), but downloaded, or read to use every target, it is
+    // refused.
+    let f = bin_fixture();
+    let name = "top-level.txt";
+    let right = roles().bin_for_target(name);
+    let wrong = roles().bin_names().find(|b| *b != right).unwrap();
+    let entry = read_env(&f.meta(&format!("1.{right}.json"))).signed["targets"][name].clone();
+    let wrong_file = f.meta(&format!("1.{wrong}.json"));
+    resign(&wrong_file, &[&f.keys.targets], |s| {
+        s["targets"][name] = entry;
+    });
+    let cached = std::fs::read(&wrong_file).unwrap();
+    let report = f.update().unwrap();
+    let load = |cached: Option<&[u8]>, scope| {
+        report.load_bin(
+            &wrong,
+            cached,
+            &f.transport(),
+            t("2000-01-02T00:00:00Z"),
+            &Limits::default(),
+            scope,
+        )
+    };
+    let looked = load(Some(&cached), BinScope::Lookup).unwrap();
+    assert!(!looked.is_new);
+    assert!(looked.targets.contains_key(name));
+    assert_eq!(
+        report.role_for_target(name).as_deref(),
+        Some(right.as_str())
+    );
+    let refusal = format!("{wrong}: lists target {name}, which belongs to {right}");
+    assert_eq!(
+        load(Some(&cached), BinScope::EveryTarget)
+            .unwrap_err()
+            .to_string(),
+        refusal
+    );
+    assert_eq!(
+        load(None, BinScope::Lookup).unwrap_err().to_string(),
+        refusal
+    );
+}
+
+#[test]
+fn a_lookup_reads_a_compact_bin_as_sent_and_any_other_through_the_canonical_form() {
+    let f = bin_fixture();
+    let name = "top-level.txt";
+    let bin = roles().bin_for_target(name);
+    let file = f.meta(&format!("1.{bin}.json"));
+    let report = f.update().unwrap();
+    let now = t("2000-01-02T00:00:00Z");
+    let nowhere = tempfile::tempdir().unwrap();
+    let lookup = |bytes: &[u8], now| {
+        report.lookup_bin(
+            &bin,
+            Some(bytes),
+            &FilesystemTransport::new(nowhere.path()),
+            now,
+            &Limits::default(),
+        )
+    };
+    let expected = report
+        .load_bin(
+            &bin,
+            None,
+            &f.transport(),
+            now,
+            &Limits::default(),
+            BinScope::EveryTarget,
+        )
+        .unwrap()
+        .targets[name]
+        .clone();
+
+    // What publish writes: `signed` in canonical form, read as sent.
+    let compact = std::fs::read(&file).unwrap();
+    let as_sent = lookup(&compact, now).unwrap();
+    assert!(matches!(as_sent, LookupBin::AsSent(_)), "{as_sent:?}");
+    assert_eq!(as_sent.target(name).unwrap(), Some(expected.clone()));
+    assert_eq!(as_sent.target("not-listed.txt").unwrap(), None);
+
+    // The same signed content, indented: the signatures cover its
+    // canonical form, not these bytes, so it is read the canonical way.
+    let indented = read_env(&file).to_bytes();
+    assert_ne!(indented, compact);
+    let parsed = lookup(&indented, now).unwrap();
+    assert!(matches!(parsed, LookupBin::Parsed(_)), "{parsed:?}");
+    assert_eq!(parsed.target(name).unwrap(), Some(expected.clone()));
+
+    // A listed hash changed after signing: never read. With nowhere to
+    // fetch a good copy from the lookup is refused; with the repository
+    // it fetches the signed bin again and reads the genuine entry.
+    let sha = expected.sha256().unwrap().to_string();
+    let forged = String::from_utf8(compact.clone())
+        .unwrap()
+        .replace(&sha, &"0".repeat(64));
+    assert_ne!(forged.as_bytes(), compact.as_slice());
+    let refused = lookup(forged.as_bytes(), now).unwrap_err().to_string();
+    assert!(refused.starts_with(&format!("{bin}: ")), "{refused}");
+    let repaired = report
+        .lookup_bin(
+            &bin,
+            Some(forged.as_bytes()),
+            &f.transport(),
+            now,
+            &Limits::default(),
+        )
+        .unwrap();
+    assert_eq!(repaired.target(name).unwrap(), Some(expected.clone()));
+
+    // Expired: not read as sent either.
+    let late = t("2100-01-01T00:00:00Z");
+    let expired = lookup(&compact, late).unwrap_err().to_string();
+    assert!(expired.contains("expired"), "{expired}");
 }
 
 #[test]
@@ -1491,6 +1614,7 @@ fn threshold_signing_stages_every_changed_bin_until_signed() {
                 &transport,
                 t("2000-01-02T00:00:00Z"),
                 &Limits::default(),
+                BinScope::EveryTarget,
             )
             .unwrap();
         assert_eq!(b.version, 1);

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::metadata::{
-    tuf_time, Envelope, Hashes, MetaFile, MetadataError, Role, RoleMetadata, Root, Snapshot,
-    SuccinctRoles, TargetFile, Targets, Timestamp, VerifyRoleError,
+    tuf_time, BinAsSent, Envelope, Hashes, MetaFile, MetadataError, Role, RoleMetadata, Root,
+    Snapshot, SuccinctRoles, TargetFile, Targets, Timestamp, VerifyRoleError,
 };
 use super::transport::{read_bounded, Bounded, Transport, TransportError};
 use super::{check_target_path, hashed_target_path};
@@ -377,6 +377,46 @@ pub struct Verified {
     snapshot_meta: BTreeMap<String, MetaFile>,
 }
 
+/// What a verified bin will be used for, which decides whether every
+/// target it lists is checked to belong to it (see [`Verified::load_bin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinScope {
+    /// Every target it lists will be used (an update, an index rebuilt from
+    /// every bin, a bundle): each must hash to this bin.
+    EveryTarget,
+    /// Only the targets a lookup names, each found through the bin its path
+    /// hashes to ([`Verified::role_for_target`]): a target of another bin
+    /// listed here is never read, so the per-entry check (a sha256 of every
+    /// path, already made when the bin was first verified) is skipped —
+    /// unless the bin is fetched now rather than read from the cache.
+    Lookup,
+}
+
+/// A hash bin verified for a lookup ([`Verified::lookup_bin`]).
+#[derive(Debug)]
+pub enum LookupBin {
+    /// Read as sent: entries parsed when looked up.
+    AsSent(BinAsSent),
+    /// Read through the canonical form, every entry parsed.
+    Parsed(BTreeMap<String, TargetFile>),
+}
+
+impl LookupBin {
+    /// The signed description of target `name`, if this bin lists it.
+    ///
+    /// # Errors
+    /// [`VerifyError::Metadata`] if its entry is not a target description.
+    pub fn target(&self, name: &str) -> Result<Option<TargetFile>, VerifyError> {
+        match self {
+            LookupBin::AsSent(b) => b.target(name).map_err(|source| VerifyError::Metadata {
+                role: "delegated targets",
+                source,
+            }),
+            LookupBin::Parsed(t) => Ok(t.get(name).cloned()),
+        }
+    }
+}
+
 /// A verified hash bin (a delegated targets role).
 #[derive(Debug, Clone)]
 pub struct LoadedBin {
@@ -445,8 +485,9 @@ impl Verified {
         transport: &dyn Transport,
         now: DateTime<Utc>,
         limits: &Limits,
+        scope: BinScope,
     ) -> Result<LoadedBin, VerifyError> {
-        self.load_bin_inner(bin, cached, transport, now, limits)
+        self.load_bin_inner(bin, cached, transport, now, limits, scope)
             .map_err(|source| VerifyError::Delegated {
                 role: bin.chars().take(80).collect(),
                 source: Box::new(source),
@@ -460,6 +501,7 @@ impl Verified {
         transport: &dyn Transport,
         now: DateTime<Utc>,
         limits: &Limits,
+        scope: BinScope,
     ) -> Result<LoadedBin, VerifyError> {
         const ROLE: &str = "delegated targets";
         let Some(roles) = self.bins() else {
@@ -482,14 +524,7 @@ impl Verified {
                 role: Role::Snapshot.as_str(),
                 name: file.clone(),
             })?;
-        let (keys, threshold) = roles.role_keys(
-            &self
-                .targets
-                .delegations
-                .as_ref()
-                .map(|d| d.keys.clone())
-                .unwrap_or_default(),
-        );
+        let (keys, threshold) = self.bin_keys(roles);
         let verify = |bytes: &[u8]| -> Result<Targets, VerifyError> {
             check_meta(ROLE, listed, "snapshot", bytes)?;
             let env = envelope(ROLE, bytes)?;
@@ -529,7 +564,12 @@ impl Verified {
                 what: "delegations from a hash bin",
             });
         }
-        for name in meta.targets.keys() {
+        // A bin just downloaded, or read to use every target it lists, is
+        // checked entry by entry; a lookup reads only targets whose path
+        // hashes to this bin (`role_for_target`), so another bin's target
+        // listed here could never be read through it.
+        let every = is_new || scope == BinScope::EveryTarget;
+        for name in meta.targets.keys().filter(|_| every) {
             let expected = roles.bin_for_target(name);
             if expected != bin {
                 return Err(VerifyError::WrongBin {
@@ -546,6 +586,56 @@ impl Verified {
             targets: meta.targets,
             is_new,
         })
+    }
+
+    /// The keys and threshold the top-level targets role gives its bins.
+    fn bin_keys(
+        &self,
+        roles: &SuccinctRoles,
+    ) -> (
+        BTreeMap<patchkit_signing::KeyId, patchkit_signing::PublicKey>,
+        u32,
+    ) {
+        let none = BTreeMap::new();
+        roles.role_keys(self.targets.delegations.as_ref().map_or(&none, |d| &d.keys))
+    }
+
+    /// Hash bin `bin` verified for a lookup of some of its targets (one
+    /// tarball's files): the `cached` copy read as sent ([`BinAsSent`]:
+    /// signatures over `signed` as written, each target's entry parsed when
+    /// asked for) when it is the version the snapshot lists, matches its
+    /// listed length and hashes, verifies that way, is unexpired and
+    /// delegates nothing; otherwise [`Verified::load_bin`] with
+    /// [`BinScope::Lookup`], which says why it refuses.
+    ///
+    /// # Errors
+    /// [`VerifyError::Delegated`] naming the bin and the check.
+    pub fn lookup_bin(
+        &self,
+        bin: &str,
+        cached: Option<&[u8]>,
+        transport: &dyn Transport,
+        now: DateTime<Utc>,
+        limits: &Limits,
+    ) -> Result<LookupBin, VerifyError> {
+        if let Some(b) = cached.and_then(|bytes| self.bin_as_sent(bin, bytes, now)) {
+            return Ok(LookupBin::AsSent(b));
+        }
+        self.load_bin(bin, cached, transport, now, limits, BinScope::Lookup)
+            .map(|b| LookupBin::Parsed(b.targets))
+    }
+
+    fn bin_as_sent(&self, bin: &str, bytes: &[u8], now: DateTime<Utc>) -> Option<BinAsSent> {
+        let roles = self.bins()?;
+        if !roles.is_bin(bin) {
+            return None;
+        }
+        let listed = self.snapshot_meta.get(&format!("{bin}.json"))?;
+        check_meta("delegated targets", listed, "snapshot", bytes).ok()?;
+        let (keys, threshold) = self.bin_keys(roles);
+        let b = BinAsSent::read(bytes, &keys, threshold)?;
+        // python-tuf: expired when the reference time is at or past `expires`.
+        (b.version == listed.version && now < b.expires && !b.delegates).then_some(b)
     }
 
     /// The verified targets metadata (custom fields included).
