@@ -160,3 +160,142 @@ fn messages_name_the_path_as_given() {
         out.stderr
     );
 }
+
+/// A mirror-like tree: two vulnerable dists and one without records, in
+/// nested author folders, beside files that are not archives and a symbolic
+/// link to an archive.
+fn mirror_tree(env: &TestEnv, root: &str) -> std::path::PathBuf {
+    let old = "sub f { 1 }\n";
+    SourceBuilder::new(env.path("patches"))
+        .add(
+            "PK-R1",
+            "Rec-One",
+            ">= 1",
+            &udiff("lib/One.pm", old, "sub f { 2 }\n"),
+        )
+        .add(
+            "PK-R2",
+            "Rec-Two",
+            ">= 1",
+            &udiff("lib/Two.pm", old, "sub f { 3 }\n"),
+        );
+    let tree = env.path(root);
+    let a = DistBuilder::new("Rec-One", "1.0")
+        .file("lib/One.pm", old)
+        .tarball(&tree.join("authors/id/A/AU/AUTHOR"));
+    DistBuilder::new("Rec-Two", "2.0")
+        .file("lib/Two.pm", old)
+        .tarball(&tree.join("authors/id/B/BO/BOB/sub"));
+    DistBuilder::new("Unrelated", "0.1")
+        .file("lib/U.pm", old)
+        .tarball(&tree.join("authors/id/C/CA/CAROL"));
+    std::fs::write(tree.join("authors/01mailrc.txt"), "alias X \"x\"\n").unwrap();
+    std::fs::write(
+        tree.join("authors/id/A/AU/AUTHOR/CHECKSUMS"),
+        "$cksum = {};\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&a, tree.join("authors/Linked-1.0.tar.gz")).unwrap();
+    tree
+}
+
+#[test]
+fn recursive_check_and_apply_walk_a_tree_of_archives_and_keep_its_layout() {
+    let env = TestEnv::new();
+    let tree = mirror_tree(&env, "cpan");
+    let doc = env
+        .run_ok(&[
+            "check",
+            "--source",
+            "patches",
+            "--json",
+            "--recursive",
+            "cpan",
+        ])
+        .json();
+    let targets: Vec<(String, String)> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["target"].as_str().unwrap().to_string(),
+                t["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Every archive, in path order; not the text files, not the link.
+    assert_eq!(
+        targets,
+        [
+            ("cpan/authors/id/A/AU/AUTHOR/Rec-One-1.0.tar.gz", "patched"),
+            ("cpan/authors/id/B/BO/BOB/sub/Rec-Two-2.0.tar.gz", "patched"),
+            (
+                "cpan/authors/id/C/CA/CAROL/Unrelated-0.1.tar.gz",
+                "nothing_matched"
+            ),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+
+    // Without --recursive a directory is one unpacked dist, as before.
+    let plain = env.run(&["check", "--source", "patches", "--json", "cpan"]);
+    assert_ne!(
+        plain.json()["targets"][0]["result"],
+        "patched",
+        "{}",
+        plain.stdout
+    );
+
+    let before = snapshot_dir(&tree);
+    env.run_ok(&["apply", "--source", "patches", "-r", "-o", "out", "cpan"]);
+    assert_eq!(
+        snapshot_dir(&tree),
+        before,
+        "the tree is read, never written"
+    );
+    let one = tarball_files(&env.path("out/authors/id/A/AU/AUTHOR/Rec-One-1.0.tar.gz"));
+    assert_eq!(one["Rec-One-1.0/lib/One.pm"].0, b"sub f { 2 }\n");
+    let two = tarball_files(&env.path("out/authors/id/B/BO/BOB/sub/Rec-Two-2.0.tar.gz"));
+    assert_eq!(two["Rec-Two-2.0/lib/Two.pm"].0, b"sub f { 3 }\n");
+    // A tarball with nothing to apply is copied as it was, at its place.
+    assert_eq!(
+        std::fs::read(env.path("out/authors/id/C/CA/CAROL/Unrelated-0.1.tar.gz")).unwrap(),
+        std::fs::read(tree.join("authors/id/C/CA/CAROL/Unrelated-0.1.tar.gz")).unwrap()
+    );
+    let written: Vec<_> = snapshot_dir(&env.path("out")).into_keys().collect();
+    assert_eq!(written.len(), 3, "{written:?}");
+}
+
+#[test]
+fn recursive_refuses_a_tree_without_archives_and_two_trees_writing_one_path() {
+    let env = TestEnv::new();
+    mirror_tree(&env, "one");
+    mirror_tree(&env, "two");
+    std::fs::create_dir_all(env.path("empty/authors")).unwrap();
+    std::fs::write(env.path("empty/authors/README"), "no archives\n").unwrap();
+    let out = env.run_code(&["check", "--source", "patches", "-r", "empty"], 2);
+    assert!(
+        out.stderr
+            .contains("empty: --recursive found no distribution archive below it"),
+        "{}",
+        out.stderr
+    );
+    // The same layout below two trees would land on the same files of DIR.
+    let out = env.run_code(
+        &[
+            "apply", "--source", "patches", "-r", "-o", "out", "one", "two",
+        ],
+        2,
+    );
+    assert!(
+        out.stderr.contains(
+            "one/authors/id/A/AU/AUTHOR/Rec-One-1.0.tar.gz and \
+             two/authors/id/A/AU/AUTHOR/Rec-One-1.0.tar.gz would both be written as \
+             out/authors/id/A/AU/AUTHOR/Rec-One-1.0.tar.gz"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.path("out").exists(), "refused before writing anything");
+}

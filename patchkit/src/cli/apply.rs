@@ -2,7 +2,7 @@
 //! reported in the order given.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -13,27 +13,68 @@ use patchkit::error::Error;
 use patchkit::patch::ApplyOptions;
 use patchkit::state::log::{self, LogEntry};
 
+/// A target and where its output goes below `-o DIR`: its file name, or
+/// with `--recursive` its path below the tree it was found in.
+struct Planned {
+    target: Target,
+    below: PathBuf,
+}
+
+/// The targets of one call, in the order given: each TARGET, or with
+/// `--recursive` every distribution archive below a directory TARGET, in
+/// sorted order.
+fn plan(args: &TargetArgs) -> Result<Vec<Planned>, Error> {
+    let mut planned = Vec::new();
+    for path in &args.targets {
+        if !(args.recursive && path.is_dir()) {
+            let target = Target::classify(path);
+            let below = PathBuf::from(target.file_name());
+            planned.push(Planned { target, below });
+            continue;
+        }
+        let (files, _links) = patchkit::mirror::tree::walk(path)?;
+        let before = planned.len();
+        for rel in files {
+            let name = rel.rsplit('/').next().unwrap_or(&rel);
+            if patchkit::dist::is_archive_name(name) {
+                planned.push(Planned {
+                    target: Target::Tarball(path.join(&rel)),
+                    below: PathBuf::from(rel),
+                });
+            }
+        }
+        if planned.len() == before {
+            return Err(Error::Usage(format!(
+                "{}: --recursive found no distribution archive below it (.tar.gz, .tgz, \
+                 .tar.bz2, .tbz, .tar.xz, .txz, .tar, .zip)",
+                path.display()
+            )));
+        }
+    }
+    Ok(planned)
+}
+
 /// Refuses, before anything is read or written, what `-o DIR` cannot do
 /// faithfully: a directory target (it is patched in place; `-o` would be
-/// silently ignored), and two targets that would be written under the same
-/// file name (one would overwrite the other, whichever finished last).
-fn check_outputs(targets: &[Target], dir: &Path) -> Result<(), Error> {
-    if let Some(t) = targets.iter().find(|t| matches!(t, Target::Dir(_))) {
+/// silently ignored), and two targets that would be written to the same
+/// path (one would overwrite the other, whichever finished last).
+fn check_outputs(targets: &[Planned], dir: &Path) -> Result<(), Error> {
+    if let Some(p) = targets.iter().find(|p| matches!(p.target, Target::Dir(_))) {
         return Err(Error::Usage(format!(
             "{}: -o DIR writes patched tarballs, but this target is a directory, which apply \
-             patches in place: run it without -o",
-            t.path().display()
+             patches in place: run it without -o (or with --recursive to patch the archives \
+             below it)",
+            p.target.path().display()
         )));
     }
-    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
-    for t in targets {
-        let name = t.file_name();
-        if let Some(first) = seen.insert(name.clone(), t.path()) {
+    let mut seen: BTreeMap<&Path, &Path> = BTreeMap::new();
+    for p in targets {
+        if let Some(first) = seen.insert(&p.below, p.target.path()) {
             return Err(Error::Usage(format!(
                 "{} and {} would both be written as {}: refusing before writing anything",
                 first.display(),
-                t.path().display(),
-                dir.join(&name).display()
+                p.target.path().display(),
+                dir.join(&p.below).display()
             )));
         }
     }
@@ -47,10 +88,11 @@ pub(super) fn run(
     out: Option<&Path>,
     mode: Mode,
 ) -> Result<i32, Error> {
-    let targets: Vec<Target> = args.targets.iter().map(|p| Target::classify(p)).collect();
+    let planned = plan(args)?;
     if let (Mode::Apply, Some(dir)) = (mode, out) {
-        check_outputs(&targets, dir)?;
+        check_outputs(&planned, dir)?;
     }
+    let targets: Vec<&Target> = planned.iter().map(|p| &p.target).collect();
     let catalog = load_catalog(ctx, &args.repo)?;
     if mode == Mode::Apply
         && out.is_none()
@@ -80,10 +122,21 @@ pub(super) fn run(
         },
         targets.len() as u64,
     );
-    let reports: Vec<apply::TargetReport> = targets
+    let reports: Vec<apply::TargetReport> = planned
         .par_iter()
-        .map(|t| {
-            let r = apply::run(t, &catalog, &opts);
+        .map(|p| {
+            // A target found below a tree is written at its place below DIR.
+            let nested = p.below.parent().filter(|d| !d.as_os_str().is_empty());
+            let r = match (nested, &opts.out_dir) {
+                (Some(sub), Some(dir)) => {
+                    let opts = Options {
+                        out_dir: Some(dir.join(sub)),
+                        ..opts.clone()
+                    };
+                    apply::run(&p.target, &catalog, &opts)
+                }
+                _ => apply::run(&p.target, &catalog, &opts),
+            };
             bar.advance(1);
             r
         })

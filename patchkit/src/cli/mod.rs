@@ -270,9 +270,19 @@ pub(crate) struct TargetArgs {
     #[arg(long)]
     pub(crate) partial: bool,
 
+    /// Treat each directory TARGET as a tree of archives (a CPAN mirror, a
+    /// Carton vendor/cache, a download folder) instead of one unpacked
+    /// distribution: every distribution archive below it, by file name, is
+    /// a target (symbolic links are not followed). With `apply -o DIR`,
+    /// each is written under DIR at its path below the tree, so the layout
+    /// is kept (`patchkit mirror` also copies the other files and rewrites
+    /// CHECKSUMS).
+    #[arg(short = 'r', long)]
+    pub(crate) recursive: bool,
+
     /// Distribution archives (.tar.gz, .tgz, .tar.bz2, .tar.xz, .tar, .zip;
     /// a patched one is written in its own format) or unpacked distribution
-    /// directories.
+    /// directories (with --recursive: trees of archives).
     #[arg(value_name = "TARGET", required = true)]
     pub(crate) targets: Vec<PathBuf>,
 }

@@ -191,6 +191,12 @@ pub fn strip_archive_suffix(file_name: &str) -> &str {
     file_name
 }
 
+/// Whether `file_name` ends like a distribution archive
+/// ([`strip_archive_suffix`] removes something).
+pub fn is_archive_name(file_name: &str) -> bool {
+    strip_archive_suffix(file_name).len() < file_name.len()
+}
+
 /// Identify the distribution whose content is `tree`, found under the name
 /// `file_name`. Returns the identity and warnings for the user.
 pub fn identify(file_name: &str, tree: &Tree) -> Result<(DistInfo, Vec<String>), Error> {

@@ -53,9 +53,14 @@ pub struct FailedFile {
     pub error: String,
 }
 
-/// Relative paths of every regular file below `src`, sorted, and of the
-/// entries skipped.
-fn walk(src: &Path) -> Result<(Vec<String>, Vec<String>), state::Error> {
+/// Relative paths (`/`-separated) of every regular file below `src`,
+/// sorted, and of the entries skipped: symbolic links and special files,
+/// never followed. `mirror` and `check`/`apply --recursive` walk a tree
+/// with it.
+///
+/// # Errors
+/// A directory that cannot be listed.
+pub fn walk(src: &Path) -> Result<(Vec<String>, Vec<String>), state::Error> {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut stack = vec![PathBuf::new()];
