@@ -299,3 +299,30 @@ fn recursive_refuses_a_tree_without_archives_and_two_trees_writing_one_path() {
     );
     assert!(!env.path("out").exists(), "refused before writing anything");
 }
+
+#[test]
+fn recursive_check_and_mirror_draw_a_progress_bar_only_on_a_terminal() {
+    let env = TestEnv::new();
+    mirror_tree(&env, "cpan");
+    let in_terminal = |args: &str| -> String {
+        let line = format!("{} --home {} {args}", bin().display(), env.home().display());
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]);
+        let out = run_cmd(cmd, env.dir());
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        out.stdout
+    };
+    let drawn = in_terminal("check -r --source patches cpan");
+    assert!(drawn.contains("checking"), "{drawn:?}");
+    assert!(
+        drawn.contains("Rec-Two 2.0: 1 patch would apply"),
+        "{drawn:?}"
+    );
+    let drawn = in_terminal("mirror --source patches cpan copy");
+    assert!(drawn.contains("mirroring"), "{drawn:?}");
+    let quiet = in_terminal("-q check -r --source patches cpan");
+    assert!(!quiet.contains("checking"), "{quiet:?}");
+    // Not a terminal: no bar.
+    let out = env.run_ok(&["check", "-r", "--source", "patches", "cpan"]);
+    assert!(!out.stderr.contains("checking"), "{}", out.stderr);
+}

@@ -119,7 +119,8 @@ pub(super) fn run(ctx: &Context, args: &MirrorArgs) -> Result<i32, Error> {
         Patches::new(catalog, expires),
         args.mirror.options(&ctx.config),
     );
-    let report = mirror_tree(&mirror, &args.src, &dest, chrono::Utc::now())?;
+    let bar = super::progress::Bar::new(ctx);
+    let report = mirror_tree(&mirror, &args.src, &dest, chrono::Utc::now(), &bar)?;
     output::emit(
         ctx,
         &Mirrored {

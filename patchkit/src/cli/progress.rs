@@ -1,5 +1,5 @@
 //! Progress bars (indicatif) on long work: an update's downloads and
-//! verification, `apply`/`check` over many targets. Drawn on stderr only
+//! verification, `apply`/`check` over many targets, `mirror` over a tree. Drawn on stderr only
 //! when it is a terminal, and never with `-q` or `--json`, so logs and CI
 //! output stay clean.
 
@@ -64,5 +64,19 @@ impl patchkit::client::Progress for Bar {
                 bar.finish_and_clear();
             }
         }
+    }
+}
+
+impl patchkit::mirror::tree::TreeProgress for Bar {
+    fn start(&self, files: u64) {
+        patchkit::client::Progress::start(self, "mirroring", files);
+    }
+
+    fn file_done(&self) {
+        patchkit::client::Progress::advance(self, 1);
+    }
+
+    fn finish(&self) {
+        patchkit::client::Progress::finish(self);
     }
 }

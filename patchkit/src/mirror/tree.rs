@@ -53,6 +53,22 @@ pub struct FailedFile {
     pub error: String,
 }
 
+/// Told how far [`mirror_tree`] is, from every thread (the binary draws a
+/// progress bar from it).
+pub trait TreeProgress: Sync {
+    /// The walk found `files` files to answer.
+    fn start(&self, files: u64) {
+        let _ = files;
+    }
+    /// One more file is done.
+    fn file_done(&self) {}
+    /// Every file is done.
+    fn finish(&self) {}
+}
+
+/// No progress reports.
+impl TreeProgress for () {}
+
 /// Relative paths (`/`-separated) of every regular file below `src`,
 /// sorted, and of the entries skipped: symbolic links and special files,
 /// never followed. `mirror` and `check`/`apply --recursive` walk a tree
@@ -104,8 +120,10 @@ pub fn mirror_tree(
     src: &Path,
     dest: &Path,
     now: DateTime<Utc>,
+    progress: &dyn TreeProgress,
 ) -> Result<TreeReport, Error> {
     let (files, skipped) = walk(src)?;
+    progress.start(files.len() as u64);
     enum Done {
         Written(Option<Vec<String>>),
         Unchanged(Option<Vec<String>>),
@@ -127,12 +145,14 @@ pub fn mirror_tree(
                 state::write_atomic(&out, &served.body, None)?;
                 Ok(Done::Written(ids))
             })();
+            progress.file_done();
             (
                 rel.clone(),
                 done.unwrap_or_else(|e| Done::Failed(e.to_string())),
             )
         })
         .collect();
+    progress.finish();
     let mut report = TreeReport {
         files: files.len(),
         skipped,
