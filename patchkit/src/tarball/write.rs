@@ -25,12 +25,15 @@ use crate::tree::{Change, FileEntry, InTreePath, Tree};
 /// padded with zeros to a multiple of this.
 const RECORD: usize = 10240;
 
-/// gzip level. 6 is GNU gzip's default and what `tar czf` writes; with the
-/// parallel compressor (gzip.rs) the output measured 1.008 times the size
-/// of `gzip -6` on the benchmark corpus (issue 13 allows 1.05), while
+/// gzip level: 5. Measured with flate2's zlib-rs backend
+/// (docs/performance.md, "Level 5"): on the 15 real CPAN releases the
+/// project's records are tested on, level 5 is 1.007–1.012 times the size
+/// of GNU `gzip -6` (level 6: 1.004–1.007) for 0.81 times level 6's CPU; on
+/// the generated benchmark corpus 1.029 times for 0.63 times. Issue 13
+/// allows 1.05; level 4 (up to 1.046 on the corpus) leaves no margin, and
 /// level 9, what most dists ship at, saves about 1 % for about twice the
-/// CPU (docs/performance.md).
-const GZIP_LEVEL: u32 = 6;
+/// CPU of level 6.
+const GZIP_LEVEL: u32 = 5;
 
 // Byte ranges of the ustar header fields (POSIX.1-1988 layout).
 const NAME: std::ops::Range<usize> = 0..100;
