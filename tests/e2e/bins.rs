@@ -271,12 +271,7 @@ fn progress_bars_only_on_a_terminal_and_never_with_quiet_or_json() {
         // The home is fresh for each run, so that every run downloads.
         let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/targets"));
         let _ = std::fs::remove_dir_all(env.home().join("repos/main/trusted/index"));
-        let line = format!("{} --home {} {args}", bin().display(), env.home().display());
-        let mut cmd = std::process::Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"]);
-        let out = run_cmd(cmd, env.dir());
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        out.stdout
+        run_in_terminal(&env, args)
     };
     let drawn = in_terminal("update");
     assert!(drawn.contains("verifying patches"), "{drawn:?}");

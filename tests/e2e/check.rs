@@ -304,14 +304,7 @@ fn recursive_refuses_a_tree_without_archives_and_two_trees_writing_one_path() {
 fn recursive_check_and_mirror_draw_a_progress_bar_only_on_a_terminal() {
     let env = TestEnv::new();
     mirror_tree(&env, "cpan");
-    let in_terminal = |args: &str| -> String {
-        let line = format!("{} --home {} {args}", bin().display(), env.home().display());
-        let mut cmd = std::process::Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"]);
-        let out = run_cmd(cmd, env.dir());
-        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-        out.stdout
-    };
+    let in_terminal = |args: &str| run_in_terminal(&env, args);
     let drawn = in_terminal("check -r --source patches cpan");
     assert!(drawn.contains("checking"), "{drawn:?}");
     assert!(

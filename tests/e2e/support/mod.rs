@@ -81,6 +81,19 @@ pub fn bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_patchkit")))
 }
 
+/// Runs the binary with `args` (split on spaces) and `--home` of `env`
+/// inside a pseudo-terminal (`script`), for what is drawn only on a
+/// terminal (progress bars): asserts it exits 0, returns what the terminal
+/// showed (stdout and stderr together).
+pub fn run_in_terminal(env: &TestEnv, args: &str) -> String {
+    let line = format!("{} --home {} {args}", bin().display(), env.home().display());
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let out = run_cmd(cmd, env.dir());
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.stdout
+}
+
 pub fn run_cmd(mut cmd: Command, cwd: &Path) -> Output {
     let out = cmd
         .current_dir(cwd)
