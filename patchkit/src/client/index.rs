@@ -188,6 +188,10 @@ pub(crate) fn add(shards: &mut BTreeMap<String, Shard>, name: &str, range: Optio
     let Some(dist) = dist_of(name) else {
         return;
     };
+    // A hash bin's pack belongs to no dist (`tuf::pack`).
+    if crate::tuf::pack::is_pack_name(name) {
+        return;
+    }
     let entry = shards
         .entry(shard_key(dist))
         .or_default()

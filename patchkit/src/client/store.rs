@@ -60,6 +60,7 @@ use crate::catalog::{Catalog, DistSource, LoadError, Origin};
 use crate::state::{self, commit as journal, write_atomic, Home, LockKind};
 use crate::tree::sha256_hex;
 use crate::tuf::metadata::{tuf_time, Envelope, Role, Root, TargetFile, Targets};
+use crate::tuf::pack::{self, is_pack_name};
 use crate::tuf::transport::{read_bounded, FilesystemTransport, Transport, TransportError};
 use crate::tuf::updater::{
     self, BinScope, Limits, LoadedBin, LookupBin, TrustedState, Verified, VerifyError,
@@ -596,6 +597,151 @@ struct Fetch<'a> {
     progress: &'a dyn super::Progress,
 }
 
+/// One piece of an update's work on targets.
+enum Work<'a> {
+    /// A target fetched and cached on its own (no pack lists it).
+    File(&'a String, &'a TargetFile),
+    /// Every target of a bin that lists a pack (`pack_work`).
+    Pack {
+        /// The bin, verified.
+        bin: &'a LoadedBin,
+        /// Its pack's target name.
+        pack: String,
+        /// Its pack's signed description.
+        info: TargetFile,
+        /// The pack the previous state cached, when it differs.
+        old: Option<TargetFile>,
+    },
+}
+
+/// Bin `bin`'s own pack, if it lists one (`tuf::pack`): its name and
+/// signed description. A bin listing any other name under `packs/` is
+/// refused.
+fn pack_in(
+    verified: &Verified,
+    bin: &str,
+    targets: &BTreeMap<String, TargetFile>,
+) -> Result<Option<(String, TargetFile)>, VerifyError> {
+    let Some(roles) = verified.bins() else {
+        return Ok(None);
+    };
+    let name = pack::pack_name(roles, bin);
+    if let Some(other) = targets.keys().find(|n| is_pack_name(n) && **n != name) {
+        return Err(VerifyError::Pack {
+            bin: bin.chars().take(80).collect(),
+            pack: other.chars().take(120).collect(),
+            reason: format!("is not a pack {bin} may list (its pack is {name})"),
+        });
+    }
+    Ok(targets.get(&name).map(|i| (name, i.clone())))
+}
+
+/// Where an update finds a bin's pack and targets: the trusted cache,
+/// else `transport`.
+struct Source<'a> {
+    trusted: &'a Path,
+    transport: &'a dyn Transport,
+    verified: &'a Verified,
+    limits: &'a Limits,
+}
+
+/// A pack to cache, if any, and the members of its bin it verified.
+type Unpacked = (Option<(PathBuf, Vec<u8>)>, BTreeMap<String, Vec<u8>>);
+
+impl Source<'_> {
+    /// The targets of `bin` (pack `pack`, signed as `info`), each checked
+    /// against its signed length and hashes, and the pack to cache when it
+    /// is not yet: the cached pack when it verifies; else the pack rebuilt
+    /// locally (`rebuild`) when it matches the signed one byte for byte;
+    /// else the pack fetched. A pack read or fetched must hold exactly the
+    /// bin's other targets (`pack::unpack`).
+    fn pack_work(
+        &self,
+        bin: &LoadedBin,
+        pack: &str,
+        info: &TargetFile,
+        old: Option<&TargetFile>,
+    ) -> Result<Unpacked, VerifyError> {
+        let path = cache_file(self.trusted, pack, info)?;
+        if let Some(bytes) = read_cached_target(&path, pack, info) {
+            return Ok((None, pack::unpack(&bin.name, pack, &bytes, &bin.targets)?));
+        }
+        if let Some(members) = self.rebuild(bin, pack, info, old)? {
+            let bytes = pack::build(members.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+            if updater::check_target(pack, info, &bytes).is_ok() {
+                return Ok((Some((path, bytes)), members));
+            }
+        }
+        let bytes = updater::fetch_target_of(
+            self.transport,
+            pack,
+            info,
+            self.verified.consistent_snapshot(),
+            self.limits,
+        )?;
+        let members = pack::unpack(&bin.name, pack, &bytes, &bin.targets)?;
+        Ok((Some((path, bytes)), members))
+    }
+
+    /// The targets of `bin` other than its pack, for rebuilding the pack
+    /// locally: each from a local copy that matches its signed hashes (a
+    /// member of the previous pack `old`, or a per-file copy an older
+    /// state cached), the rest fetched one by one — but only when fewer
+    /// than half of them, and fewer bytes than half the pack, are missing
+    /// (after one new record, a file or two); otherwise `None`: fetching
+    /// the pack costs less.
+    fn rebuild(
+        &self,
+        bin: &LoadedBin,
+        pack: &str,
+        info: &TargetFile,
+        old: Option<&TargetFile>,
+    ) -> Result<Option<BTreeMap<String, Vec<u8>>>, VerifyError> {
+        let previous: BTreeMap<String, Vec<u8>> = old
+            .and_then(|o| {
+                let bytes = read_cached_target(&cache_file(self.trusted, pack, o).ok()?, pack, o)?;
+                pack::members(&bytes).ok()
+            })
+            .map(|m| m.into_iter().collect())
+            .unwrap_or_default();
+        let wanted: Vec<(&String, &TargetFile)> =
+            bin.targets.iter().filter(|(n, _)| *n != pack).collect();
+        let mut have = BTreeMap::new();
+        let mut missing = Vec::new();
+        let mut missing_bytes = 0u64;
+        for (name, target) in &wanted {
+            let local = previous
+                .get(*name)
+                .filter(|b| updater::check_target(name, target, b).is_ok())
+                .cloned()
+                .or_else(|| read_cached_target(&cache_file(self.trusted, name, target).ok()?, name, target));
+            match local {
+                Some(bytes) => {
+                    have.insert((*name).clone(), bytes);
+                }
+                None => {
+                    missing.push((*name, *target));
+                    missing_bytes = missing_bytes.saturating_add(target.length);
+                    if missing.len() * 2 >= wanted.len() || missing_bytes * 2 >= info.length {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        for (name, target) in missing {
+            let bytes = updater::fetch_target_of(
+                self.transport,
+                name,
+                target,
+                self.verified.consistent_snapshot(),
+                self.limits,
+            )?;
+            have.insert(name.clone(), bytes);
+        }
+        Ok(Some(have))
+    }
+}
+
 /// What an update must fetch and write beyond the top-level roles. When
 /// the cache and index were committed against the snapshot trusted before
 /// (the index stamp says so), only the targets files whose version changed
@@ -703,37 +849,104 @@ fn refresh(
     }
 
     // Every target of a changed targets file: the cached copy when it
-    // verifies, else a download, verified; records' ranges for the index.
-    let work: Vec<(&String, &TargetFile)> = new_list.iter().map(|(n, i)| (*n, *i)).collect();
-    type Checked = (Option<(PathBuf, Vec<u8>)>, Option<String>);
+    // verifies, else a download, verified; a bin with a pack as one piece
+    // of work (`pack_work`); records' ranges for the index.
+    let mut work: Vec<Work<'_>> = Vec::new();
+    if top_changed {
+        work.extend(verified.targets().iter().map(|(n, i)| Work::File(n, i)));
+    }
+    for b in &bins {
+        match pack_in(verified, &b.name, &b.targets).map_err(verify_err)? {
+            Some((pack, info)) => {
+                let old = old_list.get(&pack).filter(|o| **o != info).cloned();
+                work.push(Work::Pack {
+                    bin: b,
+                    pack,
+                    info,
+                    old,
+                });
+            }
+            None => work.extend(b.targets.iter().map(|(n, i)| Work::File(n, i))),
+        }
+    }
+    type Checked = (Option<(PathBuf, Vec<u8>)>, Vec<(String, Option<String>)>);
     progress.finish();
     progress.start("verifying patches", work.len() as u64);
-    let checked = par_map(&work, |(target, info)| -> Result<Checked, VerifyError> {
+    let range_of = |target: &str, bytes: &[u8]| {
+        index::record_id(target).and_then(|_| index::range_of(bytes))
+    };
+    let source = Source {
+        trusted,
+        transport,
+        verified,
+        limits,
+    };
+    let checked = par_map(&work, |item| -> Result<Checked, VerifyError> {
         progress.advance(1);
-        let path = cache_file(trusted, target, info)?;
-        let (bytes, write) = match read_cached_target(&path, target, info) {
-            Some(b) => (b, false),
-            None => (
-                updater::fetch_target_of(
-                    transport,
-                    target,
-                    info,
-                    verified.consistent_snapshot(),
-                    limits,
-                )?,
-                true,
-            ),
-        };
-        let range = index::record_id(target).and_then(|_| index::range_of(&bytes));
-        Ok((write.then_some((path, bytes)), range))
+        match item {
+            Work::File(target, info) => {
+                let path = cache_file(trusted, target, info)?;
+                let (bytes, write) = match read_cached_target(&path, target, info) {
+                    Some(b) => (b, false),
+                    None => (
+                        updater::fetch_target_of(
+                            transport,
+                            target,
+                            info,
+                            verified.consistent_snapshot(),
+                            limits,
+                        )?,
+                        true,
+                    ),
+                };
+                let range = range_of(target, &bytes);
+                Ok((
+                    write.then_some((path, bytes)),
+                    vec![((*target).clone(), range)],
+                ))
+            }
+            Work::Pack {
+                bin,
+                pack,
+                info,
+                old,
+            } => {
+                let (write, members) = source.pack_work(bin, pack, info, old.as_ref())?;
+                let ranges = members
+                    .iter()
+                    .filter_map(|(n, b)| index::record_id(n).map(|_| (n.clone(), range_of(n, b))))
+                    .collect();
+                Ok((write, ranges))
+            }
+        }
     });
     progress.finish();
     let mut to_write = Vec::new();
     let mut ranges = BTreeMap::new();
-    for ((target, _), result) in work.iter().zip(checked) {
+    for result in checked {
         let (write, range) = result.map_err(verify_err)?;
         to_write.extend(write);
-        ranges.insert((*target).clone(), range);
+        ranges.extend(range);
+    }
+    // What the new state caches: a pack for a bin that has one (the
+    // per-file copies of its targets an older state cached go), else each
+    // target.
+    let mut cached_files = std::collections::BTreeSet::new();
+    for item in &work {
+        match item {
+            Work::File(target, info) => cached_files.extend(cache_file(trusted, target, info).ok()),
+            Work::Pack { bin, pack, info, .. } => {
+                cached_files.extend(cache_file(trusted, pack, info).ok());
+                if incremental {
+                    prune.extend(
+                        bin.targets
+                            .iter()
+                            .filter(|(n, _)| *n != pack)
+                            .filter_map(|(n, i)| cache_file(trusted, n, i).ok()),
+                    );
+                }
+            }
+        }
     }
 
     // The index: the dists touched, or all of it.
@@ -763,7 +976,9 @@ fn refresh(
                     None => {
                         ok &= load(&mut touched, target).is_ok();
                         index::remove(&mut touched, target);
-                        count = count.saturating_sub(1);
+                        if !is_pack_name(target) {
+                            count = count.saturating_sub(1);
+                        }
                         prune.extend(cache_file(trusted, target, info).ok());
                     }
                     Some(new) if new.sha256() != info.sha256() => {
@@ -778,7 +993,7 @@ fn refresh(
                     old => {
                         ok &= load(&mut touched, target).is_ok();
                         index::add(&mut touched, target, ranges.get(*target).cloned().flatten());
-                        if old.is_none() {
+                        if old.is_none() && !is_pack_name(target) {
                             count += 1;
                         }
                     }
@@ -824,7 +1039,7 @@ fn refresh(
             let mut m = Manifest {
                 format: index::FORMAT,
                 stamp,
-                targets: new_list.len() as u64,
+                targets: new_list.keys().filter(|n| !is_pack_name(n)).count() as u64,
                 records,
                 dists,
                 shards: BTreeMap::new(),
@@ -839,9 +1054,7 @@ fn refresh(
                 shards.push((key, bytes));
             }
             keep.insert(index::dir(trusted).join("manifest.json"));
-            for (target, info) in &new_list {
-                keep.extend(cache_file(trusted, target, info).ok());
-            }
+            keep.extend(cached_files);
             for b in &bins {
                 keep.insert(bin_file(trusted, &b.name, b.version));
             }
@@ -850,7 +1063,7 @@ fn refresh(
     };
     let changed_dists = new_list
         .iter()
-        .filter(|(target, info)| old_list.get(**target) != Some(**info))
+        .filter(|(target, info)| old_list.get(**target) != Some(**info) && !is_pack_name(target))
         .filter_map(|(target, _)| index::dist_of(target).map(str::to_string))
         .collect();
     Ok(Refresh {
@@ -1124,11 +1337,16 @@ struct StoreSource {
     now: DateTime<Utc>,
     index: IndexView,
     bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<LookupBin>>>,
+    /// The members of the packs read so far, by bin.
+    packs: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Members>>>,
     /// Where a damaged cached target is fetched again (online opens only).
     repair: Option<Box<dyn Transport>>,
     /// Download limits.
     limits: Limits,
 }
+
+/// A pack's members: target name → bytes.
+type Members = BTreeMap<String, Vec<u8>>;
 
 /// The index a lookup uses: on disk (its stamp matches the verified
 /// snapshot), or rebuilt in memory from the verified targets files.
@@ -1176,6 +1394,80 @@ impl StoreSource {
             m.insert(bin.to_string(), targets.clone());
         }
         Ok(targets)
+    }
+
+    /// The bytes of `target` as the pack of the bin it hashes to holds
+    /// them (not yet checked against the target's signed hashes), or
+    /// `None` when that bin lists no pack (the target is cached on its
+    /// own). The pack is read from the cache and checked against its
+    /// signed length and hashes; a missing or damaged one is fetched again
+    /// online, and refused offline.
+    fn packed(&self, target: &str) -> Result<Option<Vec<u8>>, LoadError> {
+        let Some(bin) = self
+            .verified
+            .role_for_target(target)
+            .filter(|r| r != Role::Targets.as_str())
+        else {
+            return Ok(None);
+        };
+        let Some(roles) = self.verified.bins() else {
+            return Ok(None);
+        };
+        let members = if let Some(m) = self.packs.lock().ok().and_then(|m| m.get(&bin).cloned()) {
+            m
+        } else {
+            let pack = pack::pack_name(roles, &bin);
+            let Some(info) = self
+                .bin(&bin)?
+                .target(&pack)
+                .map_err(|e| self.unverified(e))?
+            else {
+                return Ok(None);
+            };
+            let path = cache_file(&self.trusted, &pack, &info).map_err(|e| self.unverified(e))?;
+            let bytes = match (read_cached_target(&path, &pack, &info), &self.repair) {
+                (Some(b), _) => b,
+                (None, Some(transport)) => {
+                    let b = updater::fetch_target_of(
+                        transport.as_ref(),
+                        &pack,
+                        &info,
+                        self.verified.consistent_snapshot(),
+                        &self.limits,
+                    )
+                    .map_err(|e| self.unverified(e))?;
+                    let _ = crate::tuf::write_unsynced(&path, &b);
+                    b
+                }
+                (None, None) => {
+                    return Err(self.unverified(format!(
+                        "the cached pack targets/{pack} of {bin} is missing or does not match \
+                         its signed hashes; run a command without --offline to fetch it again"
+                    )))
+                }
+            };
+            let members: Members = pack::members(&bytes)
+                .map_err(|reason| {
+                    self.unverified(VerifyError::Pack {
+                        bin: bin.clone(),
+                        pack: pack.clone(),
+                        reason,
+                    })
+                })?
+                .into_iter()
+                .collect();
+            let members = std::sync::Arc::new(members);
+            if let Ok(mut m) = self.packs.lock() {
+                m.insert(bin.clone(), members.clone());
+            }
+            members
+        };
+        match members.get(target) {
+            Some(bytes) => Ok(Some(bytes.clone())),
+            None => Err(self.unverified(format!(
+                "the pack of {bin} lacks targets/{target}, which {bin} lists"
+            ))),
+        }
     }
 
     fn info(&self, target: &str) -> Result<TargetFile, LoadError> {
@@ -1233,6 +1525,11 @@ impl DistSource for StoreSource {
         let mut files = BTreeMap::new();
         for target in &entry.targets {
             let info = self.info(target)?;
+            if let Some(bytes) = self.packed(target)? {
+                updater::check_target(target, &info, &bytes).map_err(|e| self.unverified(e))?;
+                files.insert(target.clone(), bytes);
+                continue;
+            }
             let path = cache_file(&self.trusted, target, &info).map_err(|e| self.unverified(e))?;
             let bytes = match (read_cached_target(&path, target, &info), &self.repair) {
                 (Some(b), _) => b,
@@ -1318,6 +1615,7 @@ fn per_dist_catalog(
             now,
             index: view,
             bins: std::sync::Mutex::new(BTreeMap::new()),
+            packs: std::sync::Mutex::new(BTreeMap::new()),
             repair,
             limits: limits.clone(),
         }),
@@ -1325,7 +1623,8 @@ fn per_dist_catalog(
 }
 
 /// Every target the verified state lists (top-level and every bin, each
-/// bin verified; from the cache first, else through `transport`).
+/// bin verified; from the cache first, else through `transport`), packs
+/// included.
 fn all_targets(
     name: &str,
     trusted: &Path,
@@ -1335,30 +1634,45 @@ fn all_targets(
     limits: &Limits,
 ) -> Result<BTreeMap<String, TargetFile>, Error> {
     let mut all = verified.targets().clone();
-    if let Some(roles) = verified.bins() {
-        let names: Vec<String> = roles.bin_names().collect();
-        let meta = verified.snapshot_meta();
-        let bins = par_map(&names, |bin| {
-            let version = meta.get(&format!("{bin}.json")).map_or(0, |m| m.version);
-            let cached = std::fs::read(bin_file(trusted, bin, version)).ok();
-            verified.load_bin(
-                bin,
-                cached.as_deref(),
-                transport,
-                now,
-                limits,
-                BinScope::EveryTarget,
-            )
-        });
-        for b in bins {
-            let b = b.map_err(|source| Error::Verify {
-                repo: name.to_string(),
-                source,
-            })?;
-            all.extend(b.targets);
-        }
+    for b in all_bins(name, trusted, verified, transport, now, limits)? {
+        all.extend(b.targets);
     }
     Ok(all)
+}
+
+/// Every hash bin of the verified state, verified with every target it
+/// lists (from the cache first, else through `transport`).
+fn all_bins(
+    name: &str,
+    trusted: &Path,
+    verified: &Verified,
+    transport: &dyn Transport,
+    now: DateTime<Utc>,
+    limits: &Limits,
+) -> Result<Vec<LoadedBin>, Error> {
+    let Some(roles) = verified.bins() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = roles.bin_names().collect();
+    let meta = verified.snapshot_meta();
+    par_map(&names, |bin| {
+        let version = meta.get(&format!("{bin}.json")).map_or(0, |m| m.version);
+        let cached = std::fs::read(bin_file(trusted, bin, version)).ok();
+        verified.load_bin(
+            bin,
+            cached.as_deref(),
+            transport,
+            now,
+            limits,
+            BinScope::EveryTarget,
+        )
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(|source| Error::Verify {
+        repo: name.to_string(),
+        source,
+    })
 }
 
 /// The catalog of repository `name` right after [`update`] verified it:
@@ -1491,33 +1805,26 @@ pub(crate) fn cached_repository(
     };
     let consistent = verified.consistent_snapshot();
     let mut files = Vec::new();
-    if let Some(roles) = verified.bins() {
-        for bin in roles.bin_names() {
-            let version = verified
-                .snapshot_meta()
-                .get(&format!("{bin}.json"))
-                .map_or(0, |m| m.version);
-            let cached = std::fs::read(bin_file(&trusted, &bin, version)).ok();
-            let b = verified
-                .load_bin(
-                    &bin,
-                    cached.as_deref(),
-                    &NoTransport,
-                    now,
-                    limits,
-                    BinScope::EveryTarget,
-                )
-                .map_err(verify_err)?;
-            let path = if consistent {
-                format!("metadata/{version}.{bin}.json")
-            } else {
-                format!("metadata/{bin}.json")
-            };
-            files.push((path, b.bytes));
+    // What the bundle carries of the targets: a bin's pack when it lists
+    // one (its members are read from it), else each target.
+    let mut carried: Vec<(String, TargetFile)> = verified
+        .targets()
+        .iter()
+        .map(|(n, i)| (n.clone(), i.clone()))
+        .collect();
+    for b in all_bins(name, &trusted, &verified, &NoTransport, now, limits)? {
+        let path = if consistent {
+            format!("metadata/{}.{}.json", b.version, b.name)
+        } else {
+            format!("metadata/{}.json", b.name)
+        };
+        match pack_in(&verified, &b.name, &b.targets).map_err(verify_err)? {
+            Some(pack) => carried.push(pack),
+            None => carried.extend(b.targets),
         }
+        files.push((path, b.bytes));
     }
-    let all = all_targets(name, &trusted, &verified, &NoTransport, now, limits)?;
-    for (target, info) in &all {
+    for (target, info) in &carried {
         let path = cache_file(&trusted, target, info).map_err(verify_err)?;
         let bytes = read_cached_target(&path, target, info).ok_or_else(|| {
             verify_err(VerifyError::Missing {
@@ -1550,21 +1857,36 @@ pub(crate) fn verify_all(
 ) -> Result<Catalog, Error> {
     let verified = verify(name, trusted, transport, now, limits)?;
     let nowhere = Path::new("/nonexistent-patchkit-cache");
-    let all = all_targets(name, nowhere, &verified, transport, now, limits)?;
-    let mut files = BTreeMap::new();
-    for (target, info) in &all {
-        let bytes = updater::fetch_target_of(
+    let verify_err = |source| Error::Verify {
+        repo: name.to_string(),
+        source,
+    };
+    let fetch = |target: &str, info: &TargetFile| {
+        updater::fetch_target_of(
             transport,
             target,
             info,
             verified.consistent_snapshot(),
             limits,
         )
-        .map_err(|source| Error::Verify {
-            repo: name.to_string(),
-            source,
-        })?;
-        files.insert(target.clone(), bytes);
+        .map_err(verify_err)
+    };
+    let mut files = BTreeMap::new();
+    for (target, info) in verified.targets() {
+        files.insert(target.clone(), fetch(target, info)?);
+    }
+    for b in all_bins(name, nowhere, &verified, transport, now, limits)? {
+        match pack_in(&verified, &b.name, &b.targets).map_err(verify_err)? {
+            Some((pack, info)) => {
+                let bytes = fetch(&pack, &info)?;
+                files.extend(pack::unpack(&b.name, &pack, &bytes, &b.targets).map_err(verify_err)?);
+            }
+            None => {
+                for (target, info) in &b.targets {
+                    files.insert(target.clone(), fetch(target, info)?);
+                }
+            }
+        }
     }
     catalog_of(name, verified.snapshot_version, &files)
 }

@@ -32,6 +32,7 @@
 pub mod http;
 pub mod keyring;
 pub mod metadata;
+pub mod pack;
 pub mod publish;
 pub mod transport;
 pub mod updater;

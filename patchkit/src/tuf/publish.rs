@@ -476,6 +476,15 @@ pub fn publish_staged_with(
             name: name.chars().take(80).collect(),
             reason,
         })?;
+        if super::pack::is_pack_name(name) {
+            return Err(PublishError::BadTargetPath {
+                name: name.chars().take(80).collect(),
+                reason: format!(
+                    "is under {}/, which is reserved for the packs of hash bins",
+                    super::pack::PACKS_DIR
+                ),
+            });
+        }
         let digest = sha256_hex(bytes);
         let mut hashes = BTreeMap::new();
         hashes.insert("sha256".to_string(), digest.clone());
@@ -512,6 +521,7 @@ pub fn publish_staged_with(
             name_prefix: BIN_PREFIX.into(),
             unrecognized: BTreeMap::new(),
         });
+    let mut pack_writes: Vec<(String, Vec<u8>)> = Vec::new();
     let (top_targets, delegations, mut bin_targets) = match &succinct {
         None => (target_files, None, BTreeMap::new()),
         Some(roles) => {
@@ -521,6 +531,33 @@ pub fn publish_staged_with(
                 bins.entry(roles.bin_for_target(&name))
                     .or_default()
                     .insert(name, info);
+            }
+            // Every bin with targets lists one more: its pack, a tar of
+            // the others, named to hash into the bin (see `pack`).
+            for (bin, listed) in &mut bins {
+                if listed.is_empty() {
+                    continue;
+                }
+                let pack = super::pack::build(
+                    listed
+                        .keys()
+                        .filter_map(|n| targets.get(n).map(|b| (n.as_str(), b.as_slice()))),
+                );
+                let name = super::pack::pack_name(roles, bin);
+                let digest = sha256_hex(&pack);
+                let path = format!("targets/{}", hashed_target_path(&name, &digest));
+                listed.insert(
+                    name,
+                    TargetFile {
+                        length: pack.len() as u64,
+                        hashes: BTreeMap::from([("sha256".to_string(), digest)]),
+                        custom: None,
+                        unrecognized: BTreeMap::new(),
+                    },
+                );
+                if std::fs::read(out.join(&path)).ok().as_deref() != Some(pack.as_slice()) {
+                    pack_writes.push((path, pack));
+                }
             }
             let delegations = Delegations {
                 keys: keys
@@ -713,6 +750,9 @@ pub fn publish_staged_with(
     // differ) and rewritten by the next publish; then one sync per folder
     // before any metadata names them.
     let mut target_dirs = std::collections::BTreeSet::new();
+    let target_writes = target_writes
+        .into_iter()
+        .chain(pack_writes.iter().map(|(p, b)| (p.clone(), b)));
     for (rel, bytes) in target_writes {
         let path = out.join(&rel);
         super::write_unsynced(&path, bytes).map_err(|source| PublishError::Io {

@@ -282,6 +282,18 @@ pub enum VerifyError {
         /// The algorithm.
         algorithm: String,
     },
+    /// A hash bin's pack (docs/formats.md, "Packs") is refused: not a tar
+    /// of exactly the bin's other targets, each as the bin signs it; or
+    /// the bin lists a name under `packs/` that is not its pack.
+    #[error("{bin}: pack targets/{pack}: {reason}")]
+    Pack {
+        /// The bin (bounded).
+        bin: String,
+        /// The pack's target name (bounded).
+        pack: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The target could not be fetched.
     #[error("targets/{name}: {source}")]
     TargetTransport {
