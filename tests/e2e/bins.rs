@@ -24,6 +24,23 @@ pub fn big_repo(env: &TestEnv, extra: usize) -> PubRepo<'_> {
     repo
 }
 
+/// The number of bins with targets the published repository packs (one
+/// folder per bin under `targets/packs/`).
+pub fn packed_bins(repo: &PubRepo<'_>) -> usize {
+    std::fs::read_dir(repo.out().join("targets/packs"))
+        .unwrap()
+        .count()
+}
+
+/// The member names of a tar.
+pub fn tar_members(bytes: &[u8]) -> Vec<String> {
+    tar::Archive::new(bytes)
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// The files of a home's trusted cache folder.
 fn cached(env: &TestEnv, folder: &str) -> Vec<String> {
     let dir = env.home().join("repos/main/trusted").join(folder);
@@ -58,7 +75,11 @@ fn publish_delegates_to_hash_bins_and_update_follows_them() {
         out.stdout
     );
     assert_eq!(cached(&env, "delegated").len(), 256);
-    assert_eq!(cached(&env, "targets").len(), 82);
+    // The trust store keeps one pack per bin with targets, never the 82
+    // targets one by one.
+    let packs = cached(&env, "targets");
+    assert_eq!(packs.len(), packed_bins(&repo), "{packs:?}");
+    assert!(packs.iter().all(|p| p.contains(".packs%2Fbins-")), "{packs:?}");
     let tb = repo.dist();
     let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
     assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
@@ -100,8 +121,8 @@ fn update_after_one_new_record_fetches_only_its_bins_and_prunes_old_revisions() 
     let targets = cached(&env, "targets");
     assert_eq!(
         targets.len(),
-        84,
-        "the old BIG-3 patch is pruned: {targets:?}"
+        packed_bins(&repo),
+        "the old packs of the changed bins are pruned: {targets:?}"
     );
     let tb = repo.dist();
     // PK-2 names a file Foo's tarball lacks: exit 1, but it is matched.
@@ -115,11 +136,14 @@ fn offline_check_reads_only_the_dist_it_looks_at() {
     let repo = big_repo(&env, 40);
     env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
     env.run_ok(&["update"]);
-    // Damage every cached file of the other dists: a check of Foo never
-    // reads them, so it still succeeds...
+    // Damage every cached pack that holds none of Foo's files: a check of
+    // Foo never reads them, so it still succeeds...
     let dir = env.home().join("repos/main/trusted/targets");
     for name in cached(&env, "targets") {
-        if name.contains("Other-") {
+        let holds_foo = tar_members(&std::fs::read(dir.join(&name)).unwrap())
+            .iter()
+            .any(|m| m.starts_with("Foo/"));
+        if !holds_foo {
             std::fs::write(dir.join(&name), b"damaged").unwrap();
         }
     }
@@ -136,7 +160,8 @@ fn offline_check_reads_only_the_dist_it_looks_at() {
     let other = other.tarball(&env.path("other"));
     let out = env.run_code(&["check", "--offline", other.to_str().unwrap()], 3);
     assert!(
-        out.stderr.contains("targets/Other-1/BIG-1"),
+        out.stderr.contains("the cached pack targets/packs/bins-")
+            && out.stderr.contains("run a command without --offline"),
         "{}",
         out.stderr
     );
