@@ -79,6 +79,42 @@ fn publish_refuses_invalid_records_and_publishes_nothing() {
     assert_eq!(snapshot_dir(&repo.out()), before);
 }
 
+/// `packs/` holds the hash bins' packs (docs/formats.md, "Packs"): a
+/// record there is refused by `lint` and `publish`, before anything is
+/// signed.
+#[test]
+fn publish_and_lint_refuse_a_record_under_packs() {
+    let env = TestEnv::new();
+    let repo = PubRepo::new(&env, &[]);
+    let before = snapshot_dir(&repo.out());
+    SourceBuilder::new(env.path("patches")).add("PK-9", "packs", "1", &udiff("x", "a\n", "b\n"));
+    let out = env.run_code(
+        &[
+            "publish",
+            "--source",
+            "patches",
+            "--out",
+            "pub",
+            "--keys",
+            "keys/keys.toml",
+        ],
+        2,
+    );
+    assert!(
+        out.stderr
+            .contains("packs/PK-9.toml: the folder packs/ is reserved for the packs"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshot_dir(&repo.out()), before);
+    let out = env.run_code(&["lint", "--json"], 1);
+    assert!(
+        out.stdout.contains("the folder packs/ is reserved"),
+        "{}",
+        out.stdout
+    );
+}
+
 #[test]
 fn threshold_signing_stages_then_publishes_once_signed() {
     let env = TestEnv::new();

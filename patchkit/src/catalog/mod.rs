@@ -320,6 +320,17 @@ impl Catalog {
             let Some(stem) = file.strip_suffix(".toml") else {
                 continue;
             };
+            // The signed repository publishes its hash bins' packs under
+            // packs/ (`tuf::pack::PACKS_DIR`): no dist may take that name.
+            if folder == "packs" {
+                problems.push(problem(
+                    name,
+                    "the folder packs/ is reserved for the packs of a signed repository's hash \
+                     bins; no record can be published there"
+                        .into(),
+                ));
+                continue;
+            }
             if data.len() > MAX_RECORD_BYTES {
                 problems.push(problem(
                     name,
