@@ -33,6 +33,7 @@ mod lint_edges;
 mod log;
 mod new;
 mod outcomes;
+mod packs;
 mod project_repository;
 mod publish;
 mod publishing_edges;

@@ -21,6 +21,7 @@ pub struct Server {
     root: Arc<Mutex<PathBuf>>,
     endless: Arc<Mutex<BTreeSet<String>>>,
     slow: Arc<Mutex<BTreeMap<String, (usize, u64)>>>,
+    log: Arc<Mutex<Vec<String>>>,
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -36,10 +37,13 @@ impl Server {
         let root = Arc::new(Mutex::new(dir.to_path_buf()));
         let endless = Arc::new(Mutex::new(BTreeSet::new()));
         let slow = Arc::new(Mutex::new(BTreeMap::new()));
+        let log = Arc::new(Mutex::new(Vec::new()));
         let (s, r, e, w) = (server.clone(), root.clone(), endless.clone(), slow.clone());
+        let l = log.clone();
         let thread = std::thread::spawn(move || {
             for req in s.incoming_requests() {
                 let path = req.url().trim_start_matches('/').to_string();
+                l.lock().unwrap().push(path.clone());
                 let plan = w.lock().unwrap().get(&path).copied();
                 if let (Some((parts, pause)), Ok(bytes)) =
                     (plan, std::fs::read(r.lock().unwrap().join(&path)))
@@ -71,9 +75,15 @@ impl Server {
             root,
             endless,
             slow,
+            log,
             server,
             thread: Some(thread),
         }
+    }
+
+    /// The paths requested since the last call, in order; clears the log.
+    pub fn requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
     }
 
     /// Serve another directory from now on (a mirror that changed).
