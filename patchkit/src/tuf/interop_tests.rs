@@ -208,11 +208,11 @@ fn python_ngclient_follows_the_hash_bins_publish_wrote() {
     assert!(out.join("metadata/1.bins-ff.json").is_file());
     let (base, server) = serve(out.clone());
     let work = tmp.path().join("ngclient");
-    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &targets);
-    assert_eq!(
-        report["downloaded"].as_object().unwrap().len(),
-        targets.len()
-    );
+    // Every target publish wrote: the records and each bin's pack.
+    let all = with_packs(&targets);
+    assert!(all.len() > targets.len());
+    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &all);
+    assert_eq!(report["downloaded"].as_object().unwrap().len(), all.len());
     // One more record: ngclient refreshes incrementally from its cache
     // (the new snapshot and the two bins that changed) and finds it.
     targets.insert("New-Dist/CPANSEC-2026-9999.toml".into(), b"new".to_vec());
@@ -222,13 +222,38 @@ fn python_ngclient_follows_the_hash_bins_publish_wrote() {
     );
     let r = publish(&targets, &out, &keys.setup(), &Expiry::default(), now).unwrap();
     assert_eq!(r.targets_version, 1, "top-level targets unchanged");
-    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &targets);
+    let all = with_packs(&targets);
+    let report = ngclient(&out.join("metadata/1.root.json"), &base, &work, &all);
     server.unblock();
     assert_eq!(report["timestamp_version"], 2);
-    assert_eq!(
-        report["downloaded"].as_object().unwrap().len(),
-        targets.len()
-    );
+    assert_eq!(report["downloaded"].as_object().unwrap().len(), all.len());
+}
+
+/// `targets` and the pack publish writes for each of the 256 bins that
+/// has targets (`tuf::pack`), by name.
+fn with_packs(targets: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    let roles = super::metadata::SuccinctRoles {
+        keyids: Vec::new(),
+        threshold: 1,
+        bit_length: 8,
+        name_prefix: "bins".into(),
+        unrecognized: BTreeMap::new(),
+    };
+    let mut all = targets.clone();
+    for bin in roles.bin_names() {
+        let members: Vec<(&str, &[u8])> = targets
+            .iter()
+            .filter(|(n, _)| roles.bin_for_target(n) == bin)
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        if !members.is_empty() {
+            all.insert(
+                super::pack::pack_name(&roles, &bin),
+                super::pack::build(members),
+            );
+        }
+    }
+    all
 }
 
 /// The same at the scale of CPAN (issue 13): 10,000 records (20,000

@@ -1070,6 +1070,16 @@ fn many_targets(n: usize) -> BTreeMap<String, Vec<u8>> {
     targets
 }
 
+/// The pack of `bin` publish writes for `targets`.
+fn pack_of_bin(targets: &BTreeMap<String, Vec<u8>>, bin: &str) -> Vec<u8> {
+    super::pack::build(
+        targets
+            .iter()
+            .filter(|(n, _)| roles().bin_for_target(n) == bin)
+            .map(|(n, b)| (n.as_str(), b.as_slice())),
+    )
+}
+
 fn roles() -> SuccinctRoles {
     SuccinctRoles {
         keyids: Vec::new(),
@@ -1156,6 +1166,12 @@ fn bins_list_every_target_in_its_own_bin_and_verify() {
                 &Limits::default(),
             )
             .unwrap();
+            if super::pack::is_pack_name(name) {
+                // The bin's pack: its other targets, built the one way.
+                assert_eq!(*name, super::pack::pack_name(&roles(), &b.name));
+                assert_eq!(bytes, pack_of_bin(&many_targets(20), &b.name));
+                continue;
+            }
             assert_eq!(bytes, many_targets(20)[name]);
             seen += 1;
         }
@@ -1184,6 +1200,8 @@ fn one_new_target_rewrites_one_bin_snapshot_and_timestamp_only() {
     let bin = roles().bin_for_target(new);
     let mut written = r.written.clone();
     written.sort();
+    let pack = super::pack::pack_name(&roles(), &bin);
+    let (_, n) = pack.rsplit_once('/').unwrap();
     assert_eq!(
         written,
         [
@@ -1193,6 +1211,11 @@ fn one_new_target_rewrites_one_bin_snapshot_and_timestamp_only() {
             format!(
                 "targets/New-Dist/{}.CPANSEC-2026-0001.toml",
                 sha256_hex(b"new")
+            ),
+            // The bin's new pack, and no other.
+            format!(
+                "targets/packs/{bin}/{}.{n}",
+                sha256_hex(&pack_of_bin(&targets, &bin))
             ),
         ]
     );
