@@ -79,7 +79,10 @@ fn publish_delegates_to_hash_bins_and_update_follows_them() {
     // targets one by one.
     let packs = cached(&env, "targets");
     assert_eq!(packs.len(), packed_bins(&repo), "{packs:?}");
-    assert!(packs.iter().all(|p| p.contains(".packs%2Fbins-")), "{packs:?}");
+    assert!(
+        packs.iter().all(|p| p.contains(".packs%2Fbins-")),
+        "{packs:?}"
+    );
     let tb = repo.dist();
     let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
     assert!(out.stdout.contains("PK-1"), "{}", out.stdout);

@@ -66,7 +66,11 @@ fn pack_of(repo: &PubRepo<'_>, bin: &Value) -> (String, PathBuf) {
         .expect("the bin lists a pack");
     let sha = info["hashes"]["sha256"].as_str().unwrap();
     let (dir, base) = name.rsplit_once('/').unwrap();
-    let file = repo.out().join("targets").join(dir).join(format!("{sha}.{base}"));
+    let file = repo
+        .out()
+        .join("targets")
+        .join(dir)
+        .join(format!("{sha}.{base}"));
     (name.clone(), file)
 }
 
@@ -115,7 +119,11 @@ fn serve_pack(repo: &PubRepo<'_>, bin: &str, name: &str, pack: &[u8]) {
         json!({"length": pack.len(), "hashes": {"sha256": sha}}),
     );
     let (dir, base) = name.rsplit_once('/').unwrap();
-    let file = repo.out().join("targets").join(dir).join(format!("{sha}.{base}"));
+    let file = repo
+        .out()
+        .join("targets")
+        .join(dir)
+        .join(format!("{sha}.{base}"));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(file, pack).unwrap();
     std::fs::write(&path, signed_bytes(&mut doc, &[&repo.key("targets")])).unwrap();
@@ -186,7 +194,9 @@ fn update_refuses_a_pack_with_an_extra_member() {
     serve_pack(&repo, &bin, &name, &tar_of(&m, 0));
     refused(
         &env,
-        &[&format!("holds \"Foo/PK-666.toml\", which {bin} does not list")],
+        &[&format!(
+            "holds \"Foo/PK-666.toml\", which {bin} does not list"
+        )],
     );
 }
 
@@ -218,7 +228,10 @@ fn update_refuses_a_pack_member_named_like_a_target_of_another_bin() {
     serve_pack(&repo, &bin, &name, &tar_of(&m, 0));
     refused(
         &env,
-        &[&format!("holds {:?}, which {bin} does not list", stranger.0)],
+        &[&format!(
+            "holds {:?}, which {bin} does not list",
+            stranger.0
+        )],
     );
 }
 
@@ -327,7 +340,12 @@ fn cold_update_fetches_packs_then_one_new_record_rebuilds_its_packs_locally() {
     }
     // PK-2 names a file Foo's tarball lacks: exit 1, but it is matched.
     let out = env.run_code(
-        &["check", "--offline", "--json", repo.dist().to_str().unwrap()],
+        &[
+            "check",
+            "--offline",
+            "--json",
+            repo.dist().to_str().unwrap(),
+        ],
         1,
     );
     assert!(out.stdout.contains("PK-2"), "{}", out.stdout);
@@ -351,15 +369,26 @@ fn update_fetches_a_pack_it_cannot_rebuild_from_another_publisher() {
     }
     server.requests();
     env.run_ok(&["update"]);
-    let packs: Vec<String> = server.requests().into_iter().filter(|p| is_pack(p)).collect();
+    let packs: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|p| is_pack(p))
+        .collect();
     for bin in &changed {
         assert!(
-            packs.iter().any(|p| p.starts_with(&format!("targets/packs/{bin}/"))),
+            packs
+                .iter()
+                .any(|p| p.starts_with(&format!("targets/packs/{bin}/"))),
             "the pack of {bin} is fetched: {packs:?}"
         );
     }
     let out = env.run_code(
-        &["check", "--offline", "--json", repo.dist().to_str().unwrap()],
+        &[
+            "check",
+            "--offline",
+            "--json",
+            repo.dist().to_str().unwrap(),
+        ],
         1,
     );
     assert!(out.stdout.contains("PK-2"), "{}", out.stdout);

@@ -493,11 +493,18 @@ pub fn update(
         store::update(home, name, transport.as_ref(), now, limits, progress)?;
     let dists: Vec<String> = updated.changed_dists.iter().cloned().collect();
     let catalog = store::updated_catalog(home, name, updated, now, transport, limits)?;
-    for dist in dists {
-        if let Err(e) = catalog.dist_warnings(&dist) {
-            outcome.invalid_records.push(format!("{dist}: {e}"));
-        }
-    }
+    // Every changed dist is opened (on a first update, all of them), on
+    // every core: each is its own catalog slot.
+    use rayon::prelude::*;
+    outcome.invalid_records = dists
+        .par_iter()
+        .filter_map(|dist| {
+            catalog
+                .dist_warnings(dist)
+                .err()
+                .map(|e| format!("{dist}: {e}"))
+        })
+        .collect();
     Ok(outcome)
 }
 

@@ -10,7 +10,9 @@
 //! HOME/repos/NAME/trusted/        root.json, timestamp.json, snapshot.json,
 //!                                 targets.json (the top-level roles),
 //!                                 delegated/V.<bin>.json (hash bins, by version),
-//!                                 targets/<sha256>.<name, / as %2F> (one flat folder),
+//!                                 targets/<sha256>.<name, / as %2F> (one flat folder:
+//!                                 each hash bin's pack, or each target of a
+//!                                 repository or bin without packs),
 //!                                 index/ (dist → its files: see `index`)
 //! HOME/repos/NAME/roots/N.root.json  every root version trusted so far
 //!                                    (the chain a bundle carries)
@@ -34,15 +36,20 @@
 //!   byte-for-byte as it was. There is no staging copy of the store.
 //! - An update fetches what changed: the top-level roles, the hash bins
 //!   whose version the snapshot changed, and their targets (every bin and
-//!   target the first time, several downloads at once). Files no longer
-//!   used are removed after the commit.
+//!   target the first time, several downloads at once). A bin that lists a
+//!   pack (`tuf::pack`) is cached as that one file: fetched whole the
+//!   first time, rebuilt locally from the previous pack and the few new
+//!   targets after that when the rebuild matches the signed pack (see
+//!   `Source::pack_work`). Files no longer used are removed after the
+//!   commit.
 //! - Offline loads verify the cached top-level chain again, in place,
 //!   signatures, hashes and expiry included, through the same updater as
 //!   online, with the cache itself as the transport. The catalog then loads
 //!   per dist ([`Catalog::per_dist`]): the index says which files make up
 //!   the dist; the bins listing them are verified against the verified
-//!   snapshot and the delegation's keys, and each file is re-hashed against
-//!   its signed hashes before use. Only the dists a command looks up cost
+//!   snapshot and the delegation's keys, and each file (read out of its
+//!   bin's pack, when the bin lists one) is re-hashed against its signed
+//!   hashes before use. Only the dists a command looks up cost
 //!   anything, so a check of one tarball costs the same against 100 or
 //!   10,000 records. A damaged cached target is refused offline and fetched
 //!   again by the next online lookup. Expired cached metadata is refused as
@@ -608,20 +615,20 @@ enum Work<'a> {
         /// Its pack's target name.
         pack: String,
         /// Its pack's signed description.
-        info: TargetFile,
+        info: &'a TargetFile,
         /// The pack the previous state cached, when it differs.
-        old: Option<TargetFile>,
+        old: Option<&'a TargetFile>,
     },
 }
 
 /// Bin `bin`'s own pack, if it lists one (`tuf::pack`): its name and
 /// signed description. A bin listing any other name under `packs/` is
 /// refused.
-fn pack_in(
+fn pack_in<'t>(
     verified: &Verified,
     bin: &str,
-    targets: &BTreeMap<String, TargetFile>,
-) -> Result<Option<(String, TargetFile)>, VerifyError> {
+    targets: &'t BTreeMap<String, TargetFile>,
+) -> Result<Option<(String, &'t TargetFile)>, VerifyError> {
     let Some(roles) = verified.bins() else {
         return Ok(None);
     };
@@ -633,7 +640,7 @@ fn pack_in(
             reason: format!("is not a pack {bin} may list (its pack is {name})"),
         });
     }
-    Ok(targets.get(&name).map(|i| (name, i.clone())))
+    Ok(targets.get(&name).map(|i| (name, i)))
 }
 
 /// Where an update finds a bin's pack and targets: the trusted cache,
@@ -643,6 +650,8 @@ struct Source<'a> {
     transport: &'a dyn Transport,
     verified: &'a Verified,
     limits: &'a Limits,
+    /// Whether `trusted/targets/` holds anything to rebuild a pack from.
+    cache: bool,
 }
 
 /// A pack to cache, if any, and the members of its bin it verified.
@@ -666,7 +675,12 @@ impl Source<'_> {
         if let Some(bytes) = read_cached_target(&path, pack, info) {
             return Ok((None, pack::unpack(&bin.name, pack, &bytes, &bin.targets)?));
         }
-        if let Some(members) = self.rebuild(bin, pack, info, old)? {
+        let rebuilt = if self.cache {
+            self.rebuild(bin, pack, info, old)?
+        } else {
+            None
+        };
+        if let Some(members) = rebuilt {
             let bytes = pack::build(members.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
             if updater::check_target(pack, info, &bytes).is_ok() {
                 return Ok((Some((path, bytes)), members));
@@ -714,7 +728,9 @@ impl Source<'_> {
                 .get(*name)
                 .filter(|b| updater::check_target(name, target, b).is_ok())
                 .cloned()
-                .or_else(|| read_cached_target(&cache_file(self.trusted, name, target).ok()?, name, target));
+                .or_else(|| {
+                    read_cached_target(&cache_file(self.trusted, name, target).ok()?, name, target)
+                });
             match local {
                 Some(bytes) => {
                     have.insert((*name).clone(), bytes);
@@ -858,7 +874,7 @@ fn refresh(
     for b in &bins {
         match pack_in(verified, &b.name, &b.targets).map_err(verify_err)? {
             Some((pack, info)) => {
-                let old = old_list.get(&pack).filter(|o| **o != info).cloned();
+                let old = old_list.get(&pack).filter(|o| *o != info);
                 work.push(Work::Pack {
                     bin: b,
                     pack,
@@ -872,14 +888,16 @@ fn refresh(
     type Checked = (Option<(PathBuf, Vec<u8>)>, Vec<(String, Option<String>)>);
     progress.finish();
     progress.start("verifying patches", work.len() as u64);
-    let range_of = |target: &str, bytes: &[u8]| {
-        index::record_id(target).and_then(|_| index::range_of(bytes))
-    };
+    let range_of =
+        |target: &str, bytes: &[u8]| index::record_id(target).and_then(|_| index::range_of(bytes));
     let source = Source {
         trusted,
         transport,
         verified,
         limits,
+        // A cold update has no cache to rebuild from (the folder does not
+        // exist yet): not one lookup per target.
+        cache: std::fs::read_dir(trusted.join("targets")).is_ok_and(|mut d| d.next().is_some()),
     };
     let checked = par_map(&work, |item| -> Result<Checked, VerifyError> {
         progress.advance(1);
@@ -911,7 +929,7 @@ fn refresh(
                 info,
                 old,
             } => {
-                let (write, members) = source.pack_work(bin, pack, info, old.as_ref())?;
+                let (write, members) = source.pack_work(bin, pack, info, *old)?;
                 let ranges = members
                     .iter()
                     .filter_map(|(n, b)| index::record_id(n).map(|_| (n.clone(), range_of(n, b))))
@@ -935,7 +953,9 @@ fn refresh(
     for item in &work {
         match item {
             Work::File(target, info) => cached_files.extend(cache_file(trusted, target, info).ok()),
-            Work::Pack { bin, pack, info, .. } => {
+            Work::Pack {
+                bin, pack, info, ..
+            } => {
                 cached_files.extend(cache_file(trusted, pack, info).ok());
                 if incremental {
                     prune.extend(
@@ -1337,6 +1357,8 @@ struct StoreSource {
     now: DateTime<Utc>,
     index: IndexView,
     bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<LookupBin>>>,
+    /// The index shards read so far, by number.
+    shards: std::sync::Mutex<BTreeMap<usize, std::sync::Arc<index::Shard>>>,
     /// The members of the packs read so far, by bin.
     packs: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Members>>>,
     /// Where a damaged cached target is fetched again (online opens only).
@@ -1360,13 +1382,22 @@ impl StoreSource {
         LoadError::Unverified(format!("repository {}: {what}", self.name))
     }
 
-    fn shard(&self, n: usize) -> Result<index::Shard, LoadError> {
-        let key = index::key_of(n);
-        match &self.index {
-            IndexView::OnDisk(m) => index::read_shard(&self.trusted, m, &key)
-                .map_err(|e| self.unverified(format!("index shard {e}; run `patchkit update`"))),
-            IndexView::InMemory(shards) => Ok(shards.get(&key).cloned().unwrap_or_default()),
+    /// Index shard `n`, read (and checked against the manifest) once.
+    fn shard(&self, n: usize) -> Result<std::sync::Arc<index::Shard>, LoadError> {
+        if let Some(s) = self.shards.lock().ok().and_then(|m| m.get(&n).cloned()) {
+            return Ok(s);
         }
+        let key = index::key_of(n);
+        let shard = match &self.index {
+            IndexView::OnDisk(m) => index::read_shard(&self.trusted, m, &key)
+                .map_err(|e| self.unverified(format!("index shard {e}; run `patchkit update`")))?,
+            IndexView::InMemory(shards) => shards.get(&key).cloned().unwrap_or_default(),
+        };
+        let shard = std::sync::Arc::new(shard);
+        if let Ok(mut m) = self.shards.lock() {
+            m.insert(n, shard.clone());
+        }
+        Ok(shard)
     }
 
     fn bin(&self, bin: &str) -> Result<std::sync::Arc<LookupBin>, LoadError> {
@@ -1413,7 +1444,8 @@ impl StoreSource {
         let Some(roles) = self.verified.bins() else {
             return Ok(None);
         };
-        let members = if let Some(m) = self.packs.lock().ok().and_then(|m| m.get(&bin).cloned()) {
+        let cached = self.packs.lock().ok().and_then(|m| m.get(&bin).cloned());
+        let members = if let Some(m) = cached {
             m
         } else {
             let pack = pack::pack_name(roles, &bin);
@@ -1499,7 +1531,7 @@ impl DistSource for StoreSource {
     }
 
     fn dists_in_shard(&self, shard: usize) -> Result<Vec<String>, LoadError> {
-        Ok(self.shard(shard)?.into_keys().collect())
+        Ok(self.shard(shard)?.keys().cloned().collect())
     }
 
     fn files_of(&self, dist: &str) -> Result<BTreeMap<String, Vec<u8>>, LoadError> {
@@ -1515,6 +1547,7 @@ impl DistSource for StoreSource {
             .iter()
             .filter_map(|t| self.verified.role_for_target(t))
             .filter(|role| role != Role::Targets.as_str())
+            .filter(|bin| !self.bins.lock().is_ok_and(|m| m.contains_key(bin)))
             .collect();
         if bins.len() > 1 {
             use rayon::prelude::*;
@@ -1561,9 +1594,9 @@ impl DistSource for StoreSource {
 
     fn dist_of_record(&self, id: &str) -> Result<Option<String>, LoadError> {
         for n in 0..index::SHARDS {
-            for (dist, entry) in self.shard(n)? {
+            for (dist, entry) in self.shard(n)?.iter() {
                 if entry.records.contains_key(id) {
-                    return Ok(Some(dist));
+                    return Ok(Some(dist.clone()));
                 }
             }
         }
@@ -1615,6 +1648,7 @@ fn per_dist_catalog(
             now,
             index: view,
             bins: std::sync::Mutex::new(BTreeMap::new()),
+            shards: std::sync::Mutex::new(BTreeMap::new()),
             packs: std::sync::Mutex::new(BTreeMap::new()),
             repair,
             limits: limits.clone(),
@@ -1819,7 +1853,7 @@ pub(crate) fn cached_repository(
             format!("metadata/{}.json", b.name)
         };
         match pack_in(&verified, &b.name, &b.targets).map_err(verify_err)? {
-            Some(pack) => carried.push(pack),
+            Some((pack, info)) => carried.push((pack, info.clone())),
             None => carried.extend(b.targets),
         }
         files.push((path, b.bytes));
@@ -1878,7 +1912,7 @@ pub(crate) fn verify_all(
     for b in all_bins(name, nowhere, &verified, transport, now, limits)? {
         match pack_in(&verified, &b.name, &b.targets).map_err(verify_err)? {
             Some((pack, info)) => {
-                let bytes = fetch(&pack, &info)?;
+                let bytes = fetch(&pack, info)?;
                 files.extend(pack::unpack(&b.name, &pack, &bytes, &b.targets).map_err(verify_err)?);
             }
             None => {

@@ -19,7 +19,8 @@
 //! succinct hash bins (TAP 15, as python-tuf's `SuccinctRoles`), signed
 //! with the targets keys, so that one new record changes one or two small
 //! bins instead of a `targets.json` listing everything; the client follows
-//! them (docs/formats.md, "hash bins").
+//! them (docs/formats.md, "hash bins"). Each bin with targets also lists
+//! its [`pack`], a tar of its other targets (docs/formats.md, "Packs").
 //!
 //! Left out on purpose: other delegations (explicit `roles`, nested
 //! delegations: refused cleanly by the client, never written by

@@ -93,7 +93,9 @@ pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         // that are really there.
         let size = entry.header().size().unwrap_or(u64::MAX);
         if size > bytes.len() as u64 {
-            return Err(format!("member {shown} claims more bytes than the pack has"));
+            return Err(format!(
+                "member {shown} claims more bytes than the pack has"
+            ));
         }
         let mut data = Vec::new();
         entry

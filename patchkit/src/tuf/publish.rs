@@ -26,7 +26,10 @@
 //! and threshold (a KEYS.toml naming the four top-level roles is enough).
 //! Every bin follows the versioning rule above, so one new record rewrites
 //! the one or two bins its files fall in, the snapshot and the timestamp,
-//! and nothing else. Bins and a delegating snapshot are written compact
+//! and nothing else. Every bin with targets also lists its pack
+//! ([`super::pack`]): a tar of its other targets, written under
+//! `targets/packs/` like any target, so that a client fetches a bin's
+//! targets in one request; target names under `packs/` are refused. Bins and a delegating snapshot are written compact
 //! (no white space): they are what clients download on every update. The
 //! snapshot lists bins by version only.
 //!
