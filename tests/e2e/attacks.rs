@@ -512,6 +512,10 @@ fn update_reports_an_invalid_signed_record_and_other_dists_still_work() {
     repo.publish(&[]);
     let server = Server::serve(&repo.out());
     env.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    // Updated once before: the broken record arrives in an incremental
+    // update (a first update checks every dist while it builds the index:
+    // `cold`, below).
+    env.run_ok(&["update", "main"]);
     // The targets key signs a broken record for Bar (a mistake, or a
     // stolen key): the signed metadata is valid, the record is not.
     let bad = b"id = \"PK-2\"\nthis is not TOML\n";
@@ -537,6 +541,21 @@ fn update_reports_an_invalid_signed_record_and_other_dists_still_work() {
             && out.stderr.contains("invalid record"),
         "{}",
         out.stderr
+    );
+    let cold = TestEnv::new();
+    cold.run_ok(&["repo", "add", "main", &server.url, "--root", &repo.root1()]);
+    let first = cold.run_ok(&["update", "main"]);
+    assert_eq!(
+        first
+            .stderr
+            .lines()
+            .filter(|l| l.contains("invalid record"))
+            .collect::<Vec<_>>(),
+        out.stderr
+            .lines()
+            .filter(|l| l.contains("invalid record"))
+            .collect::<Vec<_>>(),
+        "a first update reports the same"
     );
     // Foo's patch still applies; Bar's lookup fails, naming the record.
     let foo = repo.dist();

@@ -491,10 +491,15 @@ pub fn update(
     let transport = transport_of(home, name, config)?;
     let (mut outcome, updated) =
         store::update(home, name, transport.as_ref(), now, limits, progress)?;
+    // A first update (or a rebuilt index) checked every dist already.
+    if let Some(invalid) = updated.invalid_records {
+        outcome.invalid_records = invalid;
+        return Ok(outcome);
+    }
     let dists: Vec<String> = updated.changed_dists.iter().cloned().collect();
     let catalog = store::updated_catalog(home, name, updated, now, transport, limits)?;
-    // Every changed dist is opened (on a first update, all of them), on
-    // every core: each is its own catalog slot.
+    // Every changed dist is opened, on every core: each is its own catalog
+    // slot.
     use rayon::prelude::*;
     outcome.invalid_records = dists
         .par_iter()

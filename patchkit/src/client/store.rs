@@ -591,6 +591,66 @@ struct Refresh {
     keep: Option<std::collections::BTreeSet<PathBuf>>,
     /// The dists with a target added or changed.
     changed_dists: std::collections::BTreeSet<String>,
+    /// After a full refresh: every dist was checked (`check_dists`), and
+    /// these have invalid signed records.
+    invalid_records: Option<Vec<String>>,
+}
+
+/// On a full refresh every dist's files are at hand, verified: each dist's
+/// catalog is built from them once (on every core), which gives the
+/// records' ranges for the index and the dists whose signed records are
+/// invalid (each as `client::update` reports it), so that no record is
+/// parsed a second time after the commit.
+fn check_dists(
+    repo: &str,
+    version: u64,
+    files: Vec<(String, Vec<u8>)>,
+) -> (BTreeMap<String, Option<String>>, Vec<String>) {
+    use rayon::prelude::*;
+    let mut by_dist: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for (name, bytes) in files {
+        if let Some(dist) = index::dist_of(&name).filter(|_| !is_pack_name(&name)) {
+            by_dist
+                .entry(dist.to_string())
+                .or_default()
+                .insert(name, bytes);
+        }
+    }
+    let by_dist: Vec<(String, BTreeMap<String, Vec<u8>>)> = by_dist.into_iter().collect();
+    let origin = Origin::Signed {
+        name: repo.to_string(),
+        version,
+    };
+    let checked: Vec<_> = by_dist
+        .par_iter()
+        .map(|(dist, files)| {
+            let mut ranges = BTreeMap::new();
+            let invalid = match Catalog::from_files(origin.clone(), files) {
+                Ok(c) => {
+                    for e in c.entries() {
+                        ranges.insert(e.record_file.clone(), Some(e.record.versions.clone()));
+                    }
+                    None
+                }
+                Err(problems) => Some(format!("{dist}: {}", LoadError::Invalid(problems))),
+            };
+            // A record the catalog does not hold (its dist is invalid):
+            // its range as the record says, when it parses.
+            for (name, bytes) in files {
+                if index::record_id(name).is_some() && !ranges.contains_key(name) {
+                    ranges.insert(name.clone(), index::range_of(bytes));
+                }
+            }
+            (ranges, invalid)
+        })
+        .collect();
+    let mut ranges = BTreeMap::new();
+    let mut invalid = Vec::new();
+    for (r, i) in checked {
+        ranges.extend(r);
+        invalid.extend(i);
+    }
+    (ranges, invalid)
 }
 
 /// How [`refresh`] fetches: through `transport`, verifying at `now`,
@@ -885,7 +945,13 @@ fn refresh(
             None => work.extend(b.targets.iter().map(|(n, i)| Work::File(n, i))),
         }
     }
-    type Checked = (Option<(PathBuf, Vec<u8>)>, Vec<(String, Option<String>)>);
+    // A cached file to write; records' ranges (incremental); every file's
+    // bytes (a full refresh: see `check_dists`).
+    type Checked = (
+        Option<(PathBuf, Vec<u8>)>,
+        Vec<(String, Option<String>)>,
+        Vec<(String, Vec<u8>)>,
+    );
     progress.finish();
     progress.start("verifying patches", work.len() as u64);
     let range_of =
@@ -917,11 +983,15 @@ fn refresh(
                         true,
                     ),
                 };
-                let range = range_of(target, &bytes);
-                Ok((
-                    write.then_some((path, bytes)),
-                    vec![((*target).clone(), range)],
-                ))
+                let (ranges, kept) = if incremental {
+                    (
+                        vec![((*target).clone(), range_of(target, &bytes))],
+                        Vec::new(),
+                    )
+                } else {
+                    (Vec::new(), vec![((*target).clone(), bytes.clone())])
+                };
+                Ok((write.then_some((path, bytes)), ranges, kept))
             }
             Work::Pack {
                 bin,
@@ -930,22 +1000,34 @@ fn refresh(
                 old,
             } => {
                 let (write, members) = source.pack_work(bin, pack, info, *old)?;
+                if !incremental {
+                    return Ok((write, Vec::new(), members.into_iter().collect()));
+                }
                 let ranges = members
                     .iter()
                     .filter_map(|(n, b)| index::record_id(n).map(|_| (n.clone(), range_of(n, b))))
                     .collect();
-                Ok((write, ranges))
+                Ok((write, ranges, Vec::new()))
             }
         }
     });
     progress.finish();
     let mut to_write = Vec::new();
     let mut ranges = BTreeMap::new();
+    let mut kept = Vec::new();
     for result in checked {
-        let (write, range) = result.map_err(verify_err)?;
+        let (write, range, bytes) = result.map_err(verify_err)?;
         to_write.extend(write);
         ranges.extend(range);
+        kept.extend(bytes);
     }
+    let invalid_records = if incremental {
+        None
+    } else {
+        let (dist_ranges, invalid) = check_dists(name, verified.snapshot_version, kept);
+        ranges.extend(dist_ranges);
+        Some(invalid)
+    };
     // What the new state caches: a pack for a bin that has one (the
     // per-file copies of its targets an older state cached go), else each
     // target.
@@ -1088,6 +1170,7 @@ fn refresh(
         .collect();
     Ok(Refresh {
         changed_dists,
+        invalid_records,
         bins,
         targets: to_write,
         shards,
@@ -1138,6 +1221,9 @@ pub struct Updated {
     manifest: Manifest,
     /// The dists with a target added or changed by this update.
     pub changed_dists: std::collections::BTreeSet<String>,
+    /// When the update checked every dist already (a first update, or the
+    /// index rebuilt): those with invalid signed records, each with why.
+    pub invalid_records: Option<Vec<String>>,
 }
 
 /// `update`: the TUF updater against the repository's URL through
@@ -1207,6 +1293,7 @@ pub fn update(
             verified,
             manifest: refresh.manifest,
             changed_dists: refresh.changed_dists,
+            invalid_records: refresh.invalid_records,
         },
     ))
 }
