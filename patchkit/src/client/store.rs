@@ -1446,16 +1446,23 @@ struct StoreSource {
     bins: std::sync::Mutex<BTreeMap<String, std::sync::Arc<LookupBin>>>,
     /// The index shards read so far, by number.
     shards: std::sync::Mutex<BTreeMap<usize, std::sync::Arc<index::Shard>>>,
-    /// The members of the packs read so far, by bin.
-    packs: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Members>>>,
+    /// The packs read so far, by bin (`None`: the bin lists no pack).
+    packs: std::sync::Mutex<BTreeMap<String, Option<std::sync::Arc<CachedPack>>>>,
     /// Where a damaged cached target is fetched again (online opens only).
     repair: Option<Box<dyn Transport>>,
     /// Download limits.
     limits: Limits,
 }
 
-/// A pack's members: target name → bytes.
-type Members = BTreeMap<String, Vec<u8>>;
+/// A bin's pack as a lookup reads it.
+struct CachedPack {
+    /// Its target name.
+    name: String,
+    /// Its signed description.
+    info: TargetFile,
+    /// Its cached copy, not checked as a whole (each member used is).
+    bytes: Vec<u8>,
+}
 
 /// The index a lookup uses: on disk (its stamp matches the verified
 /// snapshot), or rebuilt in memory from the verified targets files.
@@ -1514,13 +1521,14 @@ impl StoreSource {
         Ok(targets)
     }
 
-    /// The bytes of `target` as the pack of the bin it hashes to holds
-    /// them (not yet checked against the target's signed hashes), or
-    /// `None` when that bin lists no pack (the target is cached on its
-    /// own). The pack is read from the cache and checked against its
-    /// signed length and hashes; a missing or damaged one is fetched again
-    /// online, and refused offline.
-    fn packed(&self, target: &str) -> Result<Option<Vec<u8>>, LoadError> {
+    /// The bytes of `target` (signed as `info`) out of the pack of the bin
+    /// it hashes to, checked against `info`; `None` when that bin lists no
+    /// pack (the target is cached on its own). Only that member is read and
+    /// hashed, not the whole pack: the member's own signed hashes are what
+    /// vouch for it. A pack that is missing, damaged or lacks it is fetched
+    /// again online (verified against its signed length and hashes), and
+    /// refused offline.
+    fn packed(&self, target: &str, info: &TargetFile) -> Result<Option<Vec<u8>>, LoadError> {
         let Some(bin) = self
             .verified
             .role_for_target(target)
@@ -1528,65 +1536,91 @@ impl StoreSource {
         else {
             return Ok(None);
         };
+        let Some(cached) = self.pack_of(&bin)? else {
+            return Ok(None);
+        };
+        let good = |bytes: &[u8]| {
+            pack::member(bytes, target)
+                .ok()
+                .flatten()
+                .filter(|m| updater::check_target(target, info, m).is_ok())
+        };
+        if let Some(m) = good(&cached.bytes) {
+            return Ok(Some(m));
+        }
+        let CachedPack {
+            name: pack,
+            info: pack_info,
+            ..
+        } = cached.as_ref();
+        let Some(transport) = &self.repair else {
+            return Err(self.unverified(format!(
+                "the cached pack targets/{pack} of {bin} is missing or damaged (it does not \
+                 hold targets/{target} as {bin} signs it); run a command without --offline to \
+                 fetch it again"
+            )));
+        };
+        let bytes = updater::fetch_target_of(
+            transport.as_ref(),
+            pack,
+            pack_info,
+            self.verified.consistent_snapshot(),
+            &self.limits,
+        )
+        .map_err(|e| self.unverified(e))?;
+        // A repair is a fetch like any other: cached for next time.
+        if let Ok(path) = cache_file(&self.trusted, pack, pack_info) {
+            let _ = crate::tuf::write_unsynced(&path, &bytes);
+        }
+        let found = good(&bytes);
+        if let Ok(mut m) = self.packs.lock() {
+            m.insert(
+                bin.clone(),
+                Some(std::sync::Arc::new(CachedPack {
+                    name: pack.clone(),
+                    info: pack_info.clone(),
+                    bytes,
+                })),
+            );
+        }
+        found.map(Some).ok_or_else(|| {
+            self.unverified(VerifyError::Pack {
+                bin: bin.clone(),
+                pack: pack.clone(),
+                reason: format!("does not hold targets/{target} as {bin} signs it"),
+            })
+        })
+    }
+
+    /// The pack bin `bin` lists, if any, with the bytes of its cached copy
+    /// (read once, bounded by its signed length; empty when unreadable).
+    fn pack_of(&self, bin: &str) -> Result<Option<std::sync::Arc<CachedPack>>, LoadError> {
+        if let Some(p) = self.packs.lock().ok().and_then(|m| m.get(bin).cloned()) {
+            return Ok(p);
+        }
         let Some(roles) = self.verified.bins() else {
             return Ok(None);
         };
-        let cached = self.packs.lock().ok().and_then(|m| m.get(&bin).cloned());
-        let members = if let Some(m) = cached {
-            m
-        } else {
-            let pack = pack::pack_name(roles, &bin);
-            let Some(info) = self
-                .bin(&bin)?
-                .target(&pack)
-                .map_err(|e| self.unverified(e))?
-            else {
-                return Ok(None);
-            };
-            let path = cache_file(&self.trusted, &pack, &info).map_err(|e| self.unverified(e))?;
-            let bytes = match (read_cached_target(&path, &pack, &info), &self.repair) {
-                (Some(b), _) => b,
-                (None, Some(transport)) => {
-                    let b = updater::fetch_target_of(
-                        transport.as_ref(),
-                        &pack,
-                        &info,
-                        self.verified.consistent_snapshot(),
-                        &self.limits,
-                    )
-                    .map_err(|e| self.unverified(e))?;
-                    let _ = crate::tuf::write_unsynced(&path, &b);
-                    b
-                }
-                (None, None) => {
-                    return Err(self.unverified(format!(
-                        "the cached pack targets/{pack} of {bin} is missing or does not match \
-                         its signed hashes; run a command without --offline to fetch it again"
-                    )))
-                }
-            };
-            let members: Members = pack::members(&bytes)
-                .map_err(|reason| {
-                    self.unverified(VerifyError::Pack {
-                        bin: bin.clone(),
-                        pack: pack.clone(),
-                        reason,
-                    })
-                })?
-                .into_iter()
-                .collect();
-            let members = std::sync::Arc::new(members);
-            if let Ok(mut m) = self.packs.lock() {
-                m.insert(bin.clone(), members.clone());
+        let name = pack::pack_name(roles, bin);
+        let found = match self
+            .bin(bin)?
+            .target(&name)
+            .map_err(|e| self.unverified(e))?
+        {
+            None => None,
+            Some(info) => {
+                let bytes = cache_file(&self.trusted, &name, &info)
+                    .ok()
+                    .and_then(|path| std::fs::File::open(path).ok())
+                    .and_then(|f| read_bounded(f, info.length).ok())
+                    .unwrap_or_default();
+                Some(std::sync::Arc::new(CachedPack { name, info, bytes }))
             }
-            members
         };
-        match members.get(target) {
-            Some(bytes) => Ok(Some(bytes.clone())),
-            None => Err(self.unverified(format!(
-                "the pack of {bin} lacks targets/{target}, which {bin} lists"
-            ))),
+        if let Ok(mut m) = self.packs.lock() {
+            m.insert(bin.to_string(), found.clone());
         }
+        Ok(found)
     }
 
     fn info(&self, target: &str) -> Result<TargetFile, LoadError> {
@@ -1645,8 +1679,7 @@ impl DistSource for StoreSource {
         let mut files = BTreeMap::new();
         for target in &entry.targets {
             let info = self.info(target)?;
-            if let Some(bytes) = self.packed(target)? {
-                updater::check_target(target, &info, &bytes).map_err(|e| self.unverified(e))?;
+            if let Some(bytes) = self.packed(target, &info)? {
                 files.insert(target.clone(), bytes);
                 continue;
             }

@@ -76,6 +76,21 @@ pub fn build<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<
 /// # Errors
 /// A reason (not naming the pack) when it is not a tar of regular files.
 pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    read(bytes, None)
+}
+
+/// The bytes of member `name` of `bytes`, if it holds one, reading no
+/// other member's data: for a lookup, which checks the member against its
+/// own signed hashes (the pack's own hash is not needed for that).
+///
+/// # Errors
+/// As [`members`], for the members before it.
+pub fn member(bytes: &[u8], name: &str) -> Result<Option<Vec<u8>>, String> {
+    Ok(read(bytes, Some(name))?.pop().map(|(_, data)| data))
+}
+
+/// Every member (`want` `None`), or only member `want`.
+fn read(bytes: &[u8], want: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut archive = tar::Archive::new(bytes);
     let entries = archive
         .entries()
@@ -88,6 +103,9 @@ pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         let shown = crate::text::excerpt(&name, 120);
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(format!("member {shown} is not a regular file"));
+        }
+        if want.is_some_and(|w| w != name) {
+            continue;
         }
         // The size is the header's claim; the read is bounded by the bytes
         // that are really there.
@@ -104,6 +122,9 @@ pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
             .read_to_end(&mut data)
             .map_err(|e| format!("member {shown} cannot be read ({e})"))?;
         out.push((name, data));
+        if want.is_some() {
+            break;
+        }
     }
     Ok(out)
 }
@@ -208,6 +229,9 @@ mod tests {
         assert_eq!(pack, again);
         let names: Vec<String> = members(&pack).unwrap().into_iter().map(|m| m.0).collect();
         assert_eq!(names, ["A/1.toml", "B/2.patch", long.as_str()]);
+        assert_eq!(member(&pack, "B/2.patch").unwrap(), Some(b"two".to_vec()));
+        assert_eq!(member(&pack, &long).unwrap(), Some(b"long".to_vec()));
+        assert_eq!(member(&pack, "C/3.toml").unwrap(), None);
         let mut listed: BTreeMap<String, TargetFile> =
             files.iter().map(|(n, b)| (n.clone(), info(b))).collect();
         listed.insert("packs/bins-00/0.tar".into(), info(&pack));
