@@ -1598,17 +1598,21 @@ impl StoreSource {
         if let Some(p) = self.packs.lock().ok().and_then(|m| m.get(bin).cloned()) {
             return Ok(p);
         }
-        let Some(roles) = self.verified.bins() else {
-            return Ok(None);
-        };
-        let name = pack::pack_name(roles, bin);
-        let found = match self
-            .bin(bin)?
-            .target(&name)
-            .map_err(|e| self.unverified(e))?
-        {
+        // The name under packs/ the bin lists is its pack: `update` refused
+        // a bin listing any other (`pack_in`). (Whatever pack is used, each
+        // member taken out of it is checked against its own signed hashes.)
+        let listed = self.bin(bin)?;
+        let names = listed.names_under(&format!("{}/", pack::PACKS_DIR));
+        let first = match names.first() {
+            Some(name) => listed
+                .target(name)
+                .map_err(|e| self.unverified(e))?
+                .map(|info| (name.clone(), info)),
             None => None,
-            Some(info) => {
+        };
+        let found = match first {
+            None => None,
+            Some((name, info)) => {
                 let bytes = cache_file(&self.trusted, &name, &info)
                     .ok()
                     .and_then(|path| std::fs::File::open(path).ok())

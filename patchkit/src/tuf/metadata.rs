@@ -656,6 +656,17 @@ impl BinAsSent {
                 reason: format!("target {}: {e}", name.chars().take(120).collect::<String>()),
             })
     }
+
+    /// The names of the targets it lists that start with `prefix`.
+    pub fn names_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.targets
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(n, _)| n.as_str())
+            .take_while(move |n| n.starts_with(prefix))
+    }
 }
 
 /// A metadata file: the raw `signed` object and its signatures.

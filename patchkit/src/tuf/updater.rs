@@ -427,6 +427,22 @@ impl LookupBin {
             LookupBin::Parsed(t) => Ok(t.get(name).cloned()),
         }
     }
+
+    /// The names of the targets it lists that start with `prefix`.
+    pub fn names_under(&self, prefix: &str) -> Vec<String> {
+        match self {
+            LookupBin::AsSent(b) => b.names_under(prefix).map(str::to_string).collect(),
+            LookupBin::Parsed(t) => t
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .map(|(n, _)| n)
+                .take_while(|n| n.starts_with(prefix))
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 /// A verified hash bin (a delegated targets role).
