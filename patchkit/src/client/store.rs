@@ -1454,14 +1454,15 @@ struct StoreSource {
     limits: Limits,
 }
 
-/// A bin's pack as a lookup reads it.
+/// A bin's pack as a lookup reads it: from its cached copy, member by
+/// member (not checked as a whole: each member used is).
 struct CachedPack {
     /// Its target name.
     name: String,
     /// Its signed description.
     info: TargetFile,
-    /// Its cached copy, not checked as a whole (each member used is).
-    bytes: Vec<u8>,
+    /// Its bytes when a lookup fetched it again (a damaged cached copy).
+    fetched: Option<Vec<u8>>,
 }
 
 /// The index a lookup uses: on disk (its stamp matches the verified
@@ -1539,20 +1540,27 @@ impl StoreSource {
         let Some(cached) = self.pack_of(&bin)? else {
             return Ok(None);
         };
-        let good = |bytes: &[u8]| {
-            pack::member(bytes, target)
+        let CachedPack {
+            name: pack,
+            info: pack_info,
+            fetched,
+        } = cached.as_ref();
+        let good = |found: Result<Option<Vec<u8>>, String>| {
+            found
                 .ok()
                 .flatten()
                 .filter(|m| updater::check_target(target, info, m).is_ok())
         };
-        if let Some(m) = good(&cached.bytes) {
+        let found = match fetched {
+            Some(bytes) => pack::member(std::io::Cursor::new(bytes), pack_info.length, target),
+            None => cache_file(&self.trusted, pack, pack_info)
+                .map_err(|e| e.to_string())
+                .and_then(|path| std::fs::File::open(path).map_err(|e| e.to_string()))
+                .and_then(|f| pack::member(f, pack_info.length, target)),
+        };
+        if let Some(m) = good(found) {
             return Ok(Some(m));
         }
-        let CachedPack {
-            name: pack,
-            info: pack_info,
-            ..
-        } = cached.as_ref();
         let Some(transport) = &self.repair else {
             return Err(self.unverified(format!(
                 "the cached pack targets/{pack} of {bin} is missing or damaged (it does not \
@@ -1572,14 +1580,18 @@ impl StoreSource {
         if let Ok(path) = cache_file(&self.trusted, pack, pack_info) {
             let _ = crate::tuf::write_unsynced(&path, &bytes);
         }
-        let found = good(&bytes);
+        let found = good(pack::member(
+            std::io::Cursor::new(&bytes),
+            pack_info.length,
+            target,
+        ));
         if let Ok(mut m) = self.packs.lock() {
             m.insert(
                 bin.clone(),
                 Some(std::sync::Arc::new(CachedPack {
                     name: pack.clone(),
                     info: pack_info.clone(),
-                    bytes,
+                    fetched: Some(bytes),
                 })),
             );
         }
@@ -1592,8 +1604,7 @@ impl StoreSource {
         })
     }
 
-    /// The pack bin `bin` lists, if any, with the bytes of its cached copy
-    /// (read once, bounded by its signed length; empty when unreadable).
+    /// The pack bin `bin` lists, if any.
     fn pack_of(&self, bin: &str) -> Result<Option<std::sync::Arc<CachedPack>>, LoadError> {
         if let Some(p) = self.packs.lock().ok().and_then(|m| m.get(bin).cloned()) {
             return Ok(p);
@@ -1610,17 +1621,13 @@ impl StoreSource {
                 .map(|info| (name.clone(), info)),
             None => None,
         };
-        let found = match first {
-            None => None,
-            Some((name, info)) => {
-                let bytes = cache_file(&self.trusted, &name, &info)
-                    .ok()
-                    .and_then(|path| std::fs::File::open(path).ok())
-                    .and_then(|f| read_bounded(f, info.length).ok())
-                    .unwrap_or_default();
-                Some(std::sync::Arc::new(CachedPack { name, info, bytes }))
-            }
-        };
+        let found = first.map(|(name, info)| {
+            std::sync::Arc::new(CachedPack {
+                name,
+                info,
+                fetched: None,
+            })
+        });
         if let Ok(mut m) = self.packs.lock() {
             m.insert(bin.to_string(), found.clone());
         }

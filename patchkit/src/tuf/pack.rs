@@ -76,24 +76,34 @@ pub fn build<'a>(members: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<
 /// # Errors
 /// A reason (not naming the pack) when it is not a tar of regular files.
 pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    read(bytes, None)
+    read(std::io::Cursor::new(bytes), bytes.len() as u64, None)
 }
 
-/// The bytes of member `name` of `bytes`, if it holds one, reading no
-/// other member's data: for a lookup, which checks the member against its
-/// own signed hashes (the pack's own hash is not needed for that).
+/// The bytes of member `name` of the pack `reader` reads (`len` bytes),
+/// if it holds one, reading no other member's data (a seek past each):
+/// for a lookup, which checks the member against its own signed hashes
+/// (the pack's own hash is not needed for that).
 ///
 /// # Errors
 /// As [`members`], for the members before it.
-pub fn member(bytes: &[u8], name: &str) -> Result<Option<Vec<u8>>, String> {
-    Ok(read(bytes, Some(name))?.pop().map(|(_, data)| data))
+pub fn member(
+    reader: impl Read + std::io::Seek,
+    len: u64,
+    name: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    Ok(read(reader, len, Some(name))?.pop().map(|(_, data)| data))
 }
 
-/// Every member (`want` `None`), or only member `want`.
-fn read(bytes: &[u8], want: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut archive = tar::Archive::new(bytes);
+/// Every member (`want` `None`), or only member `want`, of the `len`
+/// bytes `reader` reads.
+fn read(
+    reader: impl Read + std::io::Seek,
+    len: u64,
+    want: Option<&str>,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut archive = tar::Archive::new(reader);
     let entries = archive
-        .entries()
+        .entries_with_seek()
         .map_err(|e| format!("is not a tar archive ({e})"))?;
     let mut out = Vec::new();
     for entry in entries {
@@ -110,7 +120,7 @@ fn read(bytes: &[u8], want: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, Stri
         // The size is the header's claim; the read is bounded by the bytes
         // that are really there.
         let size = entry.header().size().unwrap_or(u64::MAX);
-        if size > bytes.len() as u64 {
+        if size > len {
             return Err(format!(
                 "member {shown} claims more bytes than the pack has"
             ));
@@ -229,9 +239,12 @@ mod tests {
         assert_eq!(pack, again);
         let names: Vec<String> = members(&pack).unwrap().into_iter().map(|m| m.0).collect();
         assert_eq!(names, ["A/1.toml", "B/2.patch", long.as_str()]);
-        assert_eq!(member(&pack, "B/2.patch").unwrap(), Some(b"two".to_vec()));
-        assert_eq!(member(&pack, &long).unwrap(), Some(b"long".to_vec()));
-        assert_eq!(member(&pack, "C/3.toml").unwrap(), None);
+        let member = |name: &str| {
+            super::member(std::io::Cursor::new(&pack), pack.len() as u64, name).unwrap()
+        };
+        assert_eq!(member("B/2.patch"), Some(b"two".to_vec()));
+        assert_eq!(member(&long), Some(b"long".to_vec()));
+        assert_eq!(member("C/3.toml"), None);
         let mut listed: BTreeMap<String, TargetFile> =
             files.iter().map(|(n, b)| (n.clone(), info(b))).collect();
         listed.insert("packs/bins-00/0.tar".into(), info(&pack));
