@@ -393,3 +393,55 @@ fn update_fetches_a_pack_it_cannot_rebuild_from_another_publisher() {
     );
     assert!(out.stdout.contains("PK-2"), "{}", out.stdout);
 }
+
+/// A repository of hash bins without packs (published before them, or by
+/// another tool) is cached file by file; once its publisher adds packs,
+/// every bin changes, and the client builds each pack from the files it
+/// holds — no pack and no file fetched — and drops the per-file copies.
+#[test]
+fn a_repository_that_gains_packs_is_followed_without_fetching_them() {
+    let env = TestEnv::new();
+    let (repo, server) = served(&env, 40);
+    // The same bins without their packs, re-signed by the targets key.
+    for i in 0..256 {
+        let bin = format!("bins-{i:02x}");
+        let (path, mut doc) = bin_doc(&repo, &bin);
+        let targets = doc["signed"]["targets"].as_object_mut().unwrap();
+        targets.retain(|name, _| !name.starts_with("packs/"));
+        std::fs::write(&path, signed_bytes(&mut doc, &[&repo.key("targets")])).unwrap();
+    }
+    env.run_ok(&["update"]);
+    let cached = |env: &TestEnv| -> Vec<String> {
+        std::fs::read_dir(env.home().join("repos/main/trusted/targets"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let files = cached(&env);
+    assert_eq!(files.len(), 82, "one file per target: {files:?}");
+    assert!(files.iter().all(|f| !f.contains("packs%2F")), "{files:?}");
+    let tb = repo.dist();
+    env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    // The publisher (this patchkit) publishes again: every bin gets its
+    // pack, so a new version.
+    repo.publish(&[]);
+    server.requests();
+    env.run_ok(&["update"]);
+    let fetched: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|p| p.starts_with("targets/"))
+        .collect();
+    assert!(
+        fetched.is_empty(),
+        "nothing but metadata is fetched: {fetched:?}"
+    );
+    let packs = cached(&env);
+    assert_eq!(packs.len(), crate::bins::packed_bins(&repo), "{packs:?}");
+    assert!(
+        packs.iter().all(|f| f.contains(".packs%2Fbins-")),
+        "{packs:?}"
+    );
+    let out = env.run_ok(&["check", "--offline", tb.to_str().unwrap()]);
+    assert!(out.stdout.contains("PK-1"), "{}", out.stdout);
+}
