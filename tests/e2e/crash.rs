@@ -267,6 +267,19 @@ fn crash_apply_in_place() {
 fn crash_update() {
     let env = TestEnv::new();
     let repo = PubRepo::new(&env, &[]);
+    crash_update_of(&env, &repo);
+}
+
+/// The same with hash bins and their packs: the update after one new
+/// record rebuilds the changed bins' packs and prunes the old ones.
+#[test]
+fn crash_update_with_packs() {
+    let env = TestEnv::new();
+    let repo = crate::bins::big_repo(&env, 40);
+    crash_update_of(&env, &repo);
+}
+
+fn crash_update_of(env: &TestEnv, repo: &PubRepo<'_>) {
     env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
     env.run_ok(&["update"]);
     add_other_record(&env, "PK-NEW");
