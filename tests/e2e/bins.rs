@@ -206,6 +206,16 @@ fn bundle_of_a_delegated_repository_verifies_offline() {
     env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
     env.run_ok(&["update"]);
     env.run_ok(&["bundle", "create", "b.tar"]);
+    // It carries each bin's pack, not the bin's targets one by one.
+    let names = tar_members(&std::fs::read(env.path("b.tar")).unwrap());
+    assert!(
+        names.iter().any(|n| n.starts_with("targets/packs/bins-")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("targets/Other-")),
+        "{names:?}"
+    );
     let other = TestEnv::new();
     let tb = repo.dist();
     let out = other.run_ok(&[

@@ -1302,7 +1302,7 @@ pub fn update(
 ///
 /// 1. the roots of the chain (`roots/N.root.json`: history, for bundles);
 /// 2. content-addressed files, written without a sync each: target files
-///    (`targets/<sha256>.<name>`), hash bins (`delegated/V.bin.json`) and
+///    and packs (`targets/<sha256>.<name>`), hash bins (`delegated/V.bin.json`) and
 ///    index shards (`index/xx.<sha256>.json`); none replaces a file the
 ///    current state uses;
 /// 3. one sync of each of those folders;
