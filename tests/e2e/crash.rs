@@ -282,7 +282,7 @@ fn crash_update_with_packs() {
 fn crash_update_of(env: &TestEnv, repo: &PubRepo<'_>) {
     env.run_ok(&["repo", "add", "main", "pub", "--root", &repo.root1()]);
     env.run_ok(&["update"]);
-    add_other_record(&env, "PK-NEW");
+    add_other_record(env, "PK-NEW");
     repo.publish(&[]);
     let tb = repo.dist();
     let template = env.home();
