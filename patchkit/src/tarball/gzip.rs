@@ -67,6 +67,24 @@ pub(super) struct ParallelGzip<W: Write> {
     crc: crc32fast::Hasher,
     /// Input length so far (ISIZE is this modulo 2^32).
     size: u64,
+    /// The last, partial byte of output after copied blocks ([`Raw`]):
+    /// its low `tail_bits` bits are written, the rest are zero.
+    tail: u8,
+    tail_bits: u8,
+}
+
+/// Deflate blocks of the input copied as they are (`reuse.rs`): the bits
+/// `from_bit..to_bit` of the input's raw deflate data (LSB first, as
+/// deflate packs them), which decode to `tar` given the 32 KiB of tar
+/// before it, that the output holds too.
+pub(super) struct Raw {
+    pub(super) from_bit: u64,
+    pub(super) to_bit: u64,
+    pub(super) tar: Vec<u8>,
+    /// Whether a stored block is among them: its padding runs to the next
+    /// byte boundary, so it decodes the same only at the same bit position
+    /// within a byte as in the input.
+    pub(super) stored: bool,
 }
 
 impl<W: Write> ParallelGzip<W> {
@@ -87,6 +105,8 @@ impl<W: Write> ParallelGzip<W> {
             window: Vec::with_capacity(WINDOW),
             crc: crc32fast::Hasher::new(),
             size: 0,
+            tail: 0,
+            tail_bits: 0,
         })
     }
 
@@ -121,12 +141,22 @@ impl<W: Write> ParallelGzip<W> {
                 Ok((deflate(level, &dict, chunk, FlushCompress::Sync)?, crc))
             })
             .collect();
+        // After copied blocks, deflate's output must start on a byte.
+        self.align()?;
         for result in results {
             let (bytes, crc) = result?;
             self.out.write_all(&bytes)?;
             self.crc.combine(&crc);
         }
-        // Keep the input's last WINDOW bytes for the next batch.
+        let pending = std::mem::take(&mut self.pending);
+        self.remember(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Keep the last WINDOW bytes of input for the next chunk's dictionary.
+    fn remember(&mut self, data: &[u8]) {
         if data.len() >= WINDOW {
             self.window.clear();
             self.window.extend_from_slice(&data[data.len() - WINDOW..]);
@@ -135,7 +165,80 @@ impl<W: Write> ParallelGzip<W> {
             let excess = self.window.len().saturating_sub(WINDOW);
             self.window.drain(..excess);
         }
-        self.pending.clear();
+    }
+
+    /// Copy deflate blocks of the input (`deflate`: its raw deflate data)
+    /// into the stream, standing for `raw.tar`. The input given so far is
+    /// compressed first, so this ends a region of chunks: the cuts depend
+    /// on where copied blocks fall, which depends only on the input and
+    /// the changes. Blocks that hold a stored block and would land at
+    /// another bit position within a byte are deflated instead.
+    pub(super) fn write_raw(&mut self, deflate: &[u8], raw: Raw) -> io::Result<()> {
+        self.flush_pending()?;
+        if raw.stored && u64::from(self.tail_bits) != raw.from_bit % 8 {
+            return self.write_all(&raw.tar);
+        }
+        self.put_bits(deflate, raw.from_bit, raw.to_bit)?;
+        self.crc.update(&raw.tar);
+        self.size += raw.tar.len() as u64;
+        self.remember(&raw.tar);
+        Ok(())
+    }
+
+    /// Append the bits `from..to` of `src` to the output, after the bits
+    /// of the tail byte.
+    fn put_bits(&mut self, src: &[u8], from: u64, to: u64) -> io::Result<()> {
+        let byte_at = |bit: u64| {
+            usize::try_from(bit / 8)
+                .ok()
+                .and_then(|i| src.get(i).copied())
+                .ok_or_else(|| io::Error::other("copied blocks past the end of the input"))
+        };
+        let mut out = Vec::with_capacity(usize::try_from((to - from) / 8 + 2).unwrap_or(0));
+        let mut acc = u32::from(self.tail);
+        let mut n = u32::from(self.tail_bits);
+        let mut at = from;
+        while at < to {
+            let (bits, value) = if at % 8 == 0 && to - at >= 8 {
+                (8, u32::from(byte_at(at)?))
+            } else {
+                // Up to the next byte boundary of the input or the end.
+                let bits = (8 - at % 8).min(to - at);
+                let value = (u32::from(byte_at(at)?) >> (at % 8)) & ((1 << bits) - 1);
+                (bits, value)
+            };
+            acc |= value << n;
+            n += bits as u32;
+            at += bits;
+            if n >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                n -= 8;
+            }
+        }
+        self.out.write_all(&out)?;
+        self.tail = acc as u8;
+        self.tail_bits = n as u8;
+        Ok(())
+    }
+
+    /// Bring the stream to a byte boundary after copied blocks: an empty
+    /// stored block, not final (3 header bits, zeros to the byte, then
+    /// LEN 0 and NLEN 0xffff), as a sync flush ends.
+    fn align(&mut self) -> io::Result<()> {
+        if self.tail_bits == 0 {
+            return Ok(());
+        }
+        // The header bits are zeros; they spill into one more byte when
+        // fewer than 3 bits are free.
+        let mut bytes = vec![self.tail];
+        if self.tail_bits > 5 {
+            bytes.push(0);
+        }
+        bytes.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        self.out.write_all(&bytes)?;
+        self.tail = 0;
+        self.tail_bits = 0;
         Ok(())
     }
 
@@ -155,6 +258,7 @@ impl<W: Write> ParallelGzip<W> {
     /// trailer (CRC-32 and ISIZE, little-endian). Returns the inner writer.
     pub(super) fn finish(mut self) -> io::Result<W> {
         self.flush_pending()?;
+        self.align()?;
         // The closing block: empty, BFINAL set.
         let last = deflate(self.level, &[], &[], FlushCompress::Finish)?;
         self.out.write_all(&last)?;

@@ -49,6 +49,7 @@ mod gzip;
 mod limits;
 mod portable;
 mod read;
+mod reuse;
 mod write;
 mod xz;
 mod zip;
