@@ -429,4 +429,151 @@ mod tests {
         // cuts cost little.
         assert!(ours * 100 <= single * 101, "{ours} vs {single}");
     }
+
+    /// A raw deflate stream written bit by bit (LSB first), for blocks
+    /// ending at any bit.
+    #[derive(Default)]
+    struct Bits {
+        bytes: Vec<u8>,
+        len: u64,
+    }
+
+    impl Bits {
+        fn put(&mut self, value: u32, bits: u32) {
+            for i in 0..bits {
+                if self.len % 8 == 0 {
+                    self.bytes.push(0);
+                }
+                let bit = (value >> i) & 1;
+                *self.bytes.last_mut().unwrap() |= (bit as u8) << (self.len % 8);
+                self.len += 1;
+            }
+        }
+
+        /// A Huffman code: sent from its most significant bit.
+        fn code(&mut self, code: u32, bits: u32) {
+            for i in (0..bits).rev() {
+                self.put((code >> i) & 1, 1);
+            }
+        }
+
+        /// A non-final fixed-Huffman block of `text`; returns its bits.
+        fn fixed(&mut self, text: &[u8]) -> (u64, u64) {
+            let from = self.len;
+            self.put(0b010, 3); // BFINAL 0, BTYPE 01
+            for &c in text {
+                match c {
+                    0..=143 => self.code(0x30 + u32::from(c), 8),
+                    _ => self.code(0x190 + u32::from(c) - 144, 9),
+                }
+            }
+            self.code(0, 7); // end of block
+            (from, self.len)
+        }
+
+        /// A non-final stored block of `text`; returns its bits.
+        fn stored(&mut self, text: &[u8]) -> (u64, u64) {
+            let from = self.len;
+            self.put(0, 3);
+            self.put(0, ((8 - self.len % 8) % 8) as u32);
+            let len = text.len() as u32;
+            self.put(len, 16);
+            self.put(!len & 0xffff, 16);
+            for &c in text {
+                self.put(u32::from(c), 8);
+            }
+            (from, self.len)
+        }
+    }
+
+    /// Text of `n` bytes of which `wide` take 9 bits in a fixed block.
+    fn text(n: usize, wide: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                if i < wide {
+                    0xc0 + i as u8
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect()
+    }
+
+    fn raw(range: (u64, u64), tar: &[u8], stored: bool) -> Raw {
+        Raw {
+            from_bit: range.0,
+            to_bit: range.1,
+            tar: tar.to_vec(),
+            stored,
+        }
+    }
+
+    /// Copied blocks starting and ending at every bit within a byte, after
+    /// deflated data, after other copied blocks, at the start and at the
+    /// end: the stored block that aligns the stream before deflated data
+    /// spills into a second byte when fewer than 3 bits are free.
+    #[test]
+    fn copied_blocks_start_and_end_at_any_bit() {
+        for lead in 0..8 {
+            for wide in 0..8 {
+                let mut input = Bits::default();
+                let first = text(10, lead);
+                let second = text(20, wide);
+                let a = input.fixed(&first);
+                let b = input.fixed(&second);
+                assert_eq!(b.0 % 8, (2 + lead as u64) % 8);
+                for fresh_first in [false, true] {
+                    let mut gz = ParallelGzip::new(Vec::new(), 6).unwrap();
+                    let mut want = Vec::new();
+                    if fresh_first {
+                        gz.write_all(b"deflated first\n").unwrap();
+                        want.extend_from_slice(b"deflated first\n");
+                    }
+                    gz.write_raw(&input.bytes, raw(b, &second, false)).unwrap();
+                    gz.write_raw(&input.bytes, raw(a, &first, false)).unwrap();
+                    want.extend_from_slice(&second);
+                    want.extend_from_slice(&first);
+                    let ends = gz.tail_bits;
+                    gz.write_all(b"then deflated\n").unwrap();
+                    gz.write_raw(&input.bytes, raw(b, &second, false)).unwrap();
+                    want.extend_from_slice(b"then deflated\n");
+                    want.extend_from_slice(&second);
+                    let out = gz.finish().unwrap();
+                    assert_eq!(
+                        gunzip(&out),
+                        want,
+                        "lead {lead}, wide {wide}, ends at {ends}"
+                    );
+                    let trailer = &out[out.len() - 8..];
+                    assert_eq!(trailer[..4], crc32fast::hash(&want).to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// A stored block's padding runs to the next byte boundary: copied
+    /// only where it lands at the same bit within a byte, deflated
+    /// otherwise; the output decodes either way.
+    #[test]
+    fn a_stored_block_is_copied_only_at_its_own_bit_position() {
+        let payload = b"STORED-PAYLOAD-0123456789".to_vec();
+        for lead in 0..8 {
+            let mut input = Bits::default();
+            let first = text(8, lead);
+            input.fixed(&first);
+            let s = input.stored(&payload);
+            let mut gz = ParallelGzip::new(Vec::new(), 6).unwrap();
+            gz.write_all(b"x").unwrap();
+            gz.write_raw(&input.bytes, raw(s, &payload, true)).unwrap();
+            let out = gz.finish().unwrap();
+            assert_eq!(gunzip(&out), [b"x".as_slice(), &payload].concat());
+            let copied = out.windows(payload.len()).any(|w| w == payload);
+            assert_eq!(
+                copied,
+                s.0 % 8 == 0,
+                "lead {lead}: starts at bit {}",
+                s.0 % 8
+            );
+        }
+    }
 }

@@ -507,3 +507,19 @@ impl Write for Splice<'_> {
         Ok(())
     }
 }
+
+/// The block boundaries of the first member of the gzip file `gz`, as
+/// (tar bytes before it, bit of the deflate data), the start included.
+#[cfg(test)]
+pub(super) fn boundaries(gz: &[u8]) -> Vec<(u64, u64)> {
+    let mut blocks = Blocks::new(gz, deflate_start(gz).unwrap());
+    let mut found = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        found.extend(blocks.boundaries.drain(..).map(|b| (b.tar, b.bit)));
+        if blocks.read(&mut buf).unwrap() == 0 {
+            break;
+        }
+    }
+    found
+}

@@ -34,7 +34,7 @@ const RECORD: usize = 10240;
 /// allows 1.05; level 4 (up to 1.046 on the corpus) leaves no margin, and
 /// level 9, what most dists ship at, saves about 1 % for about twice the
 /// CPU of level 6.
-const GZIP_LEVEL: u32 = 5;
+pub(super) const GZIP_LEVEL: u32 = 5;
 
 // Byte ranges of the ustar header fields (POSIX.1-1988 layout).
 const NAME: std::ops::Range<usize> = 0..100;
