@@ -523,3 +523,74 @@ pub(super) fn boundaries(gz: &[u8]) -> Vec<(u64, u64)> {
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn text(len: usize) -> Vec<u8> {
+        let mut n: u64 = 3;
+        let mut out = Vec::new();
+        while out.len() < len {
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+            out.extend_from_slice(format!("sub f{} {{ {} }}\n", n >> 59, n >> 40).as_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Should miniz_oxide stop where flate2 read on (the first pass read
+    /// the input with flate2), flate2 reads the rest from the same place.
+    #[test]
+    fn flate2_takes_over_where_miniz_oxide_stops() {
+        let data = text(3 << 20);
+        let mut gz = gzip(&data[..1 << 20]);
+        gz.extend(gzip(&data[1 << 20..]));
+        for stop in [0, 100_000, 1 << 20, (1 << 20) + 5, 2 << 20] {
+            let mut blocks = Blocks::new(&gz, deflate_start(&gz).unwrap());
+            let mut got = vec![0u8; stop];
+            blocks.read_exact(&mut got).unwrap();
+            // As `inflate` does: with everything decoded read.
+            let ready = blocks.ready.clone();
+            got.extend_from_slice(&blocks.ring[ready]);
+            blocks.ready = 0..0;
+            if blocks.rest.is_none() && !blocks.done {
+                blocks.fall_back().unwrap();
+            }
+            blocks.read_to_end(&mut got).unwrap();
+            assert!(got == data, "stopped at {stop}");
+        }
+    }
+
+    #[test]
+    fn reads_gzip_headers_with_every_optional_field() {
+        let data = text(200_000);
+        let plain = gzip(&data);
+        // FEXTRA, FNAME, FCOMMENT and FHCRC, as RFC 1952 orders them.
+        let mut gz = plain[..10].to_vec();
+        gz[3] = 2 | 4 | 8 | 16;
+        gz.extend_from_slice(&[3, 0, b'a', b'b', b'c']);
+        gz.extend_from_slice(b"name.tar\0comment\0");
+        gz.extend_from_slice(&[0x12, 0x34]);
+        let start = gz.len();
+        gz.extend_from_slice(&plain[10..]);
+        assert_eq!(deflate_start(&gz), Some(start));
+        let mut got = Vec::new();
+        Blocks::new(&gz, start).read_to_end(&mut got).unwrap();
+        assert!(got == data);
+        // Reserved flags, another method, a cut header: not read.
+        for bad in [&[0x1f, 0x8b, 8, 0x20][..], &[0x1f, 0x8b, 7, 0], &gz[..14]] {
+            let mut bad = bad.to_vec();
+            if bad.len() < 10 {
+                bad.resize(10, 0);
+            }
+            assert_eq!(deflate_start(&bad), None, "{bad:?}");
+        }
+    }
+}
