@@ -1357,8 +1357,7 @@ fn boundary_before(a: &Archive, gz: &[u8], path: &str) -> (usize, (u64, u64)) {
         .start;
     let before = super::reuse::boundaries(gz)
         .into_iter()
-        .filter(|&(tar, _)| tar <= start as u64)
-        .last()
+        .rfind(|&(tar, _)| tar <= start as u64)
         .unwrap();
     (start, before)
 }
