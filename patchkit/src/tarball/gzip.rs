@@ -24,7 +24,10 @@
 //! each chunk's output depends only on its bytes, its dictionary and the
 //! level; the header carries no name and mtime 0. How many chunks are
 //! compressed at once (the number of rayon threads, the batch size) changes
-//! the schedule, never the bytes.
+//! the schedule, never the bytes. Deflate blocks of the input copied in
+//! ([`ParallelGzip::write_raw`], `reuse.rs`) end a stretch of chunks: the
+//! next stretch is cut at fixed offsets from its own start, and where the
+//! stretches start depends only on the input and the changes.
 //!
 //! **Memory.** At most [`BATCH`] bytes of input and their compressed form
 //! are held at once, whatever the size of the archive.
@@ -321,6 +324,7 @@ fn deflate(level: u32, dict: &[u8], data: &[u8], flush: FlushCompress) -> io::Re
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Bits;
     use super::*;
     use std::io::Read;
 
@@ -428,62 +432,6 @@ mod tests {
         // Without dictionaries every chunk would restart cold; with them the
         // cuts cost little.
         assert!(ours * 100 <= single * 101, "{ours} vs {single}");
-    }
-
-    /// A raw deflate stream written bit by bit (LSB first), for blocks
-    /// ending at any bit.
-    #[derive(Default)]
-    struct Bits {
-        bytes: Vec<u8>,
-        len: u64,
-    }
-
-    impl Bits {
-        fn put(&mut self, value: u32, bits: u32) {
-            for i in 0..bits {
-                if self.len % 8 == 0 {
-                    self.bytes.push(0);
-                }
-                let bit = (value >> i) & 1;
-                *self.bytes.last_mut().unwrap() |= (bit as u8) << (self.len % 8);
-                self.len += 1;
-            }
-        }
-
-        /// A Huffman code: sent from its most significant bit.
-        fn code(&mut self, code: u32, bits: u32) {
-            for i in (0..bits).rev() {
-                self.put((code >> i) & 1, 1);
-            }
-        }
-
-        /// A non-final fixed-Huffman block of `text`; returns its bits.
-        fn fixed(&mut self, text: &[u8]) -> (u64, u64) {
-            let from = self.len;
-            self.put(0b010, 3); // BFINAL 0, BTYPE 01
-            for &c in text {
-                match c {
-                    0..=143 => self.code(0x30 + u32::from(c), 8),
-                    _ => self.code(0x190 + u32::from(c) - 144, 9),
-                }
-            }
-            self.code(0, 7); // end of block
-            (from, self.len)
-        }
-
-        /// A non-final stored block of `text`; returns its bits.
-        fn stored(&mut self, text: &[u8]) -> (u64, u64) {
-            let from = self.len;
-            self.put(0, 3);
-            self.put(0, ((8 - self.len % 8) % 8) as u32);
-            let len = text.len() as u32;
-            self.put(len, 16);
-            self.put(!len & 0xffff, 16);
-            for &c in text {
-                self.put(u32::from(c), 8);
-            }
-            (from, self.len)
-        }
     }
 
     /// Text of `n` bytes of which `wide` take 9 bits in a fixed block.

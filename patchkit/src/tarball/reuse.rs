@@ -83,13 +83,16 @@ pub(super) fn deflate_start(gz: &[u8]) -> Option<usize> {
     (at <= gz.len()).then_some(at)
 }
 
-/// The end of one deflate block and start of the next, in the first
-/// member: `tar` bytes decoded before it, at bit `bit` of the deflate
-/// data; `stored`: the next block is a stored one.
+/// A block boundary of the first member, after `tar` bytes were decoded:
+/// the blocks before it end at bit `end` of the deflate data, the next
+/// block that holds anything starts at bit `start` (after any empty
+/// blocks, which decode to nothing and are never copied); `stored`: that
+/// block is a stored one.
 #[derive(Debug, Clone, Copy)]
 struct Boundary {
     tar: u64,
-    bit: u64,
+    end: u64,
+    start: u64,
     stored: bool,
 }
 
@@ -136,11 +139,8 @@ impl<'a> Blocks<'a> {
     }
 
     /// Note a boundary at `bit`, where `total` bytes were decoded. Empty
-    /// blocks give several at the same place; the first is kept.
+    /// blocks give several at the same place: one entry spans them.
     fn note(&mut self, bit: u64) {
-        if self.boundaries.back().is_some_and(|b| b.tar == self.total) {
-            return;
-        }
         // The next block's header: BFINAL, then BTYPE (00: stored).
         let byte = |i: u64| {
             usize::try_from(i)
@@ -149,11 +149,19 @@ impl<'a> Blocks<'a> {
                 .map_or(0, |&b| u16::from(b))
         };
         let bits = (byte(bit / 8) | byte(bit / 8 + 1) << 8) >> (bit % 8);
-        self.boundaries.push_back(Boundary {
-            tar: self.total,
-            bit,
-            stored: (bits >> 1) & 3 == 0,
-        });
+        let stored = (bits >> 1) & 3 == 0;
+        match self.boundaries.back_mut() {
+            Some(b) if b.tar == self.total => {
+                b.start = bit;
+                b.stored = stored;
+            }
+            _ => self.boundaries.push_back(Boundary {
+                tar: self.total,
+                end: bit,
+                start: bit,
+                stored,
+            }),
+        }
     }
 
     /// Inflate up to the next block boundary or the end of the ring.
@@ -367,14 +375,17 @@ impl<'a> Splice<'a> {
     /// A block boundary at `in_pos`, inside the current span.
     fn boundary(&mut self, b: Boundary, span: Span) -> io::Result<()> {
         match &mut self.cand {
-            // Empty blocks: one run with the block before.
-            Some(c) if c.tar == b.tar => c.stored |= b.stored,
+            // The block at `c` was empty: start after it.
+            Some(c) if c.tar == b.tar => {
+                c.start = b.start;
+                c.stored = b.stored;
+            }
             Some(c) => {
                 // The blocks from `c` to `b` decode to bytes of this span,
                 // 32 KiB after its start (or at the start of the output).
-                let (from, stored) = (c.bit, c.stored);
+                let (from, stored) = (c.start, c.stored);
                 let tar = std::mem::take(&mut self.held);
-                self.add_run(from, b.bit, tar, stored)?;
+                self.add_run(from, b.end, tar, stored)?;
                 self.cand = Some(b);
             }
             None if span.prefix || b.tar - span.start >= WINDOW => self.cand = Some(b),
@@ -516,7 +527,7 @@ pub(super) fn boundaries(gz: &[u8]) -> Vec<(u64, u64)> {
     let mut found = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        found.extend(blocks.boundaries.drain(..).map(|b| (b.tar, b.bit)));
+        found.extend(blocks.boundaries.drain(..).map(|b| (b.tar, b.end)));
         if blocks.read(&mut buf).unwrap() == 0 {
             break;
         }
