@@ -191,33 +191,57 @@ impl<W: Write> ParallelGzip<W> {
     /// Append the bits `from..to` of `src` to the output, after the bits
     /// of the tail byte.
     fn put_bits(&mut self, src: &[u8], from: u64, to: u64) -> io::Result<()> {
+        let past_end = || io::Error::other("copied blocks past the end of the input");
         let byte_at = |bit: u64| {
             usize::try_from(bit / 8)
                 .ok()
                 .and_then(|i| src.get(i).copied())
-                .ok_or_else(|| io::Error::other("copied blocks past the end of the input"))
+                .ok_or_else(past_end)
         };
         let mut out = Vec::with_capacity(usize::try_from((to - from) / 8 + 2).unwrap_or(0));
+        // Bits written but not yet a whole byte: `n` of them in `acc`.
         let mut acc = u32::from(self.tail);
         let mut n = u32::from(self.tail_bits);
         let mut at = from;
         while at < to {
-            let (bits, value) = if at % 8 == 0 && to - at >= 8 {
-                (8, u32::from(byte_at(at)?))
-            } else {
-                // Up to the next byte boundary of the input or the end.
+            if at % 8 != 0 || to - at < 8 {
+                // Up to the input's next byte boundary, or the last bits.
                 let bits = (8 - at % 8).min(to - at);
                 let value = (u32::from(byte_at(at)?) >> (at % 8)) & ((1 << bits) - 1);
-                (bits, value)
-            };
-            acc |= value << n;
-            n += bits as u32;
-            at += bits;
-            if n >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                n -= 8;
+                acc |= value << n;
+                n += bits as u32;
+                if n >= 8 {
+                    out.push(acc as u8);
+                    acc >>= 8;
+                    n -= 8;
+                }
+                at += bits;
+                continue;
             }
+            // Whole input bytes, shifted by the `n` bits pending.
+            let whole = usize::try_from((to - at) / 8).map_err(|_| past_end())?;
+            let first = usize::try_from(at / 8).map_err(|_| past_end())?;
+            let bytes = src.get(first..first + whole).ok_or_else(past_end)?;
+            if n == 0 {
+                out.extend_from_slice(bytes);
+            } else {
+                let mut carry = u64::from(acc);
+                let mut words = bytes.chunks_exact(8);
+                for word in &mut words {
+                    let mut le = [0u8; 8];
+                    le.copy_from_slice(word);
+                    let w = u64::from_le_bytes(le);
+                    out.extend_from_slice(&((w << n) | carry).to_le_bytes());
+                    carry = w >> (64 - n);
+                }
+                acc = carry as u32;
+                for &b in words.remainder() {
+                    acc |= u32::from(b) << n;
+                    out.push(acc as u8);
+                    acc >>= 8;
+                }
+            }
+            at += whole as u64 * 8;
         }
         self.out.write_all(&out)?;
         self.tail = acc as u8;

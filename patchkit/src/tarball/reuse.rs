@@ -51,9 +51,9 @@ const RING: usize = 256 * 1024;
 /// again.
 const HELD: usize = 1 << 20;
 
-/// Copied blocks are handed to the compressor in pieces of about this many
-/// tar bytes.
-const RUN: usize = 1 << 20;
+/// Copied blocks shorter than this are handed to the compressor together
+/// (a longer one goes alone, without a copy).
+const RUN: usize = 64 * 1024;
 
 /// Where the raw deflate data of the first member of a gzip file starts,
 /// after its header (RFC 1952); `None` if the header is not one this
@@ -402,7 +402,8 @@ impl<'a> Splice<'a> {
         stored: bool,
     ) -> io::Result<()> {
         if let Some(run) = &mut self.run {
-            if run.to_bit == from_bit && !run.stored && !stored && run.tar.len() < RUN {
+            if run.to_bit == from_bit && !run.stored && !stored && run.tar.len() + tar.len() <= RUN
+            {
                 run.to_bit = to_bit;
                 run.tar.extend_from_slice(&tar);
                 return Ok(());
