@@ -306,3 +306,82 @@ fn zip_refuses_a_corrupt_file() {
     assert!(out.stderr.contains("Evil-1.0.zip"), "{}", out.stderr);
     assert!(out.stderr.contains("\"Evil-1.0/a.txt\""), "{}", out.stderr);
 }
+
+/// A large gzip dist made like `make dist` (GNU tar, `gzip -9`): the
+/// compressed blocks before the patched file are copied into the output
+/// (its deflate data starts with the input's, byte for byte), the output
+/// is the same bytes on 1 and 4 threads, and GNU gzip and GNU tar read it.
+#[test]
+fn a_large_gzip_dist_keeps_the_compressed_blocks_before_the_patch() {
+    let env = TestEnv::new();
+    let mut dist = DistBuilder::new("Big-Dist", "1.0").no_meta();
+    let mut n: u64 = 7;
+    for i in 0..40 {
+        let mut text = String::new();
+        for _ in 0..1500 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.push_str(&format!("my $x{} = shift; # {}\n", n >> 58, n >> 44));
+        }
+        dist = dist.file(&format!("lib/Big/M{i:02}.pm"), &text);
+    }
+    let old = "package Big::Zz;\nsub f { return 1 }\n1;\n";
+    let new = "package Big::Zz;\nsub f { return 2 }\n1;\n";
+    let dist = dist.file("lib/Big/Zz.pm", old);
+    SourceBuilder::new(env.path("patches")).add(
+        "PK-BIG",
+        "Big-Dist",
+        "1.0",
+        &udiff("lib/Big/Zz.pm", old, new),
+    );
+    dist.tarball(&env.path("made"));
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("mkdir in && gzip -dc made/Big-Dist-1.0.tar.gz | gzip -9n > in/Big-Dist-1.0.tar.gz");
+    assert_eq!(run_cmd(sh, env.dir()).code, 0);
+    let apply = |threads: &str, out: &str| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("--home")
+            .arg(env.home())
+            .args(["apply", "--source", "patches", "-o", out])
+            .arg("in/Big-Dist-1.0.tar.gz")
+            .env("RAYON_NUM_THREADS", threads);
+        let got = run_cmd(cmd, env.dir());
+        assert_eq!(got.code, 0, "{}", got.stderr);
+        std::fs::read(env.path(out).join("Big-Dist-1.0.tar.gz")).unwrap()
+    };
+    let one = apply("1", "one");
+    assert_eq!(apply("4", "four"), one, "1 and 4 threads");
+    let input = std::fs::read(env.path("in/Big-Dist-1.0.tar.gz")).unwrap();
+    // Both headers are 10 bytes (no name); the deflate data after them is
+    // the input's up to the last block boundary before lib/Big/Zz.pm.
+    let same = one[10..]
+        .iter()
+        .zip(&input[10..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(same > 200_000, "only {same} bytes in common");
+    let mut test = std::process::Command::new("gzip");
+    test.args(["-t", "one/Big-Dist-1.0.tar.gz"]);
+    assert_eq!(run_cmd(test, env.dir()).code, 0);
+    let mut read = std::process::Command::new("tar");
+    read.args([
+        "-xOzf",
+        "one/Big-Dist-1.0.tar.gz",
+        "Big-Dist-1.0/lib/Big/Zz.pm",
+    ]);
+    let got = run_cmd(read, env.dir());
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert_eq!(got.stdout, new);
+    let mut read = std::process::Command::new("tar");
+    read.args([
+        "-xOzf",
+        "one/Big-Dist-1.0.tar.gz",
+        "Big-Dist-1.0/lib/Big/M39.pm",
+    ]);
+    assert_eq!(
+        run_cmd(read, env.dir()).stdout.as_bytes(),
+        dist.files["lib/Big/M39.pm"].0
+    );
+}

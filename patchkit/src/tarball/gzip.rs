@@ -24,7 +24,10 @@
 //! each chunk's output depends only on its bytes, its dictionary and the
 //! level; the header carries no name and mtime 0. How many chunks are
 //! compressed at once (the number of rayon threads, the batch size) changes
-//! the schedule, never the bytes.
+//! the schedule, never the bytes. Deflate blocks of the input copied in
+//! ([`ParallelGzip::write_raw`], `reuse.rs`) end a stretch of chunks: the
+//! next stretch is cut at fixed offsets from its own start, and where the
+//! stretches start depends only on the input and the changes.
 //!
 //! **Memory.** At most [`BATCH`] bytes of input and their compressed form
 //! are held at once, whatever the size of the archive.
@@ -67,6 +70,24 @@ pub(super) struct ParallelGzip<W: Write> {
     crc: crc32fast::Hasher,
     /// Input length so far (ISIZE is this modulo 2^32).
     size: u64,
+    /// The last, partial byte of output after copied blocks ([`Raw`]):
+    /// its low `tail_bits` bits are written, the rest are zero.
+    tail: u8,
+    tail_bits: u8,
+}
+
+/// Deflate blocks of the input copied as they are (`reuse.rs`): the bits
+/// `from_bit..to_bit` of the input's raw deflate data (LSB first, as
+/// deflate packs them), which decode to `tar` given the 32 KiB of tar
+/// before it, that the output holds too.
+pub(super) struct Raw {
+    pub(super) from_bit: u64,
+    pub(super) to_bit: u64,
+    pub(super) tar: Vec<u8>,
+    /// Whether a stored block is among them: its padding runs to the next
+    /// byte boundary, so it decodes the same only at the same bit position
+    /// within a byte as in the input.
+    pub(super) stored: bool,
 }
 
 impl<W: Write> ParallelGzip<W> {
@@ -87,6 +108,8 @@ impl<W: Write> ParallelGzip<W> {
             window: Vec::with_capacity(WINDOW),
             crc: crc32fast::Hasher::new(),
             size: 0,
+            tail: 0,
+            tail_bits: 0,
         })
     }
 
@@ -121,12 +144,22 @@ impl<W: Write> ParallelGzip<W> {
                 Ok((deflate(level, &dict, chunk, FlushCompress::Sync)?, crc))
             })
             .collect();
+        // After copied blocks, deflate's output must start on a byte.
+        self.align()?;
         for result in results {
             let (bytes, crc) = result?;
             self.out.write_all(&bytes)?;
             self.crc.combine(&crc);
         }
-        // Keep the input's last WINDOW bytes for the next batch.
+        let pending = std::mem::take(&mut self.pending);
+        self.remember(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Keep the last WINDOW bytes of input for the next chunk's dictionary.
+    fn remember(&mut self, data: &[u8]) {
         if data.len() >= WINDOW {
             self.window.clear();
             self.window.extend_from_slice(&data[data.len() - WINDOW..]);
@@ -135,7 +168,104 @@ impl<W: Write> ParallelGzip<W> {
             let excess = self.window.len().saturating_sub(WINDOW);
             self.window.drain(..excess);
         }
-        self.pending.clear();
+    }
+
+    /// Copy deflate blocks of the input (`deflate`: its raw deflate data)
+    /// into the stream, standing for `raw.tar`. The input given so far is
+    /// compressed first, so this ends a region of chunks: the cuts depend
+    /// on where copied blocks fall, which depends only on the input and
+    /// the changes. Blocks that hold a stored block and would land at
+    /// another bit position within a byte are deflated instead.
+    pub(super) fn write_raw(&mut self, deflate: &[u8], raw: Raw) -> io::Result<()> {
+        self.flush_pending()?;
+        if raw.stored && u64::from(self.tail_bits) != raw.from_bit % 8 {
+            return self.write_all(&raw.tar);
+        }
+        self.put_bits(deflate, raw.from_bit, raw.to_bit)?;
+        self.crc.update(&raw.tar);
+        self.size += raw.tar.len() as u64;
+        self.remember(&raw.tar);
+        Ok(())
+    }
+
+    /// Append the bits `from..to` of `src` to the output, after the bits
+    /// of the tail byte.
+    fn put_bits(&mut self, src: &[u8], from: u64, to: u64) -> io::Result<()> {
+        let past_end = || io::Error::other("copied blocks past the end of the input");
+        let byte_at = |bit: u64| {
+            usize::try_from(bit / 8)
+                .ok()
+                .and_then(|i| src.get(i).copied())
+                .ok_or_else(past_end)
+        };
+        let mut out = Vec::with_capacity(usize::try_from((to - from) / 8 + 2).unwrap_or(0));
+        // Bits written but not yet a whole byte: `n` of them in `acc`.
+        let mut acc = u32::from(self.tail);
+        let mut n = u32::from(self.tail_bits);
+        let mut at = from;
+        while at < to {
+            if at % 8 != 0 || to - at < 8 {
+                // Up to the input's next byte boundary, or the last bits.
+                let bits = (8 - at % 8).min(to - at);
+                let value = (u32::from(byte_at(at)?) >> (at % 8)) & ((1 << bits) - 1);
+                acc |= value << n;
+                n += bits as u32;
+                if n >= 8 {
+                    out.push(acc as u8);
+                    acc >>= 8;
+                    n -= 8;
+                }
+                at += bits;
+                continue;
+            }
+            // Whole input bytes, shifted by the `n` bits pending.
+            let whole = usize::try_from((to - at) / 8).map_err(|_| past_end())?;
+            let first = usize::try_from(at / 8).map_err(|_| past_end())?;
+            let bytes = src.get(first..first + whole).ok_or_else(past_end)?;
+            if n == 0 {
+                out.extend_from_slice(bytes);
+            } else {
+                let mut carry = u64::from(acc);
+                let mut words = bytes.chunks_exact(8);
+                for word in &mut words {
+                    let mut le = [0u8; 8];
+                    le.copy_from_slice(word);
+                    let w = u64::from_le_bytes(le);
+                    out.extend_from_slice(&((w << n) | carry).to_le_bytes());
+                    carry = w >> (64 - n);
+                }
+                acc = carry as u32;
+                for &b in words.remainder() {
+                    acc |= u32::from(b) << n;
+                    out.push(acc as u8);
+                    acc >>= 8;
+                }
+            }
+            at += whole as u64 * 8;
+        }
+        self.out.write_all(&out)?;
+        self.tail = acc as u8;
+        self.tail_bits = n as u8;
+        Ok(())
+    }
+
+    /// Bring the stream to a byte boundary after copied blocks: an empty
+    /// stored block, not final (3 header bits, zeros to the byte, then
+    /// LEN 0 and NLEN 0xffff), as a sync flush ends.
+    fn align(&mut self) -> io::Result<()> {
+        if self.tail_bits == 0 {
+            return Ok(());
+        }
+        // The header bits are zeros; they spill into one more byte when
+        // fewer than 3 bits are free.
+        let mut bytes = vec![self.tail];
+        if self.tail_bits > 5 {
+            bytes.push(0);
+        }
+        bytes.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        self.out.write_all(&bytes)?;
+        self.tail = 0;
+        self.tail_bits = 0;
         Ok(())
     }
 
@@ -155,6 +285,7 @@ impl<W: Write> ParallelGzip<W> {
     /// trailer (CRC-32 and ISIZE, little-endian). Returns the inner writer.
     pub(super) fn finish(mut self) -> io::Result<W> {
         self.flush_pending()?;
+        self.align()?;
         // The closing block: empty, BFINAL set.
         let last = deflate(self.level, &[], &[], FlushCompress::Finish)?;
         self.out.write_all(&last)?;
@@ -217,6 +348,7 @@ fn deflate(level: u32, dict: &[u8], data: &[u8], flush: FlushCompress) -> io::Re
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Bits;
     use super::*;
     use std::io::Read;
 
@@ -324,5 +456,96 @@ mod tests {
         // Without dictionaries every chunk would restart cold; with them the
         // cuts cost little.
         assert!(ours * 100 <= single * 101, "{ours} vs {single}");
+    }
+
+    /// Text of `n` bytes of which `wide` take 9 bits in a fixed block.
+    fn text(n: usize, wide: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                if i < wide {
+                    0xc0 + i as u8
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect()
+    }
+
+    fn raw(range: (u64, u64), tar: &[u8], stored: bool) -> Raw {
+        Raw {
+            from_bit: range.0,
+            to_bit: range.1,
+            tar: tar.to_vec(),
+            stored,
+        }
+    }
+
+    /// Copied blocks starting and ending at every bit within a byte, after
+    /// deflated data, after other copied blocks, at the start and at the
+    /// end: the stored block that aligns the stream before deflated data
+    /// spills into a second byte when fewer than 3 bits are free.
+    #[test]
+    fn copied_blocks_start_and_end_at_any_bit() {
+        for lead in 0..8 {
+            for wide in 0..8 {
+                let mut input = Bits::default();
+                let first = text(10, lead);
+                let second = text(20, wide);
+                let a = input.fixed(&first);
+                let b = input.fixed(&second);
+                assert_eq!(b.0 % 8, (2 + lead as u64) % 8);
+                for fresh_first in [false, true] {
+                    let mut gz = ParallelGzip::new(Vec::new(), 6).unwrap();
+                    let mut want = Vec::new();
+                    if fresh_first {
+                        gz.write_all(b"deflated first\n").unwrap();
+                        want.extend_from_slice(b"deflated first\n");
+                    }
+                    gz.write_raw(&input.bytes, raw(b, &second, false)).unwrap();
+                    gz.write_raw(&input.bytes, raw(a, &first, false)).unwrap();
+                    want.extend_from_slice(&second);
+                    want.extend_from_slice(&first);
+                    let ends = gz.tail_bits;
+                    gz.write_all(b"then deflated\n").unwrap();
+                    gz.write_raw(&input.bytes, raw(b, &second, false)).unwrap();
+                    want.extend_from_slice(b"then deflated\n");
+                    want.extend_from_slice(&second);
+                    let out = gz.finish().unwrap();
+                    assert_eq!(
+                        gunzip(&out),
+                        want,
+                        "lead {lead}, wide {wide}, ends at {ends}"
+                    );
+                    let trailer = &out[out.len() - 8..];
+                    assert_eq!(trailer[..4], crc32fast::hash(&want).to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// A stored block's padding runs to the next byte boundary: copied
+    /// only where it lands at the same bit within a byte, deflated
+    /// otherwise; the output decodes either way.
+    #[test]
+    fn a_stored_block_is_copied_only_at_its_own_bit_position() {
+        let payload = b"STORED-PAYLOAD-0123456789".to_vec();
+        for lead in 0..8 {
+            let mut input = Bits::default();
+            let first = text(8, lead);
+            input.fixed(&first);
+            let s = input.stored(&payload);
+            let mut gz = ParallelGzip::new(Vec::new(), 6).unwrap();
+            gz.write_all(b"x").unwrap();
+            gz.write_raw(&input.bytes, raw(s, &payload, true)).unwrap();
+            let out = gz.finish().unwrap();
+            assert_eq!(gunzip(&out), [b"x".as_slice(), &payload].concat());
+            let copied = out.windows(payload.len()).any(|w| w == payload);
+            assert_eq!(
+                copied,
+                s.0 % 8 == 0,
+                "lead {lead}: starts at bit {}",
+                s.0 % 8
+            );
+        }
     }
 }

@@ -11,8 +11,9 @@
 //! members are copied through byte for byte, changed and new ones written
 //! from a list of [`Change`]s, and the result is compressed as the input was
 //! (gzip over all cores by `gzip.rs`, one standard, deterministic gzip
-//! member; bzip2; xz; none for a plain tar; a zip for a zip) into a
-//! temporary file renamed into place.
+//! member, into which `reuse.rs` copies the input's own deflate blocks
+//! that decode to unchanged members; bzip2; xz; none for a plain tar; a
+//! zip for a zip) into a temporary file renamed into place.
 //! [`read_dir`] and [`write_dir`] do the same for an unpacked directory.
 //!
 //! **What it refuses** (each with one sentence naming the file and the
@@ -49,6 +50,7 @@ mod gzip;
 mod limits;
 mod portable;
 mod read;
+mod reuse;
 mod write;
 mod xz;
 mod zip;

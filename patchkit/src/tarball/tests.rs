@@ -1297,3 +1297,318 @@ fn write_dir_rolls_back_when_a_rename_fails() {
     write_dir(dir.path(), &changes).unwrap();
     assert_ne!(snapshot(dir.path()), before);
 }
+
+/// gzip `tar` with GNU gzip at `level` (`-n`: no name or time).
+fn gnu_gzip(tar: &[u8], level: u32) -> Vec<u8> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("gzip")
+        .arg(format!("-{level}n"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = tar.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// Write `changes` to the archive read from `input`: the output decodes to
+/// exactly the expected tar, is the same bytes on 1, 2 and 4 threads and
+/// passes GNU gzip -t; returns it and how many tar bytes were copied as
+/// deflate blocks.
+fn write_checked(input: &[u8], changes: &[Change]) -> (Vec<u8>, u64) {
+    let a = Archive::read(NAME, input, &Limits::default()).unwrap();
+    let expected = a.write_tar(changes).unwrap();
+    let (out, reused) = a.write_counting(changes, Vec::new()).unwrap();
+    assert!(
+        gunzip(&out) == expected,
+        "the output decodes to another tar"
+    );
+    for threads in [1, 2, 4] {
+        assert!(
+            write_with_threads(&a, changes, threads) == out,
+            "{threads} threads"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(NAME);
+    std::fs::write(&path, &out).unwrap();
+    let status = std::process::Command::new("gzip")
+        .arg("-t")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "gzip -t");
+    (out, reused)
+}
+
+/// The tar a file member starts at, and the last block boundary of `gz`
+/// at or before it: (tar offset, bit).
+fn boundary_before(a: &Archive, gz: &[u8], path: &str) -> (usize, (u64, u64)) {
+    let start = a
+        .members
+        .iter()
+        .find(|m| matches!(&m.kind, Kind::File(q) if q.as_str() == path))
+        .unwrap()
+        .start;
+    let before = super::reuse::boundaries(gz)
+        .into_iter()
+        .rfind(|&(tar, _)| tar <= start as u64)
+        .unwrap();
+    (start, before)
+}
+
+/// The `M<i>.pm` member about `fraction` of the way through `a`.
+fn member_at(a: &Archive, fraction: f64) -> String {
+    let at = (a.tar_len as f64 * fraction) as usize;
+    a.members
+        .iter()
+        .find_map(|m| match &m.kind {
+            Kind::File(q) if m.start >= at => Some(q.as_str().to_string()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[test]
+fn blocks_before_the_first_change_are_the_inputs_own_bytes() {
+    let tar = big_tar(3);
+    let input = gnu_gzip(&tar, 9);
+    // gzip -n: a 10-byte header, like ours.
+    assert_eq!(super::reuse::deflate_start(&input), Some(10));
+    let a = Archive::read(NAME, &input, &Limits::default()).unwrap();
+    // A change two thirds in, and in the last member (the final block).
+    let last = a
+        .members
+        .iter()
+        .rev()
+        .find_map(|m| match &m.kind {
+            Kind::File(q) => Some(q.as_str().to_string()),
+            _ => None,
+        })
+        .unwrap();
+    for path in [member_at(&a, 0.66), last] {
+        let (start, (tar, bit)) = boundary_before(&a, &input, &path);
+        assert!(tar > 200_000 && tar <= start as u64, "{path}: {tar}");
+        let changes = [Change::Modify(p(&path), file(b"fixed\n", 0o644))];
+        let (out, reused) = write_checked(&input, &changes);
+        // Every block before the change is copied, and nothing after it
+        // (the change is within 32 KiB + one block of the end).
+        assert!(reused >= tar, "{path}: {reused} < {tar}");
+        // The output's deflate data starts with the input's, bit for bit,
+        // up to that boundary.
+        let bytes = (bit / 8) as usize;
+        assert!(out[10..10 + bytes] == input[10..10 + bytes], "{path}");
+        // A second read and write of the same input: the same bytes.
+        let again = Archive::read(NAME, &input, &Limits::default()).unwrap();
+        assert!(again.write(&changes).unwrap() == out);
+    }
+}
+
+/// `tar czf` of the tree `tar` holds (GNU tar, unpacked first).
+fn tar_czf(tar: &[u8]) -> Vec<u8> {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.tar"), tar).unwrap();
+    let run = |args: &[&str]| {
+        let ok = Command::new("tar")
+            .args(args)
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tar {args:?}");
+    };
+    run(&["xf", "in.tar"]);
+    run(&["--sort=name", "-czf", "out.tar.gz", TOP]);
+    std::fs::read(dir.path().join("out.tar.gz")).unwrap()
+}
+
+#[test]
+fn blocks_are_reused_whatever_compressed_the_input() {
+    let tar = big_tar(3);
+    let inputs = [
+        ("gzip -9", gnu_gzip(&tar, 9)),
+        ("gzip -1", gnu_gzip(&tar, 1)),
+        ("tar czf", tar_czf(&tar)),
+        ("flate2", gz(&tar)),
+    ];
+    for (what, input) in inputs {
+        let a = Archive::read(NAME, &input, &Limits::default()).unwrap();
+        let changes = [
+            Change::Modify(p(&member_at(&a, 0.1)), file(b"fixed\n", 0o644)),
+            Change::Modify(p(&member_at(&a, 0.5)), file(b"fixed too\n", 0o755)),
+            Change::Delete(p(&member_at(&a, 0.7))),
+            Change::Add(p("lib/New.pm"), file(b"1;\n", 0o644)),
+        ];
+        let (out, reused) = write_checked(&input, &changes);
+        assert!(reused > a.tar_len as u64 / 4, "{what}: {reused}");
+        // patchkit reads its own output, as any gzip reader does.
+        let b = Archive::read(NAME, &out, &Limits::default()).unwrap();
+        assert_eq!(b.tree().files[&p("lib/New.pm")].data, b"1;\n", "{what}");
+    }
+}
+
+#[test]
+fn a_change_in_the_first_block_leaves_only_later_blocks_to_reuse() {
+    let tar = big_tar(3);
+    let input = gnu_gzip(&tar, 9);
+    let (_, first) = super::reuse::boundaries(&input)[1];
+    let changes = [Change::Modify(p("lib/M0.pm"), file(b"fixed\n", 0o644))];
+    let (out, reused) = write_checked(&input, &changes);
+    // No prefix: the first block is deflated again...
+    let bytes = (first / 8) as usize;
+    assert!(out[10..10 + bytes] != input[10..10 + bytes]);
+    // ...and the blocks 32 KiB past the change are copied.
+    assert!(reused > tar.len() as u64 / 2, "{reused}");
+}
+
+#[test]
+fn without_a_reusable_block_the_output_is_the_parallel_deflate_of_the_tar() {
+    // One deflate block, changed: nothing to copy.
+    let a = Archive::read(NAME, &gz(&normal_tar()), &Limits::default()).unwrap();
+    let changes = [Change::Add(p("new"), file(b"1;\n", 0o644))];
+    let (out, reused) = a.write_counting(&changes, Vec::new()).unwrap();
+    assert_eq!(reused, 0);
+    let mut plain = super::gzip::ParallelGzip::new(Vec::new(), super::write::GZIP_LEVEL).unwrap();
+    plain.write_all(&a.write_tar(&changes).unwrap()).unwrap();
+    assert!(out == plain.finish().unwrap());
+}
+
+#[test]
+fn a_multi_member_input_reuses_blocks_of_its_first_member_only() {
+    let tar = big_tar(3);
+    // Cut mid-member, as pigz or `cat a.gz b.gz` may.
+    let cut = tar.len() / 2 + 777;
+    let mut input = gnu_gzip(&tar[..cut], 9);
+    input.extend(gnu_gzip(&tar[cut..], 6));
+    let a = Archive::read(NAME, &input, &Limits::default()).unwrap();
+    for fraction in [0.3, 0.8] {
+        let changes = [
+            Change::Modify(p(&member_at(&a, fraction)), file(b"fixed\n", 0o644)),
+            Change::Add(p("lib/New.pm"), file(b"1;\n", 0o644)),
+        ];
+        let (_, reused) = write_checked(&input, &changes);
+        assert!(reused > 0 && reused < cut as u64, "{fraction}: {reused}");
+    }
+}
+
+/// A gzip file of `tar` made block by block: fixed-Huffman and stored
+/// blocks starting at every bit within a byte, with empty fixed and empty
+/// stored blocks between them, as no common compressor mixes them.
+fn odd_blocks_gzip(tar: &[u8]) -> Vec<u8> {
+    let mut bits = Bits::default();
+    let mut at = 0;
+    let mut i = 0;
+    while at < tar.len() {
+        let len = (20_000 + i * 1_111).min(tar.len() - at);
+        let piece = &tar[at..at + len];
+        let (a, b) = piece.split_at(len / 2);
+        match i % 4 {
+            0 => {
+                bits.fixed(piece);
+            }
+            1 => {
+                bits.fixed(a);
+                bits.fixed(b"");
+                bits.stored(b);
+            }
+            2 => {
+                bits.stored(b"");
+                bits.fixed(a);
+                bits.stored(b"");
+                bits.fixed(b);
+            }
+            _ => {
+                bits.stored(a);
+                bits.stored(b);
+                bits.fixed(b"");
+            }
+        }
+        at += len;
+        i += 1;
+    }
+    // The final block: empty, fixed.
+    bits.put(0b011, 3);
+    bits.code(0, 7);
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+    gz.extend_from_slice(&bits.bytes);
+    gz.extend_from_slice(&crc32fast::hash(tar).to_le_bytes());
+    gz.extend_from_slice(&(tar.len() as u32).to_le_bytes());
+    gz
+}
+
+#[test]
+fn stored_and_empty_blocks_at_any_bit_are_copied_right() {
+    let tar = big_tar(1);
+    let input = odd_blocks_gzip(&tar);
+    assert!(gunzip(&input) == tar);
+    let a = Archive::read(NAME, &input, &Limits::default()).unwrap();
+    let changes = [
+        Change::Modify(p(&member_at(&a, 0.2)), file(b"fixed\n", 0o644)),
+        Change::Modify(p(&member_at(&a, 0.6)), file(b"fixed\n", 0o644)),
+        Change::Add(p("lib/New.pm"), file(b"1;\n", 0o644)),
+    ];
+    let (_, reused) = write_checked(&input, &changes);
+    assert!(reused > tar.len() as u64 / 3, "{reused}");
+}
+
+/// A raw deflate stream written bit by bit (LSB first), for blocks
+/// ending at any bit.
+#[derive(Default)]
+pub(super) struct Bits {
+    pub(super) bytes: Vec<u8>,
+    pub(super) len: u64,
+}
+
+impl Bits {
+    pub(super) fn put(&mut self, value: u32, bits: u32) {
+        for i in 0..bits {
+            if self.len % 8 == 0 {
+                self.bytes.push(0);
+            }
+            let bit = (value >> i) & 1;
+            *self.bytes.last_mut().unwrap() |= (bit as u8) << (self.len % 8);
+            self.len += 1;
+        }
+    }
+
+    /// A Huffman code: sent from its most significant bit.
+    pub(super) fn code(&mut self, code: u32, bits: u32) {
+        for i in (0..bits).rev() {
+            self.put((code >> i) & 1, 1);
+        }
+    }
+
+    /// A non-final fixed-Huffman block of `text`; returns its bits.
+    pub(super) fn fixed(&mut self, text: &[u8]) -> (u64, u64) {
+        let from = self.len;
+        self.put(0b010, 3); // BFINAL 0, BTYPE 01
+        for &c in text {
+            match c {
+                0..=143 => self.code(0x30 + u32::from(c), 8),
+                _ => self.code(0x190 + u32::from(c) - 144, 9),
+            }
+        }
+        self.code(0, 7); // end of block
+        (from, self.len)
+    }
+
+    /// A non-final stored block of `text`; returns its bits.
+    pub(super) fn stored(&mut self, text: &[u8]) -> (u64, u64) {
+        let from = self.len;
+        self.put(0, 3);
+        self.put(0, ((8 - self.len % 8) % 8) as u32);
+        let len = text.len() as u32;
+        self.put(len, 16);
+        self.put(!len & 0xffff, 16);
+        for &c in text {
+            self.put(u32::from(c), 8);
+        }
+        (from, self.len)
+    }
+}

@@ -14,10 +14,11 @@ use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-use super::gzip::{ParallelGzip, BATCH};
+use super::gzip::{ParallelGzip, Raw, BATCH};
 use super::read::{
     decoder, padded, pax_records, to_header, ExtKind, Kind, LongNames, Member, BLOCK,
 };
+use super::reuse::{deflate_start, Splice};
 use super::{ancestors, show, Archive, ChangeProblem, Compression, Error};
 use crate::tree::{Change, FileEntry, InTreePath, Tree};
 
@@ -33,7 +34,7 @@ const RECORD: usize = 10240;
 /// allows 1.05; level 4 (up to 1.046 on the corpus) leaves no margin, and
 /// level 9, what most dists ship at, saves about 1 % for about twice the
 /// CPU of level 6.
-const GZIP_LEVEL: u32 = 5;
+pub(super) const GZIP_LEVEL: u32 = 5;
 
 // Byte ranges of the ustar header fields (POSIX.1-1988 layout).
 const NAME: std::ops::Range<usize> = 0..100;
@@ -126,31 +127,62 @@ impl Archive {
     /// One thread decompresses the input again and writes the tar stream
     /// while this one compresses it (gzip over all of rayon's threads), so
     /// memory stays at a few fixed buffers plus the changed files, whatever
-    /// the size of the archive.
+    /// the size of the archive. For a gzip input, the deflate blocks of its
+    /// first member that decode to unchanged members are copied rather
+    /// than deflated again (`reuse.rs`).
     pub fn write_to<W: Write>(&self, changes: &[Change], out: W) -> Result<W, Error> {
+        self.write_counting(changes, out).map(|(out, _)| out)
+    }
+
+    /// [`Archive::write_to`], and how many tar bytes of the output are
+    /// copied deflate blocks of the input.
+    pub(super) fn write_counting<W: Write>(
+        &self,
+        changes: &[Change],
+        out: W,
+    ) -> Result<(W, u64), Error> {
         let plan = self.plan(changes)?;
         let fail = |source| Error::Io {
             action: "compress",
             path: self.name.clone().into(),
             source,
         };
+        let reuse = match self.compression {
+            Compression::Gzip => deflate_start(&self.input),
+            _ => None,
+        };
         std::thread::scope(|scope| {
             // One batch in flight: the producer fills the next while the
             // compressor works on this one, and memory stays bounded.
-            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(1);
+            let (tx, rx) = mpsc::sync_channel::<Piece>(1);
             let plan = &plan;
-            let producer = scope.spawn(move || {
-                let mut sink = Batches {
-                    tx,
-                    buf: Vec::with_capacity(BATCH),
-                };
-                self.write_tar_into(plan, &mut sink)?;
-                sink.send()
+            let producer = scope.spawn(move || match reuse {
+                Some(start) => {
+                    let mut splice = Splice::new(&self.input, start, tx);
+                    self.write_tar_into(plan, &mut splice)?;
+                    splice.finish()
+                }
+                None => {
+                    let mut pass = Plain {
+                        src: decoder(self.compression, &self.input).take(self.tar_len as u64),
+                        out: Batches {
+                            tx,
+                            buf: Vec::with_capacity(BATCH),
+                        },
+                        len: 0,
+                    };
+                    self.write_tar_into(plan, &mut pass)?;
+                    pass.out.send().map(|()| 0)
+                }
             });
+            let deflate = reuse.and_then(|start| self.input.get(start..));
             let consumed = (|| {
                 let mut enc = Encoder::new(self.compression, out)?;
-                for batch in &rx {
-                    enc.write_batch(batch)?;
+                for piece in &rx {
+                    match piece {
+                        Piece::Tar(batch) => enc.write_batch(batch)?,
+                        Piece::Raw(raw) => enc.write_raw(deflate.unwrap_or_default(), raw)?,
+                    }
                 }
                 Ok(enc)
             })();
@@ -160,8 +192,8 @@ impl Archive {
                 .join()
                 .unwrap_or_else(|_| Err(io::Error::other("the tar writer stopped")));
             let enc = consumed.map_err(fail)?;
-            produced.map_err(fail)?;
-            enc.finish().map_err(fail)
+            let reused = produced.map_err(fail)?;
+            Ok((enc.finish().map_err(fail)?, reused))
         })
     }
 
@@ -169,27 +201,29 @@ impl Archive {
     #[cfg(test)]
     pub(super) fn write_tar(&self, changes: &[Change]) -> Result<Vec<u8>, Error> {
         let plan = self.plan(changes)?;
-        let mut out = Vec::new();
-        self.write_tar_into(&plan, &mut out)
+        let mut pass = Plain {
+            src: decoder(self.compression, &self.input).take(self.tar_len as u64),
+            out: Vec::new(),
+            len: 0,
+        };
+        self.write_tar_into(&plan, &mut pass)
             .map_err(|source| Error::Io {
                 action: "write",
                 path: self.name.clone().into(),
                 source,
             })?;
-        Ok(out)
+        Ok(pass.out)
     }
 
     /// Write the new tar stream: the input's members, decompressed again
     /// and copied through (or left out, or rewritten), then the added
     /// files and the end-of-archive blocks.
-    fn write_tar_into(&self, plan: &Plan<'_>, out: &mut dyn Write) -> io::Result<()> {
-        let mut out = Counting { inner: out, len: 0 };
-        let mut src = decoder(self.compression, &self.input).take(self.tar_len as u64);
+    fn write_tar_into(&self, plan: &Plan<'_>, out: &mut dyn TarPass) -> io::Result<()> {
         let mut pos = 0;
         let mut head = Vec::new();
         for member in &self.members {
             // Members are contiguous; copy any gap rather than lose it.
-            copy_n(&mut src, &mut out, member.start.saturating_sub(pos))?;
+            out.copy(member.start.saturating_sub(pos))?;
             let action = match &member.kind {
                 Kind::File(p) | Kind::HardLink(p, _) => match plan.get(p) {
                     Some(Change::Delete(_)) => Action::Drop,
@@ -215,31 +249,31 @@ impl Archive {
             };
             let len = member.end - member.start;
             match action {
-                Action::Copy => copy_n(&mut src, &mut out, len)?,
-                Action::Drop => copy_n(&mut src, &mut io::sink(), len)?,
+                Action::Copy => out.copy(len)?,
+                Action::Drop => out.skip(len)?,
                 Action::Rewrite(file) => {
                     // Extension blocks and header: bounded by the limits.
                     let head_len = member.header + BLOCK - member.start;
                     head.clear();
                     head.resize(head_len, 0);
-                    src.read_exact(&mut head)?;
-                    copy_n(&mut src, &mut io::sink(), len - head_len)?;
-                    self.rewrite_as_file(&mut out, member, &head, file)?;
+                    out.take(&mut head)?;
+                    out.skip(len - head_len)?;
+                    self.rewrite_as_file(out, member, &head, file)?;
                 }
             }
             pos = member.end;
         }
-        self.append_adds(&mut out, plan)?;
+        self.append_adds(out, plan)?;
         // End of archive: keep the original's trailer, at least the two
         // zero blocks POSIX requires, padded to its record size if it was.
-        let written = out.len;
+        let written = out.written();
         let trailer = self.tar_len - self.members_end;
         let want = if self.tar_len % RECORD == 0 && trailer >= 2 * BLOCK {
             (written + 2 * BLOCK).div_ceil(RECORD) * RECORD
         } else {
             written + trailer.max(2 * BLOCK)
         };
-        write_zeros(&mut out, want - written)
+        write_zeros(out, want - written)
     }
 
     /// Check `changes` against the archive and index them by path.
@@ -644,6 +678,15 @@ impl<W: Write> Encoder<W> {
         }
     }
 
+    /// Copied deflate blocks of the input (gzip only; any other encoder
+    /// compresses the bytes they stand for).
+    fn write_raw(&mut self, deflate: &[u8], raw: Raw) -> io::Result<()> {
+        match self {
+            Encoder::Gzip(e) => e.write_raw(deflate, raw),
+            _ => self.write_batch(raw.tar),
+        }
+    }
+
     fn finish(self) -> io::Result<W> {
         match self {
             Encoder::Gzip(e) => e.finish(),
@@ -655,10 +698,72 @@ impl<W: Write> Encoder<W> {
     }
 }
 
+/// What the producer hands the compressor.
+pub(super) enum Piece {
+    /// Tar bytes to compress.
+    Tar(Vec<u8>),
+    /// Deflate blocks of the input to copy (`reuse.rs`).
+    Raw(Raw),
+}
+
+/// The second pass's view of the input tar and of the new one: input
+/// bytes are copied through, read or passed over in order, and new bytes
+/// written ([`Write`]).
+pub(super) trait TarPass: Write {
+    /// Copy the next `n` bytes of the input to the output unchanged.
+    fn copy(&mut self, n: usize) -> io::Result<()>;
+    /// Read the next input bytes into `buf`, not copying them.
+    fn take(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    /// Pass over the next `n` input bytes.
+    fn skip(&mut self, n: usize) -> io::Result<()>;
+    /// Bytes of output so far.
+    fn written(&self) -> usize;
+}
+
+/// A [`TarPass`] reading the input tar from `src` and writing the new tar
+/// to `out`.
+struct Plain<R: Read, W: Write> {
+    src: R,
+    out: W,
+    len: usize,
+}
+
+impl<R: Read, W: Write> TarPass for Plain<R, W> {
+    fn copy(&mut self, n: usize) -> io::Result<()> {
+        copy_n(&mut self.src, &mut self.out, n)?;
+        self.len += n;
+        Ok(())
+    }
+
+    fn take(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.src.read_exact(buf)
+    }
+
+    fn skip(&mut self, n: usize) -> io::Result<()> {
+        copy_n(&mut self.src, &mut io::sink(), n)
+    }
+
+    fn written(&self) -> usize {
+        self.len
+    }
+}
+
+impl<R: Read, W: Write> Write for Plain<R, W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(data)?;
+        self.len += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// The producer's end of the channel: the tar stream cut into batches of
 /// the compressor's size.
 struct Batches {
-    tx: mpsc::SyncSender<Vec<u8>>,
+    tx: mpsc::SyncSender<Piece>,
     buf: Vec<u8>,
 }
 
@@ -670,7 +775,7 @@ impl Batches {
         }
         let full = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
         self.tx
-            .send(full)
+            .send(Piece::Tar(full))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the compressor stopped"))
     }
 }
@@ -687,24 +792,6 @@ impl Write for Batches {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-/// Counts what goes through (for the record padding at the end).
-struct Counting<'a> {
-    inner: &'a mut dyn Write,
-    len: usize,
-}
-
-impl Write for Counting<'_> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(data)?;
-        self.len += n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
