@@ -746,13 +746,9 @@ impl Source<'_> {
                 return Ok((Some((path, bytes)), members));
             }
         }
-        let bytes = updater::fetch_target_of(
-            self.transport,
-            pack,
-            info,
-            self.verified.consistent_snapshot(),
-            self.limits,
-        )?;
+        let bytes = self
+            .verified
+            .fetch_described(self.transport, pack, info, self.limits)?;
         let members = pack::unpack(&bin.name, pack, &bytes, &bin.targets)?;
         Ok((Some((path, bytes)), members))
     }
@@ -805,13 +801,9 @@ impl Source<'_> {
             }
         }
         for (name, target) in missing {
-            let bytes = updater::fetch_target_of(
-                self.transport,
-                name,
-                target,
-                self.verified.consistent_snapshot(),
-                self.limits,
-            )?;
+            let bytes = self
+                .verified
+                .fetch_described(self.transport, name, target, self.limits)?;
             have.insert(name.clone(), bytes);
         }
         Ok(Some(have))
@@ -973,13 +965,7 @@ fn refresh(
                 let (bytes, write) = match read_cached_target(&path, target, info) {
                     Some(b) => (b, false),
                     None => (
-                        updater::fetch_target_of(
-                            transport,
-                            target,
-                            info,
-                            verified.consistent_snapshot(),
-                            limits,
-                        )?,
+                        verified.fetch_described(transport, target, info, limits)?,
                         true,
                     ),
                 };
@@ -1568,14 +1554,10 @@ impl StoreSource {
                  fetch it again"
             )));
         };
-        let bytes = updater::fetch_target_of(
-            transport.as_ref(),
-            pack,
-            pack_info,
-            self.verified.consistent_snapshot(),
-            &self.limits,
-        )
-        .map_err(|e| self.unverified(e))?;
+        let bytes = self
+            .verified
+            .fetch_described(transport.as_ref(), pack, pack_info, &self.limits)
+            .map_err(|e| self.unverified(e))?;
         // A repair is a fetch like any other: cached for next time.
         if let Ok(path) = cache_file(&self.trusted, pack, pack_info) {
             let _ = crate::tuf::write_unsynced(&path, &bytes);
@@ -1698,14 +1680,10 @@ impl DistSource for StoreSource {
             let bytes = match (read_cached_target(&path, target, &info), &self.repair) {
                 (Some(b), _) => b,
                 (None, Some(transport)) => {
-                    let b = updater::fetch_target_of(
-                        transport.as_ref(),
-                        target,
-                        &info,
-                        self.verified.consistent_snapshot(),
-                        &self.limits,
-                    )
-                    .map_err(|e| self.unverified(e))?;
+                    let b = self
+                        .verified
+                        .fetch_described(transport.as_ref(), target, &info, &self.limits)
+                        .map_err(|e| self.unverified(e))?;
                     // A repair is a fetch like any other: cached for next
                     // time (content-addressed, so never half-trusted).
                     let _ = crate::tuf::write_unsynced(&path, &b);
@@ -2027,14 +2005,9 @@ pub(crate) fn verify_all(
         source,
     };
     let fetch = |target: &str, info: &TargetFile| {
-        updater::fetch_target_of(
-            transport,
-            target,
-            info,
-            verified.consistent_snapshot(),
-            limits,
-        )
-        .map_err(verify_err)
+        verified
+            .fetch_described(transport, target, info, limits)
+            .map_err(verify_err)
     };
     let mut files = BTreeMap::new();
     for (target, info) in verified.targets() {

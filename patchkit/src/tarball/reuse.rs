@@ -57,7 +57,9 @@ const RUN: usize = 64 * 1024;
 
 /// Where the raw deflate data of the first member of a gzip file starts,
 /// after its header (RFC 1952); `None` if the header is not one this
-/// reads (the output is then compressed as before).
+/// reads (the output is then compressed as before). By hand because
+/// flate2 parses the header inside its decoder and does not say where the
+/// deflate data begins, which miniz_oxide (raw deflate only) needs.
 pub(super) fn deflate_start(gz: &[u8]) -> Option<usize> {
     const FHCRC: u8 = 2;
     const FEXTRA: u8 = 4;

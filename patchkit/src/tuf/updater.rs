@@ -727,13 +727,23 @@ impl Verified {
         name: &str,
         limits: &Limits,
     ) -> Result<Vec<u8>, VerifyError> {
-        fetch_target_of(
-            transport,
-            name,
-            self.target_info(name)?,
-            self.consistent_snapshot,
-            limits,
-        )
+        self.fetch_described(transport, name, self.target_info(name)?, limits)
+    }
+
+    /// Target `name` as `info` (from the top-level role or a verified bin)
+    /// describes it: [`fetch_target_of`] under this repository's naming
+    /// (consistent snapshots or not).
+    ///
+    /// # Errors
+    /// As [`fetch_target_of`].
+    pub fn fetch_described(
+        &self,
+        transport: &dyn Transport,
+        name: &str,
+        info: &TargetFile,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, VerifyError> {
+        fetch_target_of(transport, name, info, self.consistent_snapshot, limits)
     }
 }
 
